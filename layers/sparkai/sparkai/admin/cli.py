@@ -1,0 +1,185 @@
+"""sparkai-admin: accounts and keys against the deployed tables (or any endpoint_url).
+
+  sparkai-admin --stack sparkai-stream account create --plan pro --name "Acme"
+  sparkai-admin --stack sparkai-stream key create acct_... --expires-in 90d
+  sparkai-admin key list acct_...            (tables from SPARKAI_* variables)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sparkai.admin.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
+from sparkai.admin.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, AdminError
+from sparkai.keys.records import ApiKeyRecord
+from sparkai.keys.store import KeyStore
+from sparkai.plans import PLANS, Limits
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """'90d', '24h', '30m', '45s' or plain seconds."""
+    if text.isdigit():
+        return int(text)
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90d, 24h, 30m)")
+    return int(match.group(1)) * _UNIT[match.group(2)]
+
+
+def _when(ts: int | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparkai-admin", description="Manage SparkAI Stream accounts and API keys.")
+    parser.add_argument("--stack", help="read table names and the usage-plan prefix from this stack's outputs")
+    parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
+    parser.add_argument("--endpoint-url", help="DynamoDB/API Gateway endpoint, e.g. the local stack's")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    account = groups.add_parser("account", help="accounts and plans").add_subparsers(dest="action", required=True)
+    create = account.add_parser("create", help="create an account")
+    create.add_argument("--plan", choices=list(PLANS), required=True)
+    create.add_argument("--name", default="")
+    create.add_argument("--rpm", type=int, help="requests/min (enterprise)")
+    create.add_argument("--tpm", type=int, help="tokens/min (enterprise)")
+    show = account.add_parser("show", help="show an account")
+    show.add_argument("account_id")
+    set_plan = account.add_parser("set-plan", help="change an account's plan")
+    set_plan.add_argument("account_id")
+    set_plan.add_argument("--plan", choices=list(PLANS), required=True)
+    set_plan.add_argument("--rpm", type=int)
+    set_plan.add_argument("--tpm", type=int)
+
+    key = groups.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
+    key_create = key.add_parser("create", help="issue a key (printed once)")
+    key_create.add_argument("account_id")
+    key_create.add_argument("--name", default="")
+    key_create.add_argument("--expires-in", type=parse_duration, help="e.g. 90d")
+    key_list = key.add_parser("list", help="list an account's keys (prefixes only)")
+    key_list.add_argument("account_id")
+    revoke = key.add_parser("revoke", help="revoke a key now")
+    revoke.add_argument("key_id")
+    rotate = key.add_parser("rotate", help="issue a replacement; the old key works for a grace period")
+    rotate.add_argument("key_id")
+    rotate.add_argument("--grace", type=parse_duration, default=DEFAULT_ROTATION_GRACE_SECONDS, help="default 24h")
+    return parser
+
+
+def _stack_outputs(stack: str, session: Any) -> dict[str, str]:
+    outputs = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+
+def build_admin(args: argparse.Namespace) -> AccountAdmin:
+    import boto3
+
+    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
+    env = dict(os.environ)
+    if args.stack:
+        outputs = _stack_outputs(args.stack, session)
+        env.setdefault("SPARKAI_KEYS_TABLE", outputs["KeysTableName"])
+        env.setdefault("SPARKAI_ACCOUNTS_TABLE", outputs["AccountsTableName"])
+        env.setdefault("SPARKAI_USAGE_PLAN_PREFIX", outputs["UsagePlanPrefix"])
+    from sparkai.config import AccountSettings, load_settings
+
+    settings = load_settings(AccountSettings, env)
+    dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
+    edge = (
+        UsagePlanEdge(session.client("apigateway", endpoint_url=args.endpoint_url), settings.usage_plan_prefix)
+        if settings.usage_plan_prefix
+        else NoEdge()
+    )
+    return AccountAdmin(
+        accounts_table=settings.accounts_table,
+        keys=KeyStore(settings.keys_table, lambda: dynamodb),
+        dynamodb=lambda: dynamodb,
+        edge=edge,
+    )
+
+
+def _key_row(record: ApiKeyRecord, now: float) -> dict[str, Any]:
+    return {
+        "key_id": record.key_id,
+        "prefix": record.prefix + "…",
+        "name": record.name,
+        "status": record.state(now),
+        "created": _when(record.created_at),
+        "last_used": _when(record.last_used_at),
+        "expires": _when(record.expires_at),
+        "plan": record.plan,
+    }
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def run(args: argparse.Namespace, admin: AccountAdmin) -> None:
+    import time
+
+    now = time.time()
+    limits = Limits(args.rpm, args.tpm) if getattr(args, "rpm", None) and getattr(args, "tpm", None) else None
+    if args.group == "account":
+        if args.action == "create":
+            account = admin.create_account(args.plan, name=args.name, limits=limits)
+        elif args.action == "set-plan":
+            account = admin.change_plan(args.account_id, args.plan, limits=limits)
+        else:
+            account = admin.get_account(args.account_id)
+        data = {k: v for k, v in asdict(account).items() if k != "usage_key"}
+        _print(
+            args,
+            data,
+            f"{account.account_id}  plan={account.plan}  {account.limits.requests_per_minute:,} requests/min, "
+            f"{account.limits.tokens_per_minute:,} tokens/min  name={account.name!r}",
+        )
+    elif args.action in {"create", "rotate"}:
+        if args.action == "create":
+            created = admin.create_key(args.account_id, name=args.name, expires_in=args.expires_in)
+        else:
+            created = admin.rotate_key(args.key_id, grace_seconds=args.grace)
+        row = _key_row(created.record, now)
+        _print(
+            args,
+            {"key": created.secret, **row},
+            f"{created.secret}\n\nThis is the only time the key is shown: store it now.\n"
+            f"key_id={row['key_id']}  account={created.record.account_id}  expires={row['expires']}",
+        )
+    elif args.action == "list":
+        rows = [_key_row(r, now) for r in admin.list_keys(args.account_id)]
+        lines = [f"{'KEY ID':<22} {'PREFIX':<16} {'STATUS':<8} {'CREATED':<21} {'LAST USED':<21} NAME"]
+        lines += [
+            f"{r['key_id']:<22} {r['prefix']:<16} {r['status']:<8} {r['created']:<21} {r['last_used']:<21} {r['name']}"
+            for r in rows
+        ]
+        _print(args, rows, "\n".join(lines))
+    elif args.action == "revoke":
+        record = admin.revoke_key(args.key_id)
+        _print(args, _key_row(record, now), f"{record.key_id} revoked")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        run(args, build_admin(args))
+    except (AdminError, EdgeQuotaError, LookupError) as exc:
+        print(f"sparkai-admin: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""AccountAdmin: create accounts, issue, list, revoke and rotate keys, change plans."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sparkai.admin.edge import Edge, NoEdge
+from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
+from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
+from sparkai.keys.store import KeyStore
+from sparkai.plans import PLANS, Limits, resolve_limits
+
+DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
+
+
+class AdminError(RuntimeError):
+    """An admin operation cannot be done as asked (unknown account or key, bad plan...)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    name: str
+    plan: str
+    limits: Limits
+    created_at: int
+    usage_key_id: str = ""
+    usage_key: str = ""
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    secret: str  # shown once; only its digest is stored
+    record: ApiKeyRecord
+
+
+def _account_item(account: Account) -> dict[str, Any]:
+    return {
+        "account_id": {"S": account.account_id},
+        "name": {"S": account.name},
+        "plan": {"S": account.plan},
+        "rpm": {"N": str(account.limits.requests_per_minute)},
+        "tpm": {"N": str(account.limits.tokens_per_minute)},
+        "created_at": {"N": str(account.created_at)},
+        "usage_key_id": {"S": account.usage_key_id},
+        "usage_key": {"S": account.usage_key},
+    }
+
+
+def _account_from_item(item: dict[str, Any]) -> Account:
+    return Account(
+        account_id=item["account_id"]["S"],
+        name=item.get("name", {}).get("S", ""),
+        plan=item["plan"]["S"],
+        limits=Limits(int(item["rpm"]["N"]), int(item["tpm"]["N"])),
+        created_at=int(item["created_at"]["N"]),
+        usage_key_id=item.get("usage_key_id", {}).get("S", ""),
+        usage_key=item.get("usage_key", {}).get("S", ""),
+    )
+
+
+class AccountAdmin:
+    def __init__(
+        self,
+        *,
+        accounts_table: str,
+        keys: KeyStore,
+        dynamodb: Callable[[], Any],
+        edge: Edge | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._accounts_table = accounts_table
+        self._keys = keys
+        self._dynamodb = dynamodb
+        self._edge = edge or NoEdge()
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    # -- accounts -----------------------------------------------------------------------------------
+
+    def create_account(self, plan: str, *, name: str = "", limits: Limits | None = None) -> Account:
+        try:
+            resolved = resolve_limits(plan, limits)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        account = Account("acct_" + uuid.uuid4().hex[:16], name, plan, resolved, self._now())
+        self._dynamodb().put_item(
+            TableName=self._accounts_table,
+            Item=_account_item(account),
+            ConditionExpression="attribute_not_exists(account_id)",
+        )
+        return account
+
+    def get_account(self, account_id: str) -> Account:
+        item = self._dynamodb().get_item(
+            TableName=self._accounts_table, Key={"account_id": {"S": account_id}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise AdminError(f"no account {account_id!r}")
+        return _account_from_item(item)
+
+    def _save(self, account: Account) -> None:
+        self._dynamodb().put_item(TableName=self._accounts_table, Item=_account_item(account))
+
+    def change_plan(self, account_id: str, plan: str, *, limits: Limits | None = None) -> Account:
+        """Move the account (and every key's cached copy of its limits) to another plan."""
+        account = self.get_account(account_id)
+        try:
+            resolved = resolve_limits(plan, limits)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        if account.usage_key_id:
+            self._edge.move_key(account.usage_key_id, account.plan, plan)
+        updated = replace(account, plan=plan, limits=resolved)
+        self._save(updated)
+        for record in self._keys.list_for_account(account_id):
+            self._keys.update(
+                record.key_hash, plan=plan, rpm=resolved.requests_per_minute, tpm=resolved.tokens_per_minute
+            )
+        return updated
+
+    # -- keys ---------------------------------------------------------------------------------------
+
+    def create_key(
+        self,
+        account_id: str,
+        *,
+        name: str = "",
+        expires_in: int | None = None,
+        secret: str | None = None,
+    ) -> CreatedKey:
+        """Issue a key. `secret` lets a demo or test choose it; it must look like a real key."""
+        account = self.get_account(account_id)
+        if secret is not None and not is_well_formed(secret):
+            raise AdminError("a chosen key must look like sk-spark- followed by 20-128 of [A-Za-z0-9_-]")
+        account = self._ensure_edge_key(account)
+        secret = secret or generate_key()
+        now = self._now()
+        record = ApiKeyRecord(
+            key_id="key_" + uuid.uuid4().hex[:16],
+            key_hash=hash_key(secret),
+            account_id=account.account_id,
+            prefix=display_prefix(secret),
+            status=ACTIVE,
+            created_at=now,
+            plan=account.plan,
+            limits=account.limits,
+            name=name,
+            expires_at=now + expires_in if expires_in else None,
+            usage_key=account.usage_key or None,
+        )
+        self._keys.put(record)
+        return CreatedKey(secret, record)
+
+    def _ensure_edge_key(self, account: Account) -> Account:
+        if account.usage_key_id:
+            if not any(r.state(self._clock()) == ACTIVE for r in self._keys.list_for_account(account.account_id)):
+                self._edge.set_enabled(account.usage_key_id, True)  # was disabled with the last key
+            return account
+        key_id, value = self._edge.create_key(account.account_id, account.plan)
+        if not key_id:
+            return account
+        updated = replace(account, usage_key_id=key_id, usage_key=value)
+        self._save(updated)
+        return updated
+
+    def list_keys(self, account_id: str) -> list[ApiKeyRecord]:
+        return sorted(self._keys.list_for_account(account_id), key=lambda r: (r.created_at, r.key_id))
+
+    def _key(self, key_id: str) -> ApiKeyRecord:
+        record = self._keys.find_by_key_id(key_id)
+        if record is None:
+            raise AdminError(f"no key {key_id!r}")
+        return record
+
+    def revoke_key(self, key_id: str) -> ApiKeyRecord:
+        record = self._key(key_id)
+        if record.status != REVOKED:
+            self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
+        remaining = [
+            r for r in self._keys.list_for_account(record.account_id)
+            if r.key_id != key_id and r.state(self._clock()) == ACTIVE
+        ]
+        if not remaining:
+            account = self.get_account(record.account_id)
+            if account.usage_key_id:
+                self._edge.set_enabled(account.usage_key_id, False)
+        return self._key(key_id)
+
+    def rotate_key(self, key_id: str, *, grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS) -> CreatedKey:
+        """A new key for the same account; the old one keeps working for `grace_seconds`."""
+        old = self._key(key_id)
+        if old.state(self._clock()) != ACTIVE:
+            raise AdminError(f"key {key_id} is {old.state(self._clock())}; only active keys rotate")
+        created = self.create_key(old.account_id, name=old.name)
+        if grace_seconds <= 0:
+            self.revoke_key(key_id)
+        else:
+            deadline = self._now() + grace_seconds
+            if old.expires_at is None or old.expires_at > deadline:
+                self._keys.update(old.key_hash, expires_at=deadline)
+        return created
+
+
+def plan_names() -> list[str]:
+    return list(PLANS)

@@ -1,0 +1,50 @@
+"""The FastAPI application. `app` is what uvicorn serves; the chat Lambda wraps it in Mangum."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sparkai import __version__
+from sparkai.api.errors import error_response
+from sparkai.api.middleware import RequestContextMiddleware
+from sparkai.api.routes import router
+from sparkai.errors import InvalidRequestError, MethodNotAllowedError, RouteNotFoundError, SparkAIError
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SparkAIError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}."))
+    if exc.status_code == 404:
+        return error_response(RouteNotFoundError(f"Unknown route: {request.method} {request.url.path}."))
+    return error_response(InvalidRequestError(str(exc.detail)))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    return error_response(InvalidRequestError("Invalid request parameters."))
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="SparkAI Stream",
+        version=__version__,
+        summary="Chat completions from the spark models, buffered or streamed.",
+    )
+    app.include_router(router)
+    app.add_exception_handler(SparkAIError, _domain_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+app = create_app()

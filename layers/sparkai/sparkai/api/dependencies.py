@@ -1,0 +1,62 @@
+"""Wiring: the production object graph, built once per process on first use. Tests replace these
+through FastAPI's `app.dependency_overrides`, or point the same graph at moto / the local stack."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sparkai import aws
+from sparkai.auth.authenticator import Authenticator, default_authenticator
+from sparkai.catalog import MODELS
+from sparkai.chat.service import ChatService
+from sparkai.chat.tokens import token_counter_from_setting
+from sparkai.chat.usage import LogUsageRecorder
+from sparkai.config import endpoint_name_for, get_chat_settings, get_key_store_settings, get_limiter_settings
+from sparkai.endpoints.port import ModelEndpoint
+from sparkai.endpoints.sagemaker import SageMakerEndpoint
+from sparkai.keys.store import KeyStore
+from sparkai.limits import DynamoDBRateLimiter
+
+
+def get_authenticator() -> Authenticator:
+    return default_authenticator()
+
+
+def _dynamodb() -> Any:
+    return aws.client("dynamodb")
+
+
+@lru_cache
+def _endpoints() -> dict[str, ModelEndpoint]:
+    chat = get_chat_settings()
+    # No retries inside botocore: a retried generation doubles the wait and the cost, and the
+    # client (or our SDK) retries 503s with backoff anyway.
+    config = {
+        "connect_timeout": chat.model_connect_timeout_seconds,
+        "read_timeout": chat.model_timeout_seconds,
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+    }
+    return {
+        model_id: SageMakerEndpoint(endpoint_name_for(model_id), lambda: aws.client("sagemaker-runtime", **config))
+        for model_id in MODELS
+    }
+
+
+@lru_cache
+def get_chat_service() -> ChatService:
+    chat = get_chat_settings()
+    endpoints = _endpoints()
+    return ChatService(
+        endpoint_for=endpoints.__getitem__,
+        limiter=DynamoDBRateLimiter(get_limiter_settings().rate_limits_table, _dynamodb),
+        tokens=token_counter_from_setting(chat.token_counter),
+        usage=LogUsageRecorder(KeyStore(get_key_store_settings().keys_table, _dynamodb)),
+    )
+
+
+def reset() -> None:
+    """Forget the wiring (tests that change settings between cases)."""
+    _endpoints.cache_clear()
+    get_chat_service.cache_clear()
+    default_authenticator.cache_clear()

@@ -1,0 +1,106 @@
+"""Routes: chat (docs path and OpenAI path), models, health. Thin: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sparkai.api.dependencies import get_chat_service
+from sparkai.api.headers import rate_limit_headers
+from sparkai.api.identity import get_principal
+from sparkai.api.streaming import sse_data
+from sparkai.catalog import MODELS, OWNER, SparkModel
+from sparkai.chat.schemas import parse_chat_request
+from sparkai.chat.service import ChatService
+from sparkai.config import get_chat_settings
+from sparkai.errors import ModelNotFoundError, RequestTooLargeError
+from sparkai.keys.records import Principal
+
+router = APIRouter()
+KEEPALIVE_SECONDS = 15
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing anything over `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLargeError(f"The request body is larger than {limit:,} bytes.")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise RequestTooLargeError(f"The request body is larger than {limit:,} bytes.")
+    return bytes(body)
+
+
+async def _chat(request: Request, principal: Principal, service: ChatService, *, openai: bool) -> Response:
+    chat_request = parse_chat_request(await read_body(request, get_chat_settings().max_body_bytes))
+    if chat_request.stream:
+        # /v1/chat always ends with a usage chunk; the OpenAI path only when asked, as OpenAI does.
+        include_usage = not openai or bool(chat_request.stream_options and chat_request.stream_options.include_usage)
+        stream = await run_in_threadpool(service.open_stream, principal, chat_request, include_usage=include_usage)
+        return EventSourceResponse(
+            sse_data(stream),
+            headers={"cache-control": "no-cache", **rate_limit_headers(stream.rate)},
+            sep="\n",
+            ping=KEEPALIVE_SECONDS,
+        )
+    completed = await run_in_threadpool(service.complete, principal, chat_request)
+    return JSONResponse(completed.completion.model_dump(), headers=rate_limit_headers(completed.rate))
+
+
+@router.post("/v1/chat")
+async def chat(
+    request: Request,
+    principal: Principal = Depends(get_principal),
+    service: ChatService = Depends(get_chat_service),
+) -> Response:
+    """The documented chat endpoint: a chat.completion, or server-sent chunks with stream: true."""
+    return await _chat(request, principal, service, openai=False)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(
+    request: Request,
+    principal: Principal = Depends(get_principal),
+    service: ChatService = Depends(get_chat_service),
+) -> Response:
+    """OpenAI-compatible path: same behaviour, OpenAI's stream_options semantics."""
+    return await _chat(request, principal, service, openai=True)
+
+
+def model_card(model: SparkModel) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "object": "model",
+        "created": model.created,
+        "owned_by": OWNER,
+        "description": model.description,
+        "context_length": model.context_length,
+        "max_tokens": model.max_tokens,
+        "pricing": {"per_1k_tokens_usd": str(model.price_per_1k_tokens)},
+    }
+
+
+@router.get("/v1/models")
+async def list_models(principal: Principal = Depends(get_principal)) -> dict[str, Any]:
+    return {"object": "list", "data": [model_card(m) for m in MODELS.values()]}
+
+
+@router.get("/v1/models/{model_id}")
+async def get_model(model_id: str, principal: Principal = Depends(get_principal)) -> dict[str, Any]:
+    model = MODELS.get(model_id)
+    if model is None:
+        raise ModelNotFoundError(f"The model '{model_id}' does not exist. Available models: {', '.join(MODELS)}.")
+    return model_card(model)
+
+
+@router.get("/healthz", include_in_schema=False)
+async def health() -> dict[str, str]:
+    """Readiness for the Lambda Web Adapter and the local stack; no auth, no AWS calls."""
+    return {"status": "ok"}

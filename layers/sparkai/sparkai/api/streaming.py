@@ -1,0 +1,44 @@
+"""Server-sent events for a ChatStream: each chunk leaves as soon as the model produces it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from anyio import to_thread
+
+from sparkai.api.errors import INTERNAL, INTERNAL_MESSAGE, body_for, error_body
+from sparkai.chat.service import ChatStream
+from sparkai.errors import SparkAIError
+from sparkai.observability import logger
+
+DONE = "[DONE]"
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+async def sse_data(stream: ChatStream) -> AsyncIterator[str]:
+    """The `data:` payloads: chunks, then [DONE]; or, if the model fails mid-stream, one error
+    event and the end. On client disconnect the surrounding response cancels us at an await; the
+    blocked worker is abandoned and `close()` (shielded) stops the model and settles usage."""
+    events = stream.events()
+    try:
+        while True:
+            event = await to_thread.run_sync(next, events, None, abandon_on_cancel=True)
+            if event is None:
+                break
+            yield _dumps(event)
+        yield DONE
+    except SparkAIError as exc:
+        yield _dumps(body_for(exc))
+    except Exception:
+        logger.exception("stream.failed", extra={"completion_id": stream.completion_id})
+        _, kind, code = INTERNAL
+        yield _dumps(error_body(INTERNAL_MESSAGE, kind, None, code))
+    finally:
+        with anyio.CancelScope(shield=True):
+            await to_thread.run_sync(stream.close)

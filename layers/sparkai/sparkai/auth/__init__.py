@@ -1,0 +1,1 @@
+"""Turning an Authorization header into a Principal, for the authorizer and the Function URL path."""

@@ -1,0 +1,61 @@
+"""Authenticator: the one key check both paths use (API Gateway authorizer and Function URL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import lru_cache
+
+from sparkai import aws
+from sparkai.config import get_key_store_settings
+from sparkai.errors import InvalidApiKeyError
+from sparkai.keys.material import display_prefix, parse_bearer
+from sparkai.keys.records import ACTIVE, Principal
+from sparkai.keys.store import KeyStore
+from sparkai.observability import logger
+
+_MESSAGES = {
+    "missing": "Missing API key. Send it as 'Authorization: Bearer sk-spark-...'.",
+    "unknown": "Incorrect API key provided. You can find your API keys in your dashboard.",
+    "revoked": "This API key has been revoked.",
+    "expired": "This API key has expired.",
+}
+
+
+class Authenticator:
+    def __init__(self, store: KeyStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The principal for a bearer header.
+
+        Raises InvalidApiKeyError for any unusable key and AuthUnavailableError when the store
+        cannot be read, so a failure to check never lets a request through.
+        """
+        secret = parse_bearer(authorization)
+        if secret is None:
+            logger.info("auth.denied", extra={"reason": "missing_or_malformed"})
+            raise InvalidApiKeyError(_MESSAGES["missing" if not authorization else "unknown"])
+        record = self._store.find_by_secret(secret)
+        if record is None:
+            logger.info("auth.denied", extra={"reason": "unknown", "key_prefix": display_prefix(secret)})
+            raise InvalidApiKeyError(_MESSAGES["unknown"])
+        state = record.state(self._clock())
+        if state != ACTIVE:
+            logger.info("auth.denied", extra={"reason": state, "key_id": record.key_id})
+            raise InvalidApiKeyError(_MESSAGES.get(state, _MESSAGES["unknown"]))
+        return Principal(
+            account_id=record.account_id,
+            key_id=record.key_id,
+            plan=record.plan,
+            limits=record.limits,
+            key_hash=record.key_hash,
+            usage_key=record.usage_key,
+        )
+
+
+@lru_cache
+def default_authenticator() -> Authenticator:
+    """The process-wide authenticator over the configured keys table."""
+    return Authenticator(KeyStore(get_key_store_settings().keys_table, lambda: aws.client("dynamodb")))

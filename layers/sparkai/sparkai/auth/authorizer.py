@@ -1,0 +1,65 @@
+"""The API Gateway REQUEST authorizer: header in, allow-all-routes policy (or 401) out.
+
+Kept free of FastAPI and pydantic: its cold import is budgeted at 1.3x a bare `import boto3`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+
+from sparkai.auth.authenticator import Authenticator, default_authenticator
+from sparkai.errors import AuthUnavailableError, InvalidApiKeyError
+from sparkai.observability import logger
+
+# API Gateway answers 401 (the UNAUTHORIZED gateway response) only for this exact message.
+UNAUTHORIZED = "Unauthorized"
+
+
+class AuthorizerUnavailable(RuntimeError):
+    """Raised so API Gateway answers with AUTHORIZER_FAILURE (503) instead of allowing."""
+
+
+def _header(event: APIGatewayAuthorizerRequestEvent, name: str) -> str | None:
+    for key, value in (event.headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def authorize(raw_event: dict[str, Any], authenticator: Authenticator | None = None) -> dict[str, Any]:
+    """The authorizer's answer for one API Gateway REQUEST event."""
+    event = APIGatewayAuthorizerRequestEvent(raw_event)
+    try:
+        principal = (authenticator or default_authenticator()).authenticate(_header(event, "authorization"))
+    except InvalidApiKeyError:
+        raise Exception(UNAUTHORIZED) from None  # noqa: TRY002 - API Gateway's contract
+    except AuthUnavailableError as exc:
+        logger.exception("auth.unavailable")
+        raise AuthorizerUnavailable("key store unavailable") from exc
+
+    arn = event.parsed_arn
+    response = APIGatewayAuthorizerResponse(
+        principal_id=principal.key_id,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        # Cached per Authorization header: one allow-all policy serves every route.
+        context={
+            "account_id": principal.account_id,
+            "key_id": principal.key_id,
+            "key_hash": principal.key_hash,
+            "plan": principal.plan,
+            "rpm": principal.limits.requests_per_minute,
+            "tpm": principal.limits.tokens_per_minute,
+        },
+        usage_identifier_key=principal.usage_key,
+    )
+    response.allow_all_routes()
+    logger.info("auth.allowed", extra={"account_id": principal.account_id, "key_id": principal.key_id})
+    return response.asdict()

@@ -1,0 +1,1 @@
+"""The chat capability: request/response shapes and the service that answers them."""

@@ -1,0 +1,183 @@
+"""Request and response shapes of POST /v1/chat (and its OpenAI-compatible twin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+
+from sparkai.catalog import MODELS
+from sparkai.errors import InvalidRequestError, UnknownModelError
+
+Role = Literal["system", "user", "assistant"]
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    role: Role
+    # OpenAI clients sometimes send content as a list of text parts; both mean the same string.
+    content: str | list[TextPart]
+    name: str | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _join_parts(cls, value: str | list[TextPart]) -> str:
+        return value if isinstance(value, str) else "".join(part.text for part in value)
+
+    def as_payload(self) -> dict[str, str]:
+        message = {"role": self.role, "content": self.content}
+        if self.name:
+            message["name"] = self.name
+        return message
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    include_usage: StrictBool = False
+
+
+class ChatRequest(BaseModel):
+    """Unknown fields are ignored; types are strict (no "0.7" for a number)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str
+    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    max_tokens: Annotated[int | None, Field(ge=1)] = None
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
+    top_p: Annotated[float | None, Field(gt=0, le=1)] = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+    n: Annotated[int, Field(ge=1)] = 1
+    user: str | None = None
+
+    @property
+    def stop_sequences(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+    @classmethod
+    def of(cls, prompt: int, completion: int) -> Usage:
+        return cls(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+def chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    *,
+    delta: dict[str, Any] | None = None,
+    finish_reason: str | None = None,
+    usage: Usage | None = None,
+) -> dict[str, Any]:
+    """One chat.completion.chunk as a plain dict (built per token, so no model validation)."""
+    body: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [] if usage is not None else [
+            {"index": 0, "delta": delta or {}, "finish_reason": finish_reason}
+        ],
+    }
+    if usage is not None:
+        body["usage"] = usage.model_dump()
+    return body
+
+
+def _param(loc: tuple[int | str, ...]) -> str | None:
+    """pydantic's ('messages', 0, 'role') as the client wrote it: messages[0].role."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in {"str", "list[TextPart]", "list[str]", "function-after[_join_parts(), union[str,list[TextPart]]]"}:
+            continue  # union branch names, not fields
+        else:
+            out += ("." if out else "") + str(part)
+    return out or None
+
+
+# Parameters whose type is a union: pydantic reports only the first branch, so say it plainly.
+_UNION_HINTS = {
+    "stop": "a string or a list of up to 4 strings",
+    ".content": "a string or a list of text parts",
+}
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    """Validate a raw body as a chat request; every problem becomes a 400 naming the parameter."""
+    try:
+        request = ChatRequest.model_validate_json(body)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        kind, param = error["type"], _param(tuple(error["loc"]))
+        if kind == "json_invalid":
+            raise InvalidRequestError(
+                "We could not parse the JSON body of your request. Send a JSON object with "
+                "'Content-Type: application/json'.",
+                code="invalid_json",
+            ) from None
+        if kind == "model_type" and param is None:
+            raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json") from None
+        if kind == "missing":
+            raise InvalidRequestError(f"Missing required parameter: '{param}'.", param=param) from None
+        if kind == "too_short" and param == "messages":
+            raise InvalidRequestError("'messages' must contain at least one message.", param=param) from None
+        if kind == "literal_error" and param and param.endswith(".role"):
+            raise InvalidRequestError(
+                f"Invalid value for '{param}': expected 'system', 'user' or 'assistant'.", param=param
+            ) from None
+        for suffix, expected in _UNION_HINTS.items():
+            if param and param.endswith(suffix):
+                raise InvalidRequestError(f"Invalid value for '{param}': expected {expected}.", param=param) from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise InvalidRequestError(f"Invalid value for '{param}': {message}.", param=param) from None
+    if request.model not in MODELS:
+        raise UnknownModelError(
+            f"The model '{request.model}' does not exist. Available models: {', '.join(MODELS)}."
+        )
+    limit = MODELS[request.model].max_tokens
+    if request.max_tokens is not None and request.max_tokens > limit:
+        raise InvalidRequestError(
+            f"max_tokens is {request.max_tokens:,}, but {request.model} allows at most {limit:,}.",
+            param="max_tokens",
+        )
+    if request.n != 1:
+        raise InvalidRequestError("Only n=1 is supported: each request returns one choice.", param="n")
+    return request

@@ -1,0 +1,258 @@
+"""ChatService: validate the budget, reserve it, ask the model, settle what was really used."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sparkai.catalog import MODELS, SparkModel
+from sparkai.chat.schemas import AssistantMessage, ChatCompletion, ChatRequest, Choice, Usage, chunk
+from sparkai.chat.tokens import TokenCounter
+from sparkai.chat.usage import UsageRecord, UsageRecorder
+from sparkai.endpoints.payloads import build_payload
+from sparkai.endpoints.port import ModelDelta, ModelEndpoint, ModelStream, TokenUsage
+from sparkai.errors import InvalidRequestError
+from sparkai.keys.records import Principal
+from sparkai.limits import RateLimiter, RateLimitStatus, Reservation
+from sparkai.plans import PLANS
+
+
+def new_completion_id() -> str:
+    return "chat-" + uuid.uuid4().hex[:24]
+
+
+@dataclass(frozen=True)
+class Completed:
+    completion: ChatCompletion
+    rate: RateLimitStatus
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    model: SparkModel
+    messages: list[dict[str, str]]
+    prompt_estimate: int
+    max_tokens: int
+
+
+class ChatService:
+    def __init__(
+        self,
+        endpoint_for: Callable[[str], ModelEndpoint],
+        limiter: RateLimiter,
+        tokens: TokenCounter,
+        usage: UsageRecorder,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = new_completion_id,
+    ) -> None:
+        self._endpoint_for = endpoint_for
+        self._limiter = limiter
+        self._tokens = tokens
+        self._usage = usage
+        self._clock = clock
+        self._new_id = new_id
+
+    # -- buffered -----------------------------------------------------------------------------------
+
+    def complete(self, principal: Principal, request: ChatRequest) -> Completed:
+        prepared = self._prepare(principal, request)
+        reservation = self._limiter.reserve(principal, prepared.prompt_estimate + prepared.max_tokens)
+        payload = self._payload(request, prepared, stream=False)
+        try:
+            reply = self._endpoint_for(prepared.model.id).invoke(payload)
+        except BaseException:
+            self._limiter.settle(reservation, 0, served=False)
+            raise
+        used = _with_prompt(reply.usage, prepared.prompt_estimate) or TokenUsage(
+            prepared.prompt_estimate, self._tokens.count_text(reply.content)
+        )
+        completion_id = self._new_id()
+        self._settle(principal, reservation, prepared.model, completion_id, used, streamed=False, complete=True)
+        completion = ChatCompletion(
+            id=completion_id,
+            created=int(self._clock()),
+            model=prepared.model.id,  # the spark name, never the underlying model's
+            choices=[Choice(message=AssistantMessage(content=reply.content), finish_reason=reply.finish_reason)],
+            usage=Usage.of(used.prompt_tokens, used.completion_tokens),
+        )
+        return Completed(completion, reservation.status)
+
+    # -- streamed -----------------------------------------------------------------------------------
+
+    def open_stream(self, principal: Principal, request: ChatRequest, *, include_usage: bool = True) -> ChatStream:
+        """Reserve, open the model stream and wait for its first piece, so that every failure up to
+        here is still an ordinary HTTP error; later failures travel inside the stream."""
+        prepared = self._prepare(principal, request)
+        reservation = self._limiter.reserve(principal, prepared.prompt_estimate + prepared.max_tokens)
+        payload = self._payload(request, prepared, stream=True)
+        model_stream: ModelStream | None = None
+        try:
+            model_stream = self._endpoint_for(prepared.model.id).stream(payload)
+            deltas = iter(model_stream)
+            first = next(deltas, None)
+        except BaseException:
+            if model_stream is not None:
+                model_stream.close()
+            self._limiter.settle(reservation, 0, served=False)
+            raise
+        return ChatStream(
+            completion_id=self._new_id(),
+            created=int(self._clock()),
+            model=prepared.model,
+            deltas=itertools.chain([first] if first else [], deltas),
+            model_stream=model_stream,
+            prompt_estimate=prepared.prompt_estimate,
+            include_usage=include_usage,
+            rate=reservation.status,
+            on_close=lambda used, complete, cid: self._settle(
+                principal, reservation, prepared.model, cid, used, streamed=True, complete=complete
+            ),
+        )
+
+    # -- shared -------------------------------------------------------------------------------------
+
+    def _prepare(self, principal: Principal, request: ChatRequest) -> _Prepared:
+        model = MODELS[request.model]
+        messages = [m.as_payload() for m in request.messages]
+        prompt = self._tokens.count_messages(messages)
+        budget = principal.limits.tokens_per_minute
+        plan = PLANS[principal.plan].name if principal.plan in PLANS else principal.plan
+        if request.max_tokens is not None:
+            max_tokens = request.max_tokens
+        else:  # the default shrinks to what the plan can ever allow, rather than failing
+            max_tokens = min(model.default_max_tokens(), budget - prompt)
+        if max_tokens < 1 or prompt + max_tokens > budget:
+            raise InvalidRequestError(
+                f"This request could use {prompt + max(max_tokens, 0):,} tokens (about {prompt:,} in "
+                f"the prompt plus max_tokens {max(max_tokens, 0):,}), more than the {plan} plan's "
+                f"{budget:,} tokens per minute, so it can never run. Lower max_tokens or shorten the prompt.",
+                param="max_tokens" if request.max_tokens is not None else "messages",
+                code="tokens_exceed_rate_limit",
+            )
+        return _Prepared(model, messages, prompt, max_tokens)
+
+    @staticmethod
+    def _payload(request: ChatRequest, prepared: _Prepared, *, stream: bool) -> dict[str, Any]:
+        return build_payload(
+            prepared.messages,
+            max_tokens=prepared.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop_sequences,
+            stream=stream,
+        )
+
+    def _settle(
+        self,
+        principal: Principal,
+        reservation: Reservation,
+        model: SparkModel,
+        completion_id: str,
+        used: TokenUsage,
+        *,
+        streamed: bool,
+        complete: bool,
+    ) -> None:
+        self._limiter.settle(reservation, used.prompt_tokens + used.completion_tokens, served=True)
+        self._usage.record(
+            principal,
+            UsageRecord(
+                account_id=principal.account_id,
+                key_id=principal.key_id,
+                model=model.id,
+                completion_id=completion_id,
+                prompt_tokens=used.prompt_tokens,
+                completion_tokens=used.completion_tokens,
+                streamed=streamed,
+                complete=complete,
+            ),
+        )
+
+
+def _with_prompt(usage: TokenUsage | None, prompt_estimate: int) -> TokenUsage | None:
+    if usage is None:
+        return None
+    if usage.prompt_tokens <= 0:  # TGI token streams report only generated tokens
+        return TokenUsage(prompt_estimate, usage.completion_tokens)
+    return usage
+
+
+class ChatStream:
+    """The chunks of one streamed answer. `close()` may come from another thread at any time (the
+    client went away); it stops the model stream and settles exactly once with what was produced."""
+
+    def __init__(
+        self,
+        *,
+        completion_id: str,
+        created: int,
+        model: SparkModel,
+        deltas: Iterator[ModelDelta],
+        model_stream: ModelStream,
+        prompt_estimate: int,
+        include_usage: bool,
+        rate: RateLimitStatus,
+        on_close: Callable[[TokenUsage, bool, str], None],
+    ) -> None:
+        self.completion_id = completion_id
+        self.created = created
+        self.model = model
+        self.rate = rate
+        self._deltas = deltas
+        self._model_stream = model_stream
+        self._prompt_estimate = prompt_estimate
+        self._include_usage = include_usage
+        self._on_close = on_close
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pieces = 0
+        self._model_usage: TokenUsage | None = None
+        self._complete = False
+
+    def _chunk(self, **fields: Any) -> dict[str, Any]:
+        return chunk(self.completion_id, self.created, self.model.id, **fields)
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """chat.completion.chunk dicts: role, content..., finish_reason, usage. Raises SparkAIError
+        if the model fails mid-stream (the caller turns it into an error event)."""
+        yield self._chunk(delta={"role": "assistant", "content": ""})
+        finish_reason = "stop"
+        for delta in self._deltas:
+            if delta.usage is not None:
+                self._model_usage = delta.usage
+            if delta.content:
+                with self._lock:
+                    self._pieces += 1
+                yield self._chunk(delta={"content": delta.content})
+            if delta.finish_reason:
+                finish_reason = delta.finish_reason
+        if self._closed:  # closed from outside (client gone): nothing more to say
+            return
+        self._complete = True
+        yield self._chunk(finish_reason=finish_reason)
+        if self._include_usage:
+            used = self.usage()
+            yield self._chunk(usage=Usage.of(used.prompt_tokens, used.completion_tokens))
+        self.close()
+
+    def usage(self) -> TokenUsage:
+        """The model's counts when it sent them for a complete stream; otherwise the prompt estimate
+        and one token per content piece relayed (TGI, vLLM and LMI stream a token per event)."""
+        with self._lock:
+            model_usage = _with_prompt(self._model_usage, self._prompt_estimate)
+            if self._complete and model_usage is not None:
+                return model_usage
+            return TokenUsage(self._prompt_estimate, self._pieces)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._model_stream.close()
+        self._on_close(self.usage(), self._complete, self.completion_id)

@@ -1,0 +1,59 @@
+"""Counting tokens before the model does, for the rate-limit reservation.
+
+The production models' tokenizers are not available offline, so the default is an estimate that
+errs high for natural language: UTF-8 bytes / 3 (byte-level BPE vocabularies average 3.5-4.5
+bytes per English token) plus 4 tokens of chat-template overhead per message and 3 for the reply
+header. The model's own count replaces the estimate when the answer arrives. Where a GGUF file of
+the served model exists (the local stack), `LlamaTokenCounter` counts exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol
+
+PER_MESSAGE_OVERHEAD = 4
+REPLY_OVERHEAD = 3
+
+
+class TokenCounter(Protocol):
+    def count_text(self, text: str) -> int: ...
+
+    def count_messages(self, messages: Sequence[dict[str, str]]) -> int: ...
+
+
+class EstimatingTokenCounter:
+    def count_text(self, text: str) -> int:
+        return math.ceil(len(text.encode("utf-8")) / 3)
+
+    def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
+        return REPLY_OVERHEAD + sum(
+            PER_MESSAGE_OVERHEAD + self.count_text(m["content"]) + self.count_text(m["role"])
+            for m in messages
+        )
+
+
+class LlamaTokenCounter:
+    """Exact counts with a GGUF file's own vocabulary (llama-cpp-python, vocabulary only)."""
+
+    def __init__(self, gguf_path: str) -> None:
+        import llama_cpp  # only where configured: the local stack, never a Lambda
+
+        self._llama = llama_cpp.Llama(model_path=gguf_path, vocab_only=True, verbose=False)
+
+    def count_text(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
+        return REPLY_OVERHEAD + sum(
+            PER_MESSAGE_OVERHEAD + self.count_text(m["content"]) + self.count_text(m["role"])
+            for m in messages
+        )
+
+
+def token_counter_from_setting(setting: str) -> TokenCounter:
+    """'estimate' or 'gguf:<path>'."""
+    if setting.startswith("gguf:"):
+        return LlamaTokenCounter(setting.removeprefix("gguf:"))
+    return EstimatingTokenCounter()

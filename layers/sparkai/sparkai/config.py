@@ -1,0 +1,132 @@
+"""Settings, one frozen dataclass per concern, read from SPARKAI_* variables on first use.
+
+Why not pydantic-settings: importing it costs ~90 ms (measured in benchmarks/), which alone would
+break the authorizer's cold-import budget of 1.3x a bare `import boto3`. These are plain strings,
+numbers and flags, so a dataclass and a thirty-line reader do the job at no import cost.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, dataclass, fields
+from functools import lru_cache
+from typing import TypeVar
+
+from sparkai.errors import ConfigurationError
+
+PREFIX = "SPARKAI_"
+T = TypeVar("T")
+
+
+def _coerce(raw: str, annotation: str, env_name: str) -> object:
+    kind = annotation.replace(" | None", "").strip()
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{env_name}={raw!r} is not a valid {kind}") from exc
+    return raw
+
+
+def load_settings(cls: type[T], environ: dict[str, str] | None = None) -> T:
+    """Build `cls` from SPARKAI_<FIELD> variables; fields without a default are required."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        env_name = PREFIX + f.name.upper()
+        raw = env.get(env_name)
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(raw, str(f.type), env_name)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigurationError(f"{env_name} must be set ({cls.__name__}.{f.name})")
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class KeyStoreSettings:
+    """Where API keys live (read by the authorizer and by the Function URL path)."""
+
+    keys_table: str
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """Account records and the API Gateway usage plans they attach to (admin operations)."""
+
+    accounts_table: str
+    keys_table: str
+    # Usage plans are found by name: "<prefix>-starter", "<prefix>-pro", "<prefix>-enterprise".
+    # Empty means "no API Gateway edge" (the local stack without it, or edge plans switched off).
+    usage_plan_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class LimiterSettings:
+    """The per-account rate-limit state and usage ledger."""
+
+    rate_limits_table: str
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """The chat API: how callers are identified, request limits and model timeouts."""
+
+    # "authorizer": trust the API Gateway Lambda authorizer's context (the buffered REST path).
+    # "bearer": verify the Authorization header against the key store (Function URL, local stack).
+    auth_mode: str = "bearer"
+    max_body_bytes: int = 1_048_576
+    # Seconds to wait for the model. API Gateway cuts REST integrations at 29 s, so the
+    # buffered function sets this lower to answer with its own 504 instead of a gateway one.
+    model_timeout_seconds: float = 55.0
+    model_connect_timeout_seconds: float = 2.0
+    # The tokenizer used to count prompt tokens before the call ("estimate" needs no files).
+    token_counter: str = "estimate"
+
+
+@lru_cache
+def get_key_store_settings() -> KeyStoreSettings:
+    return load_settings(KeyStoreSettings)
+
+
+@lru_cache
+def get_account_settings() -> AccountSettings:
+    return load_settings(AccountSettings)
+
+
+@lru_cache
+def get_limiter_settings() -> LimiterSettings:
+    return load_settings(LimiterSettings)
+
+
+@lru_cache
+def get_chat_settings() -> ChatSettings:
+    settings = load_settings(ChatSettings)
+    if settings.auth_mode not in {"authorizer", "bearer"}:
+        raise ConfigurationError("SPARKAI_AUTH_MODE must be 'authorizer' or 'bearer'")
+    return settings
+
+
+def endpoint_name_for(model_id: str, environ: dict[str, str] | None = None) -> str:
+    """The SageMaker endpoint serving a spark model: SPARKAI_ENDPOINT_SPARK_1 etc., else the id."""
+    env = os.environ if environ is None else environ
+    return env.get(PREFIX + "ENDPOINT_" + model_id.upper().replace("-", "_")) or model_id
+
+
+def clear_settings_cache() -> None:
+    """Forget cached settings (tests change the environment between cases)."""
+    for getter in (
+        get_key_store_settings,
+        get_account_settings,
+        get_limiter_settings,
+        get_chat_settings,
+    ):
+        getter.cache_clear()

@@ -1,0 +1,94 @@
+"""Domain errors. They say what went wrong; `sparkai.api.errors` alone decides the HTTP status."""
+
+from __future__ import annotations
+
+
+class SparkAIError(Exception):
+    """Base class for every error a client may be told about."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidRequestError(SparkAIError):
+    """The request body or one of its parameters is invalid."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.code = code
+
+
+class UnknownModelError(InvalidRequestError):
+    """The request names a model that does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="model", code="model_not_found")
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    """The model refused the prompt: prompt plus max_tokens exceed its context window."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="messages", code="context_length_exceeded")
+
+
+class RequestTooLargeError(SparkAIError):
+    """The request body is larger than the service accepts."""
+
+
+class InvalidApiKeyError(SparkAIError):
+    """The API key is missing, malformed, unknown, revoked or expired."""
+
+
+class AuthUnavailableError(SparkAIError):
+    """The key store could not be read, so no key can be accepted."""
+
+
+class RouteNotFoundError(SparkAIError):
+    """No resource exists at the requested path."""
+
+
+class MethodNotAllowedError(SparkAIError):
+    """The resource exists but not for this HTTP method."""
+
+
+class ModelNotFoundError(SparkAIError):
+    """A model looked up by id (GET /v1/models/{id}) does not exist."""
+
+
+class RateLimitExceededError(SparkAIError):
+    """The account's requests-per-minute or tokens-per-minute budget is spent."""
+
+    def __init__(self, message: str, *, limit: str, retry_after: int, status: object) -> None:
+        super().__init__(message)
+        self.limit = limit  # "requests" or "tokens"
+        self.retry_after = retry_after
+        self.status = status  # sparkai.limits.RateLimitStatus: headers for the 429
+
+
+class LimiterUnavailableError(SparkAIError):
+    """The rate-limit table could not be reached, so the request is refused (fails closed)."""
+
+    retry_after = 1
+
+
+class ModelEndpointError(SparkAIError):
+    """The model endpoint failed while producing an answer."""
+
+
+class ModelUnavailableError(SparkAIError):
+    """The model endpoint is throttled, not ready or unreachable; retrying later may work."""
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ModelTimeoutError(SparkAIError):
+    """The model endpoint did not answer in time."""
+
+
+class ConfigurationError(Exception):
+    """The service is misconfigured (a missing setting); an operator must fix it."""

@@ -1,0 +1,47 @@
+"""What the key store knows about a key, and the principal an accepted key becomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sparkai.plans import Limits
+
+ACTIVE = "active"
+REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_id: str
+    key_hash: str
+    account_id: str
+    prefix: str
+    status: str
+    created_at: int
+    plan: str
+    limits: Limits
+    name: str = ""
+    expires_at: int | None = None
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+    usage_key: str | None = None  # the account's API Gateway key value (usage plans), if any
+
+    def state(self, now: float) -> str:
+        """'active', 'revoked' or 'expired' at time `now`."""
+        if self.status != ACTIVE:
+            return self.status
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return ACTIVE
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: who it is and what it may spend."""
+
+    account_id: str
+    key_id: str
+    plan: str
+    limits: Limits
+    key_hash: str = ""  # lets the chat function record last use without seeing the key
+    usage_key: str | None = None  # API Gateway usage-plan key value, returned by the authorizer

@@ -1,0 +1,141 @@
+"""Shared fixtures: an isolated AWS environment, moto tables built from template.yaml, and
+factories for accounts and keys."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from moto import mock_aws
+
+from sparkai import aws
+from sparkai.admin.service import AccountAdmin, CreatedKey
+from sparkai.api import dependencies
+from sparkai.auth.authenticator import default_authenticator
+from sparkai.config import clear_settings_cache
+from sparkai.keys.store import KeyStore
+from sparkai.plans import Limits
+from sparkai_local.template import create_tables
+
+TABLES = {
+    "ApiKeysTable": "test-api-keys",
+    "AccountsTable": "test-accounts",
+    "RateLimitsTable": "test-rate-limits",
+}
+REGION = "us-east-1"
+
+
+def reset_process_caches() -> None:
+    clear_settings_cache()
+    dependencies.reset()
+    default_authenticator.cache_clear()
+    aws.reset_clients()
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with fake credentials, no real endpoint and fresh caches."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "SPARKAI_", "POWERTOOLS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("SPARKAI_KEYS_TABLE", TABLES["ApiKeysTable"])
+    monkeypatch.setenv("SPARKAI_ACCOUNTS_TABLE", TABLES["AccountsTable"])
+    monkeypatch.setenv("SPARKAI_RATE_LIMITS_TABLE", TABLES["RateLimitsTable"])
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sparkai-stream-tests")
+    reset_process_caches()
+    yield
+    reset_process_caches()
+
+
+@pytest.fixture
+def moto() -> Iterator[None]:
+    """moto for every AWS service, with the template's DynamoDB tables created."""
+    with mock_aws():
+        create_tables(boto3.client("dynamodb", region_name=REGION), TABLES)
+        yield
+
+
+@pytest.fixture
+def admin(moto: None) -> AccountAdmin:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    return AccountAdmin(
+        accounts_table=TABLES["AccountsTable"],
+        keys=KeyStore(TABLES["ApiKeysTable"], lambda: dynamodb),
+        dynamodb=lambda: dynamodb,
+    )
+
+
+class KeyFactory:
+    """Creates an account and a key in one call; `secret` pins the key (e.g. the events' key)."""
+
+    def __init__(self, admin: AccountAdmin) -> None:
+        self.admin = admin
+
+    def __call__(
+        self,
+        plan: str = "pro",
+        *,
+        secret: str | None = None,
+        limits: Limits | None = None,
+        expires_in: int | None = None,
+    ) -> CreatedKey:
+        account = self.admin.create_account(plan, name="test", limits=limits)
+        return self.admin.create_key(account.account_id, secret=secret, expires_in=expires_in)
+
+
+@pytest.fixture
+def make_key(admin: AccountAdmin) -> KeyFactory:
+    return KeyFactory(admin)
+
+
+def queue_sagemaker_results(*bodies: str | bytes, content_type: str = "application/json") -> None:
+    """Answers moto's InvokeEndpoint returns, in order (moto caches one per endpoint and body)."""
+    results = [
+        {"Body": b.decode() if isinstance(b, bytes) else b, "ContentType": content_type,
+         "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""}
+        for b in bodies
+    ]
+    response = requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+        json={"account_id": "123456789012", "region": REGION, "results": results},
+        timeout=5,
+    )
+    response.raise_for_status()
+
+
+class JsonLogs:
+    """Everything the service logged during a test, formatted as it would be in CloudWatch."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._buffer = buffer
+
+    @property
+    def text(self) -> str:
+        return self._buffer.getvalue()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def json_logs() -> Iterator[JsonLogs]:
+    from sparkai.observability import logger
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+    try:
+        yield JsonLogs(buffer)
+    finally:
+        logger._logger.removeHandler(handler)
