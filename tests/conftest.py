@@ -24,6 +24,9 @@ from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from sparkai_local.template import create_tables
 
+# Fixtures of the local SageMaker-runtime server and the API server live beside their helpers.
+pytest_plugins = ["tests.support.fixtures_servers"]
+
 TABLES = {
     "ApiKeysTable": "test-api-keys",
     "AccountsTable": "test-accounts",
@@ -101,8 +104,12 @@ def make_key(admin: AccountAdmin) -> KeyFactory:
 def queue_sagemaker_results(*bodies: str | bytes, content_type: str = "application/json") -> None:
     """Answers moto's InvokeEndpoint returns, in order (moto caches one per endpoint and body)."""
     results = [
-        {"Body": b.decode() if isinstance(b, bytes) else b, "ContentType": content_type,
-         "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""}
+        {
+            "Body": b.decode() if isinstance(b, bytes) else b,
+            "ContentType": content_type,
+            "InvokedProductionVariant": "AllTraffic",
+            "CustomAttributes": "",
+        }
         for b in bodies
     ]
     response = requests.post(

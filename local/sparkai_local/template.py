@@ -44,10 +44,14 @@ def _cached_template() -> dict[str, Any]:
 
 def table_logical_ids(template: dict[str, Any] | None = None) -> list[str]:
     template = template or _cached_template()
-    return [name for name, res in template["Resources"].items() if res["Type"] == "AWS::DynamoDB::Table"]
+    return [
+        name for name, res in template["Resources"].items() if res["Type"] == "AWS::DynamoDB::Table"
+    ]
 
 
-def create_table_requests(names: dict[str, str], template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def create_table_requests(
+    names: dict[str, str], template: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """boto3 create_table (and TTL) arguments for every table in the template.
 
     `names` maps logical ids (ApiKeysTable, ...) to the table names to create.
@@ -67,16 +71,26 @@ def create_table_requests(names: dict[str, str], template: dict[str, Any] | None
         if props.get("SSESpecification", {}).get("SSEEnabled"):
             request["SSESpecification"] = {"Enabled": True}
         ttl = props.get("TimeToLiveSpecification")
-        requests.append({"create": request, "ttl_attribute": ttl["AttributeName"] if ttl and ttl.get("Enabled") else None})
+        requests.append(
+            {
+                "create": request,
+                "ttl_attribute": ttl["AttributeName"] if ttl and ttl.get("Enabled") else None,
+            }
+        )
     return requests
 
 
-def create_tables(client: Any, names: dict[str, str], template: dict[str, Any] | None = None) -> None:
+def create_tables(
+    client: Any, names: dict[str, str], template: dict[str, Any] | None = None
+) -> None:
     """Create the template's tables through `client` (moto, the local stack, DynamoDB Local)."""
     for request in create_table_requests(names, template):
         client.create_table(**request["create"])
         if request["ttl_attribute"]:
             client.update_time_to_live(
                 TableName=request["create"]["TableName"],
-                TimeToLiveSpecification={"AttributeName": request["ttl_attribute"], "Enabled": True},
+                TimeToLiveSpecification={
+                    "AttributeName": request["ttl_attribute"],
+                    "Enabled": True,
+                },
             )

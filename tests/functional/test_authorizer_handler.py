@@ -21,7 +21,9 @@ def test_valid_key_gets_an_allow_all_policy_with_context(moto: None, make_key: K
     statement = result["policyDocument"]["Statement"][0]
     assert statement["Effect"] == "Allow"
     # One cached answer must serve every route and method of the stage.
-    assert statement["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/live/*/*"]
+    assert statement["Resource"] == [
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/live/*/*"
+    ]
     assert result["context"] == {
         "account_id": created.record.account_id,
         "key_id": created.record.key_id,
@@ -39,26 +41,29 @@ def test_lowercase_header_and_scheme_are_accepted(moto: None, make_key: KeyFacto
 
 
 @pytest.mark.parametrize(
-    "event_name", ["authorizer/missing-header", "authorizer/malformed-header", "authorizer/unknown-key"]
+    "event_name",
+    ["authorizer/missing-header", "authorizer/malformed-header", "authorizer/unknown-key"],
 )
-def test_unusable_keys_raise_unauthorized_for_a_401(moto: None, make_key: KeyFactory, event_name: str) -> None:
+def test_unusable_keys_raise_unauthorized_for_a_401(
+    moto: None, make_key: KeyFactory, event_name: str
+) -> None:
     make_key(secret=EXAMPLE_KEY)
     # API Gateway turns exactly this exception message into the UNAUTHORIZED (401) response.
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         invoke("AuthorizerFunction", load_event(event_name))
 
 
 def test_revoked_key_is_denied(moto: None, make_key: KeyFactory) -> None:
     created = make_key(secret=EXAMPLE_REVOKED_KEY)
     make_key.admin.revoke_key(created.record.key_id)
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         invoke("AuthorizerFunction", load_event("authorizer/revoked-key"))
 
 
 def test_expired_key_is_denied(moto: None, make_key: KeyFactory) -> None:
     created = make_key(secret=EXAMPLE_KEY)
     make_key.admin._keys.update(created.record.key_hash, expires_at=1_000_000)
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         invoke("AuthorizerFunction", load_event("authorizer/valid-key"))
 
 
@@ -66,12 +71,13 @@ def test_unreadable_key_table_never_allows(moto: None) -> None:
     # Given DynamoDB failing for every call
     client = boto3.client("dynamodb", region_name="us-east-1")
     stubber = Stubber(client)
-    stubber.add_client_error("get_item", "ProvisionedThroughputExceededException", http_status_code=400)
+    stubber.add_client_error(
+        "get_item", "ProvisionedThroughputExceededException", http_status_code=400
+    )
     aws.set_client("dynamodb", client)
-    with stubber:
-        # Then the authorizer fails (API Gateway answers AUTHORIZER_FAILURE, 503), never allows.
-        with pytest.raises(Exception) as raised:
-            invoke_with_client_kept("AuthorizerFunction", load_event("authorizer/valid-key"), client)
+    # Then the authorizer fails (API Gateway answers AUTHORIZER_FAILURE, 503), never allows.
+    with stubber, pytest.raises(Exception) as raised:
+        invoke_with_client_kept("AuthorizerFunction", load_event("authorizer/valid-key"), client)
     assert str(raised.value) != "Unauthorized"
     assert type(raised.value).__name__ == "AuthorizerUnavailable"
 

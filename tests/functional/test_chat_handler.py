@@ -19,7 +19,10 @@ TGI_ANSWER = {
     "choices": [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "Hello! I'm doing great. How can I help you today?"},
+            "message": {
+                "role": "assistant",
+                "content": "Hello! I'm doing great. How can I help you today?",
+            },
             "finish_reason": "stop",
         }
     ],
@@ -50,7 +53,10 @@ def test_chat_returns_the_documented_completion(moto: None) -> None:
     assert body["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "Hello! I'm doing great. How can I help you today?"},
+            "message": {
+                "role": "assistant",
+                "content": "Hello! I'm doing great. How can I help you today?",
+            },
             "finish_reason": "stop",
         }
     ]
@@ -69,7 +75,9 @@ def test_chat_returns_the_documented_completion(moto: None) -> None:
         ("chat/post-chat-max-tokens-too-large", "max_tokens", None),
     ],
 )
-def test_bad_input_is_a_400_naming_the_parameter(moto: None, event_name: str, param: str | None, code: str | None) -> None:
+def test_bad_input_is_a_400_naming_the_parameter(
+    moto: None, event_name: str, param: str | None, code: str | None
+) -> None:
     response = invoke("ChatFunction", load_event(event_name))
     assert response["statusCode"] == 400
     error = body_of(response)["error"]

@@ -35,7 +35,9 @@ class LambdaContext:
 
     def __post_init__(self) -> None:
         self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        )
         self.log_group_name = f"/aws/lambda/{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
@@ -79,7 +81,9 @@ def function_spec(logical_id: str, template: dict[str, Any] | None = None) -> Fu
         **defaults.get("Environment", {}).get("Variables", {}),
         **props.get("Environment", {}).get("Variables", {}),
     }
-    return FunctionSpec(logical_id, ROOT / props["CodeUri"], props["Handler"], layer_dirs, environment)
+    return FunctionSpec(
+        logical_id, ROOT / props["CodeUri"], props["Handler"], layer_dirs, environment
+    )
 
 
 def table_refs() -> dict[str, str]:
@@ -119,14 +123,18 @@ def function_environment(spec: FunctionSpec) -> Iterator[None]:
 def load_handler(spec: FunctionSpec) -> Any:
     module_name, attribute = spec.handler.rsplit(".", 1)
     for layer_dir in spec.layer_dirs:  # what Lambda puts on /opt/python
-        assert (layer_dir / "sparkai" / "__init__.py").is_file(), f"{layer_dir} does not hold the sparkai package"
+        assert (layer_dir / "sparkai" / "__init__.py").is_file(), (
+            f"{layer_dir} does not hold the sparkai package"
+        )
         if str(layer_dir) not in sys.path:
             sys.path.append(str(layer_dir))
     path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
     assert path.is_file(), f"{spec.logical_id}: Handler {spec.handler} has no file {path}"
     key = f"{spec.logical_id}:{path}"
     if key not in _modules:
-        module_spec = importlib.util.spec_from_file_location(f"lambda_{spec.logical_id}_{module_name}", path)
+        module_spec = importlib.util.spec_from_file_location(
+            f"lambda_{spec.logical_id}_{module_name}", path
+        )
         assert module_spec and module_spec.loader
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)

@@ -15,7 +15,11 @@ _clients: dict[str, Any] = {}
 # Fail fast on the small DynamoDB calls: a key check or a limiter update that takes longer than
 # this is better answered with a clear 503 than by holding the request.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "dynamodb": {"connect_timeout": 1, "read_timeout": 2, "retries": {"mode": "standard", "total_max_attempts": 3}},
+    "dynamodb": {
+        "connect_timeout": 1,
+        "read_timeout": 2,
+        "retries": {"mode": "standard", "total_max_attempts": 3},
+    },
 }
 
 

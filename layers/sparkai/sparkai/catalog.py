@@ -25,9 +25,15 @@ class SparkModel:
 MODELS: dict[str, SparkModel] = {
     m.id: m
     for m in (
-        SparkModel("spark-1", "Balanced model for most tasks", 4096, 16384, Decimal("0.0003"), 1767225600),
-        SparkModel("spark-turbo", "Optimized for speed", 4096, 16384, Decimal("0.0006"), 1767225600),
-        SparkModel("spark-pro", "Enhanced reasoning & analysis", 8192, 32768, Decimal("0.0012"), 1767225600),
+        SparkModel(
+            "spark-1", "Balanced model for most tasks", 4096, 16384, Decimal("0.0003"), 1767225600
+        ),
+        SparkModel(
+            "spark-turbo", "Optimized for speed", 4096, 16384, Decimal("0.0006"), 1767225600
+        ),
+        SparkModel(
+            "spark-pro", "Enhanced reasoning & analysis", 8192, 32768, Decimal("0.0012"), 1767225600
+        ),
     )
 }
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
-from typing import TypeVar
 
 from sparkai.errors import ConfigurationError
 
 PREFIX = "SPARKAI_"
-T = TypeVar("T")
 
 
 def _coerce(raw: str, annotation: str, env_name: str) -> object:
@@ -37,7 +35,7 @@ def _coerce(raw: str, annotation: str, env_name: str) -> object:
     return raw
 
 
-def load_settings(cls: type[T], environ: dict[str, str] | None = None) -> T:
+def load_settings[T](cls: type[T], environ: dict[str, str] | None = None) -> T:
     """Build `cls` from SPARKAI_<FIELD> variables; fields without a default are required."""
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
@@ -88,8 +86,8 @@ class ChatSettings:
     # buffered function sets this lower to answer with its own 504 instead of a gateway one.
     model_timeout_seconds: float = 55.0
     model_connect_timeout_seconds: float = 2.0
-    # The tokenizer used to count prompt tokens before the call ("estimate" needs no files).
-    token_counter: str = "estimate"
+    # How prompt tokens are counted before the call: "estimate", or "gguf:<path>" (exact).
+    prompt_tokenizer: str = "estimate"
 
 
 @lru_cache

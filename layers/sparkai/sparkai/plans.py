@@ -52,7 +52,10 @@ class EdgeThrottle:
 
 def edge_throttle(requests_per_minute: int) -> EdgeThrottle:
     rate = requests_per_minute * EDGE_HEADROOM / 60
-    return EdgeThrottle(rate_limit=round(rate, 2), burst_limit=max(1, math.ceil(requests_per_minute * EDGE_HEADROOM)))
+    return EdgeThrottle(
+        rate_limit=round(rate, 2),
+        burst_limit=max(1, math.ceil(requests_per_minute * EDGE_HEADROOM)),
+    )
 
 
 def resolve_limits(plan_id: str, custom: Limits | None = None) -> Limits:
@@ -62,8 +65,12 @@ def resolve_limits(plan_id: str, custom: Limits | None = None) -> Limits:
         raise ValueError(f"unknown plan {plan_id!r}; choose one of {', '.join(PLANS)}")
     if plan.limits is None:
         if custom is None:
-            raise ValueError("the enterprise plan needs explicit requests/min and tokens/min limits")
+            raise ValueError(
+                "the enterprise plan needs explicit requests/min and tokens/min limits"
+            )
         return custom
     if custom is not None and custom != plan.limits:
-        raise ValueError(f"the {plan.name} plan has fixed limits; custom limits need the enterprise plan")
+        raise ValueError(
+            f"the {plan.name} plan has fixed limits; custom limits need the enterprise plan"
+        )
     return plan.limits

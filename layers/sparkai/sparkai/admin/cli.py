@@ -1,8 +1,8 @@
 """sparkai-admin: accounts and keys against the deployed tables (or any endpoint_url).
 
-  sparkai-admin --stack sparkai-stream account create --plan pro --name "Acme"
-  sparkai-admin --stack sparkai-stream key create acct_... --expires-in 90d
-  sparkai-admin key list acct_...            (tables from SPARKAI_* variables)
+sparkai-admin --stack sparkai-stream account create --plan pro --name "Acme"
+sparkai-admin --stack sparkai-stream key create acct_... --expires-in 90d
+sparkai-admin key list acct_...            (tables from SPARKAI_* variables)
 """
 
 from __future__ import annotations
@@ -42,14 +42,22 @@ def _when(ts: int | None) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparkai-admin", description="Manage SparkAI Stream accounts and API keys.")
-    parser.add_argument("--stack", help="read table names and the usage-plan prefix from this stack's outputs")
+    parser = argparse.ArgumentParser(
+        prog="sparkai-admin", description="Manage SparkAI Stream accounts and API keys."
+    )
+    parser.add_argument(
+        "--stack", help="read table names and the usage-plan prefix from this stack's outputs"
+    )
     parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
-    parser.add_argument("--endpoint-url", help="DynamoDB/API Gateway endpoint, e.g. the local stack's")
+    parser.add_argument(
+        "--endpoint-url", help="DynamoDB/API Gateway endpoint, e.g. the local stack's"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    account = groups.add_parser("account", help="accounts and plans").add_subparsers(dest="action", required=True)
+    account = groups.add_parser("account", help="accounts and plans").add_subparsers(
+        dest="action", required=True
+    )
     create = account.add_parser("create", help="create an account")
     create.add_argument("--plan", choices=list(PLANS), required=True)
     create.add_argument("--name", default="")
@@ -72,14 +80,22 @@ def _parser() -> argparse.ArgumentParser:
     key_list.add_argument("account_id")
     revoke = key.add_parser("revoke", help="revoke a key now")
     revoke.add_argument("key_id")
-    rotate = key.add_parser("rotate", help="issue a replacement; the old key works for a grace period")
+    rotate = key.add_parser(
+        "rotate", help="issue a replacement; the old key works for a grace period"
+    )
     rotate.add_argument("key_id")
-    rotate.add_argument("--grace", type=parse_duration, default=DEFAULT_ROTATION_GRACE_SECONDS, help="default 24h")
+    rotate.add_argument(
+        "--grace", type=parse_duration, default=DEFAULT_ROTATION_GRACE_SECONDS, help="default 24h"
+    )
     return parser
 
 
 def _stack_outputs(stack: str, session: Any) -> dict[str, str]:
-    outputs = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    outputs = (
+        session.client("cloudformation")
+        .describe_stacks(StackName=stack)["Stacks"][0]
+        .get("Outputs", [])
+    )
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
 
@@ -98,7 +114,9 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
     settings = load_settings(AccountSettings, env)
     dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
     edge = (
-        UsagePlanEdge(session.client("apigateway", endpoint_url=args.endpoint_url), settings.usage_plan_prefix)
+        UsagePlanEdge(
+            session.client("apigateway", endpoint_url=args.endpoint_url), settings.usage_plan_prefix
+        )
         if settings.usage_plan_prefix
         else NoEdge()
     )
@@ -131,7 +149,11 @@ def run(args: argparse.Namespace, admin: AccountAdmin) -> None:
     import time
 
     now = time.time()
-    limits = Limits(args.rpm, args.tpm) if getattr(args, "rpm", None) and getattr(args, "tpm", None) else None
+    limits = (
+        Limits(args.rpm, args.tpm)
+        if getattr(args, "rpm", None) and getattr(args, "tpm", None)
+        else None
+    )
     if args.group == "account":
         if args.action == "create":
             account = admin.create_account(args.plan, name=args.name, limits=limits)
@@ -160,7 +182,9 @@ def run(args: argparse.Namespace, admin: AccountAdmin) -> None:
         )
     elif args.action == "list":
         rows = [_key_row(r, now) for r in admin.list_keys(args.account_id)]
-        lines = [f"{'KEY ID':<22} {'PREFIX':<16} {'STATUS':<8} {'CREATED':<21} {'LAST USED':<21} NAME"]
+        lines = [
+            f"{'KEY ID':<22} {'PREFIX':<16} {'STATUS':<8} {'CREATED':<21} {'LAST USED':<21} NAME"
+        ]
         lines += [
             f"{r['key_id']:<22} {r['prefix']:<16} {r['status']:<8} {r['created']:<21} {r['last_used']:<21} {r['name']}"
             for r in rows

@@ -54,7 +54,9 @@ class UsagePlanEdge:
                     self._plan_ids[item["name"]] = item["id"]
         name = f"{self._prefix}-{plan}"
         if name not in self._plan_ids:
-            raise LookupError(f"usage plan {name!r} not found; is SPARKAI_USAGE_PLAN_PREFIX the stack name?")
+            raise LookupError(
+                f"usage plan {name!r} not found; is SPARKAI_USAGE_PLAN_PREFIX the stack name?"
+            )
         return self._plan_ids[name]
 
     def create_key(self, account_id: str, plan: str) -> tuple[str, str]:
@@ -75,13 +77,17 @@ class UsagePlanEdge:
                     "Request an increase in Service Quotas, then create the key again."
                 ) from exc
             raise
-        self._client.create_usage_plan_key(usagePlanId=usage_plan_id, keyId=key["id"], keyType="API_KEY")
+        self._client.create_usage_plan_key(
+            usagePlanId=usage_plan_id, keyId=key["id"], keyType="API_KEY"
+        )
         return key["id"], key["value"]
 
     def move_key(self, key_id: str, old_plan: str, new_plan: str) -> None:
         if old_plan == new_plan:
             return
-        self._client.create_usage_plan_key(usagePlanId=self.plan_id(new_plan), keyId=key_id, keyType="API_KEY")
+        self._client.create_usage_plan_key(
+            usagePlanId=self.plan_id(new_plan), keyId=key_id, keyType="API_KEY"
+        )
         try:
             self._client.delete_usage_plan_key(usagePlanId=self.plan_id(old_plan), keyId=key_id)
         except ClientError as exc:

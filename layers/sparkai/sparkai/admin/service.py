@@ -98,9 +98,15 @@ class AccountAdmin:
         return account
 
     def get_account(self, account_id: str) -> Account:
-        item = self._dynamodb().get_item(
-            TableName=self._accounts_table, Key={"account_id": {"S": account_id}}, ConsistentRead=True
-        ).get("Item")
+        item = (
+            self._dynamodb()
+            .get_item(
+                TableName=self._accounts_table,
+                Key={"account_id": {"S": account_id}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         if item is None:
             raise AdminError(f"no account {account_id!r}")
         return _account_from_item(item)
@@ -121,7 +127,10 @@ class AccountAdmin:
         self._save(updated)
         for record in self._keys.list_for_account(account_id):
             self._keys.update(
-                record.key_hash, plan=plan, rpm=resolved.requests_per_minute, tpm=resolved.tokens_per_minute
+                record.key_hash,
+                plan=plan,
+                rpm=resolved.requests_per_minute,
+                tpm=resolved.tokens_per_minute,
             )
         return updated
 
@@ -138,7 +147,9 @@ class AccountAdmin:
         """Issue a key. `secret` lets a demo or test choose it; it must look like a real key."""
         account = self.get_account(account_id)
         if secret is not None and not is_well_formed(secret):
-            raise AdminError("a chosen key must look like sk-spark- followed by 20-128 of [A-Za-z0-9_-]")
+            raise AdminError(
+                "a chosen key must look like sk-spark- followed by 20-128 of [A-Za-z0-9_-]"
+            )
         account = self._ensure_edge_key(account)
         secret = secret or generate_key()
         now = self._now()
@@ -160,7 +171,10 @@ class AccountAdmin:
 
     def _ensure_edge_key(self, account: Account) -> Account:
         if account.usage_key_id:
-            if not any(r.state(self._clock()) == ACTIVE for r in self._keys.list_for_account(account.account_id)):
+            if not any(
+                r.state(self._clock()) == ACTIVE
+                for r in self._keys.list_for_account(account.account_id)
+            ):
                 self._edge.set_enabled(account.usage_key_id, True)  # was disabled with the last key
             return account
         key_id, value = self._edge.create_key(account.account_id, account.plan)
@@ -171,7 +185,9 @@ class AccountAdmin:
         return updated
 
     def list_keys(self, account_id: str) -> list[ApiKeyRecord]:
-        return sorted(self._keys.list_for_account(account_id), key=lambda r: (r.created_at, r.key_id))
+        return sorted(
+            self._keys.list_for_account(account_id), key=lambda r: (r.created_at, r.key_id)
+        )
 
     def _key(self, key_id: str) -> ApiKeyRecord:
         record = self._keys.find_by_key_id(key_id)
@@ -184,7 +200,8 @@ class AccountAdmin:
         if record.status != REVOKED:
             self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
         remaining = [
-            r for r in self._keys.list_for_account(record.account_id)
+            r
+            for r in self._keys.list_for_account(record.account_id)
             if r.key_id != key_id and r.state(self._clock()) == ACTIVE
         ]
         if not remaining:
@@ -193,7 +210,9 @@ class AccountAdmin:
                 self._edge.set_enabled(account.usage_key_id, False)
         return self._key(key_id)
 
-    def rotate_key(self, key_id: str, *, grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS) -> CreatedKey:
+    def rotate_key(
+        self, key_id: str, *, grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS
+    ) -> CreatedKey:
         """A new key for the same account; the old one keeps working for `grace_seconds`."""
         old = self._key(key_id)
         if old.state(self._clock()) != ACTIVE:

@@ -12,7 +12,12 @@ from sparkai import __version__
 from sparkai.api.errors import error_response
 from sparkai.api.middleware import RequestContextMiddleware
 from sparkai.api.routes import router
-from sparkai.errors import InvalidRequestError, MethodNotAllowedError, RouteNotFoundError, SparkAIError
+from sparkai.errors import (
+    InvalidRequestError,
+    MethodNotAllowedError,
+    RouteNotFoundError,
+    SparkAIError,
+)
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
@@ -23,9 +28,13 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return error_response(MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}."))
+        return error_response(
+            MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}.")
+        )
     if exc.status_code == 404:
-        return error_response(RouteNotFoundError(f"Unknown route: {request.method} {request.url.path}."))
+        return error_response(
+            RouteNotFoundError(f"Unknown route: {request.method} {request.url.path}.")
+        )
     return error_response(InvalidRequestError(str(exc.detail)))
 
 

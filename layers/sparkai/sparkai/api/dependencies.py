@@ -12,7 +12,12 @@ from sparkai.catalog import MODELS
 from sparkai.chat.service import ChatService
 from sparkai.chat.tokens import token_counter_from_setting
 from sparkai.chat.usage import LogUsageRecorder
-from sparkai.config import endpoint_name_for, get_chat_settings, get_key_store_settings, get_limiter_settings
+from sparkai.config import (
+    endpoint_name_for,
+    get_chat_settings,
+    get_key_store_settings,
+    get_limiter_settings,
+)
 from sparkai.endpoints.port import ModelEndpoint
 from sparkai.endpoints.sagemaker import SageMakerEndpoint
 from sparkai.keys.store import KeyStore
@@ -38,7 +43,9 @@ def _endpoints() -> dict[str, ModelEndpoint]:
         "retries": {"mode": "standard", "total_max_attempts": 1},
     }
     return {
-        model_id: SageMakerEndpoint(endpoint_name_for(model_id), lambda: aws.client("sagemaker-runtime", **config))
+        model_id: SageMakerEndpoint(
+            endpoint_name_for(model_id), lambda: aws.client("sagemaker-runtime", **config)
+        )
         for model_id in MODELS
     }
 
@@ -50,7 +57,7 @@ def get_chat_service() -> ChatService:
     return ChatService(
         endpoint_for=endpoints.__getitem__,
         limiter=DynamoDBRateLimiter(get_limiter_settings().rate_limits_table, _dynamodb),
-        tokens=token_counter_from_setting(chat.token_counter),
+        tokens=token_counter_from_setting(chat.prompt_tokenizer),
         usage=LogUsageRecorder(KeyStore(get_key_store_settings().keys_table, _dynamodb)),
     )
 

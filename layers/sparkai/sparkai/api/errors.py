@@ -50,7 +50,9 @@ def _lookup(exc: SparkAIError) -> tuple[int, str, str | None]:
     return INTERNAL
 
 
-def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, kind: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 

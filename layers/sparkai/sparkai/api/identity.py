@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
@@ -31,11 +31,13 @@ def principal_from_authorizer(event: dict[str, Any] | None) -> Principal:
         )
     except (KeyError, TypeError, ValueError):
         logger.error("auth.missing_authorizer_context")
-        raise InvalidApiKeyError("Missing API key. Send it as 'Authorization: Bearer sk-spark-...'.") from None
+        raise InvalidApiKeyError(
+            "Missing API key. Send it as 'Authorization: Bearer sk-spark-...'."
+        ) from None
 
 
 async def get_principal(
-    request: Request, authenticator: Authenticator = Depends(get_authenticator)
+    request: Request, authenticator: Annotated[Authenticator, Depends(get_authenticator)]
 ) -> Principal:
     """FastAPI dependency: fails with InvalidApiKeyError (401) or AuthUnavailableError (503)."""
     if get_chat_settings().auth_mode == "authorizer":

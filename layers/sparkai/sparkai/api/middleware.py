@@ -41,7 +41,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            logger.exception("request.failed", extra={"request_id": request_id, "path": scope.get("path")})
+            logger.exception(
+                "request.failed", extra={"request_id": request_id, "path": scope.get("path")}
+            )
             if started:
                 raise
             response = internal_error_response()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse
@@ -22,6 +22,8 @@ from sparkai.errors import ModelNotFoundError, RequestTooLargeError
 from sparkai.keys.records import Principal
 
 router = APIRouter()
+CallerDep = Annotated[Principal, Depends(get_principal)]
+ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 KEEPALIVE_SECONDS = 15
 
 
@@ -38,12 +40,18 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _chat(request: Request, principal: Principal, service: ChatService, *, openai: bool) -> Response:
+async def _chat(
+    request: Request, principal: Principal, service: ChatService, *, openai: bool
+) -> Response:
     chat_request = parse_chat_request(await read_body(request, get_chat_settings().max_body_bytes))
     if chat_request.stream:
         # /v1/chat always ends with a usage chunk; the OpenAI path only when asked, as OpenAI does.
-        include_usage = not openai or bool(chat_request.stream_options and chat_request.stream_options.include_usage)
-        stream = await run_in_threadpool(service.open_stream, principal, chat_request, include_usage=include_usage)
+        include_usage = not openai or bool(
+            chat_request.stream_options and chat_request.stream_options.include_usage
+        )
+        stream = await run_in_threadpool(
+            service.open_stream, principal, chat_request, include_usage=include_usage
+        )
         return EventSourceResponse(
             sse_data(stream),
             headers={"cache-control": "no-cache", **rate_limit_headers(stream.rate)},
@@ -51,24 +59,20 @@ async def _chat(request: Request, principal: Principal, service: ChatService, *,
             ping=KEEPALIVE_SECONDS,
         )
     completed = await run_in_threadpool(service.complete, principal, chat_request)
-    return JSONResponse(completed.completion.model_dump(), headers=rate_limit_headers(completed.rate))
+    return JSONResponse(
+        completed.completion.model_dump(), headers=rate_limit_headers(completed.rate)
+    )
 
 
 @router.post("/v1/chat")
-async def chat(
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    service: ChatService = Depends(get_chat_service),
-) -> Response:
+async def chat(request: Request, principal: CallerDep, service: ChatServiceDep) -> Response:
     """The documented chat endpoint: a chat.completion, or server-sent chunks with stream: true."""
     return await _chat(request, principal, service, openai=False)
 
 
 @router.post("/v1/chat/completions")
 async def chat_completions(
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    service: ChatService = Depends(get_chat_service),
+    request: Request, principal: CallerDep, service: ChatServiceDep
 ) -> Response:
     """OpenAI-compatible path: same behaviour, OpenAI's stream_options semantics."""
     return await _chat(request, principal, service, openai=True)
@@ -88,15 +92,17 @@ def model_card(model: SparkModel) -> dict[str, Any]:
 
 
 @router.get("/v1/models")
-async def list_models(principal: Principal = Depends(get_principal)) -> dict[str, Any]:
+async def list_models(principal: CallerDep) -> dict[str, Any]:
     return {"object": "list", "data": [model_card(m) for m in MODELS.values()]}
 
 
 @router.get("/v1/models/{model_id}")
-async def get_model(model_id: str, principal: Principal = Depends(get_principal)) -> dict[str, Any]:
+async def get_model(model_id: str, principal: CallerDep) -> dict[str, Any]:
     model = MODELS.get(model_id)
     if model is None:
-        raise ModelNotFoundError(f"The model '{model_id}' does not exist. Available models: {', '.join(MODELS)}.")
+        raise ModelNotFoundError(
+            f"The model '{model_id}' does not exist. Available models: {', '.join(MODELS)}."
+        )
     return model_card(model)
 
 

@@ -39,7 +39,9 @@ class Authenticator:
             raise InvalidApiKeyError(_MESSAGES["missing" if not authorization else "unknown"])
         record = self._store.find_by_secret(secret)
         if record is None:
-            logger.info("auth.denied", extra={"reason": "unknown", "key_prefix": display_prefix(secret)})
+            logger.info(
+                "auth.denied", extra={"reason": "unknown", "key_prefix": display_prefix(secret)}
+            )
             raise InvalidApiKeyError(_MESSAGES["unknown"])
         state = record.state(self._clock())
         if state != ACTIVE:
@@ -58,4 +60,6 @@ class Authenticator:
 @lru_cache
 def default_authenticator() -> Authenticator:
     """The process-wide authenticator over the configured keys table."""
-    return Authenticator(KeyStore(get_key_store_settings().keys_table, lambda: aws.client("dynamodb")))
+    return Authenticator(
+        KeyStore(get_key_store_settings().keys_table, lambda: aws.client("dynamodb"))
+    )

@@ -31,13 +31,17 @@ def _header(event: APIGatewayAuthorizerRequestEvent, name: str) -> str | None:
     return None
 
 
-def authorize(raw_event: dict[str, Any], authenticator: Authenticator | None = None) -> dict[str, Any]:
+def authorize(
+    raw_event: dict[str, Any], authenticator: Authenticator | None = None
+) -> dict[str, Any]:
     """The authorizer's answer for one API Gateway REQUEST event."""
     event = APIGatewayAuthorizerRequestEvent(raw_event)
     try:
-        principal = (authenticator or default_authenticator()).authenticate(_header(event, "authorization"))
+        principal = (authenticator or default_authenticator()).authenticate(
+            _header(event, "authorization")
+        )
     except InvalidApiKeyError:
-        raise Exception(UNAUTHORIZED) from None  # noqa: TRY002 - API Gateway's contract
+        raise Exception(UNAUTHORIZED) from None
     except AuthUnavailableError as exc:
         logger.exception("auth.unavailable")
         raise AuthorizerUnavailable("key store unavailable") from exc
@@ -61,5 +65,7 @@ def authorize(raw_event: dict[str, Any], authenticator: Authenticator | None = N
         usage_identifier_key=principal.usage_key,
     )
     response.allow_all_routes()
-    logger.info("auth.allowed", extra={"account_id": principal.account_id, "key_id": principal.key_id})
+    logger.info(
+        "auth.allowed", extra={"account_id": principal.account_id, "key_id": principal.key_id}
+    )
     return response.asdict()

@@ -73,7 +73,9 @@ class Usage(BaseModel):
 
     @classmethod
     def of(cls, prompt: int, completion: int) -> Usage:
-        return cls(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+        return cls(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
 
 
 class AssistantMessage(BaseModel):
@@ -111,9 +113,9 @@ def chunk(
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "choices": [] if usage is not None else [
-            {"index": 0, "delta": delta or {}, "finish_reason": finish_reason}
-        ],
+        "choices": []
+        if usage is not None
+        else [{"index": 0, "delta": delta or {}, "finish_reason": finish_reason}],
     }
     if usage is not None:
         body["usage"] = usage.model_dump()
@@ -126,7 +128,12 @@ def _param(loc: tuple[int | str, ...]) -> str | None:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"str", "list[TextPart]", "list[str]", "function-after[_join_parts(), union[str,list[TextPart]]]"}:
+        elif part in {
+            "str",
+            "list[TextPart]",
+            "list[str]",
+            "function-after[_join_parts(), union[str,list[TextPart]]]",
+        }:
             continue  # union branch names, not fields
         else:
             out += ("." if out else "") + str(part)
@@ -154,18 +161,27 @@ def parse_chat_request(body: bytes) -> ChatRequest:
                 code="invalid_json",
             ) from None
         if kind == "model_type" and param is None:
-            raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json") from None
+            raise InvalidRequestError(
+                "The request body must be a JSON object.", code="invalid_json"
+            ) from None
         if kind == "missing":
-            raise InvalidRequestError(f"Missing required parameter: '{param}'.", param=param) from None
+            raise InvalidRequestError(
+                f"Missing required parameter: '{param}'.", param=param
+            ) from None
         if kind == "too_short" and param == "messages":
-            raise InvalidRequestError("'messages' must contain at least one message.", param=param) from None
+            raise InvalidRequestError(
+                "'messages' must contain at least one message.", param=param
+            ) from None
         if kind == "literal_error" and param and param.endswith(".role"):
             raise InvalidRequestError(
-                f"Invalid value for '{param}': expected 'system', 'user' or 'assistant'.", param=param
+                f"Invalid value for '{param}': expected 'system', 'user' or 'assistant'.",
+                param=param,
             ) from None
         for suffix, expected in _UNION_HINTS.items():
             if param and param.endswith(suffix):
-                raise InvalidRequestError(f"Invalid value for '{param}': expected {expected}.", param=param) from None
+                raise InvalidRequestError(
+                    f"Invalid value for '{param}': expected {expected}.", param=param
+                ) from None
         message = str(error["msg"]).removeprefix("Value error, ")
         raise InvalidRequestError(f"Invalid value for '{param}': {message}.", param=param) from None
     if request.model not in MODELS:
@@ -179,5 +195,7 @@ def parse_chat_request(body: bytes) -> ChatRequest:
             param="max_tokens",
         )
     if request.n != 1:
-        raise InvalidRequestError("Only n=1 is supported: each request returns one choice.", param="n")
+        raise InvalidRequestError(
+            "Only n=1 is supported: each request returns one choice.", param="n"
+        )
     return request

@@ -61,7 +61,9 @@ class ChatService:
 
     def complete(self, principal: Principal, request: ChatRequest) -> Completed:
         prepared = self._prepare(principal, request)
-        reservation = self._limiter.reserve(principal, prepared.prompt_estimate + prepared.max_tokens)
+        reservation = self._limiter.reserve(
+            principal, prepared.prompt_estimate + prepared.max_tokens
+        )
         payload = self._payload(request, prepared, stream=False)
         try:
             reply = self._endpoint_for(prepared.model.id).invoke(payload)
@@ -72,23 +74,40 @@ class ChatService:
             prepared.prompt_estimate, self._tokens.count_text(reply.content)
         )
         completion_id = self._new_id()
-        self._settle(principal, reservation, prepared.model, completion_id, used, streamed=False, complete=True)
+        self._settle(
+            principal,
+            reservation,
+            prepared.model,
+            completion_id,
+            used,
+            streamed=False,
+            complete=True,
+        )
         completion = ChatCompletion(
             id=completion_id,
             created=int(self._clock()),
             model=prepared.model.id,  # the spark name, never the underlying model's
-            choices=[Choice(message=AssistantMessage(content=reply.content), finish_reason=reply.finish_reason)],
+            choices=[
+                Choice(
+                    message=AssistantMessage(content=reply.content),
+                    finish_reason=reply.finish_reason,
+                )
+            ],
             usage=Usage.of(used.prompt_tokens, used.completion_tokens),
         )
         return Completed(completion, reservation.status)
 
     # -- streamed -----------------------------------------------------------------------------------
 
-    def open_stream(self, principal: Principal, request: ChatRequest, *, include_usage: bool = True) -> ChatStream:
+    def open_stream(
+        self, principal: Principal, request: ChatRequest, *, include_usage: bool = True
+    ) -> ChatStream:
         """Reserve, open the model stream and wait for its first piece, so that every failure up to
         here is still an ordinary HTTP error; later failures travel inside the stream."""
         prepared = self._prepare(principal, request)
-        reservation = self._limiter.reserve(principal, prepared.prompt_estimate + prepared.max_tokens)
+        reservation = self._limiter.reserve(
+            principal, prepared.prompt_estimate + prepared.max_tokens
+        )
         payload = self._payload(request, prepared, stream=True)
         model_stream: ModelStream | None = None
         try:

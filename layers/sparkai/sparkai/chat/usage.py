@@ -80,5 +80,5 @@ class LogUsageRecorder:
         self._touched[principal.key_id] = now
         try:
             self._store.touch(principal.key_hash, int(now))
-        except Exception:  # noqa: BLE001 - last-used is informational; never fail a request on it
+        except Exception:
             logger.warning("keys.touch_failed", extra={"key_id": principal.key_id}, exc_info=True)

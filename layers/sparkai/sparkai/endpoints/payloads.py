@@ -74,7 +74,9 @@ def parse_completion(body: bytes) -> ModelReply:
     if "generated_text" in data:
         details = data.get("details") or {}
         usage = None
-        if isinstance(details.get("generated_tokens"), int) and isinstance(details.get("prefill"), list):
+        if isinstance(details.get("generated_tokens"), int) and isinstance(
+            details.get("prefill"), list
+        ):
             usage = TokenUsage(len(details["prefill"]), details["generated_tokens"])
         return ModelReply(str(data["generated_text"]), _finish(details.get("finish_reason")), usage)
     raise ModelEndpointError("The model returned an unexpected response.")
@@ -99,7 +101,9 @@ def delta_from_event(event: dict[str, Any]) -> ModelDelta | None:
         choice = choices[0] if isinstance(choices[0], dict) else {}
         delta = choice.get("delta") or {}
         content = delta.get("content") if isinstance(delta, dict) else None
-        return ModelDelta(content=content or "", finish_reason=choice.get("finish_reason"), usage=usage)
+        return ModelDelta(
+            content=content or "", finish_reason=choice.get("finish_reason"), usage=usage
+        )
     token = event.get("token")
     if isinstance(token, dict):  # TGI /generate_stream style
         details = event.get("details") or {}

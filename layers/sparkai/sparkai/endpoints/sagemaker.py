@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -43,7 +44,9 @@ _CLIENT_ERROR_STATUSES = {400, 413, 422}
 def translate_error(exc: Exception, endpoint_name: str) -> SparkAIError:
     """A botocore failure as the domain error a client should see (logged for operators)."""
     if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
-        return ModelTimeoutError("The model did not answer in time. Try a smaller max_tokens or stream.")
+        return ModelTimeoutError(
+            "The model did not answer in time. Try a smaller max_tokens or stream."
+        )
     if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
         logger.error("model.unreachable", extra={"endpoint": endpoint_name})
         return ModelUnavailableError("The model is temporarily unreachable; please retry.")
@@ -51,7 +54,9 @@ def translate_error(exc: Exception, endpoint_name: str) -> SparkAIError:
         error = exc.response.get("Error", {})
         code = error.get("Code", "")
         message = error.get("Message", "")
-        logger.warning("model.error", extra={"endpoint": endpoint_name, "code": code, "detail": message})
+        logger.warning(
+            "model.error", extra={"endpoint": endpoint_name, "code": code, "detail": message}
+        )
         if code in _UNAVAILABLE_CODES:
             return ModelUnavailableError("The model is busy or warming up; please retry shortly.")
         if code == "ValidationError" and "not found" in message.lower():
@@ -61,7 +66,9 @@ def translate_error(exc: Exception, endpoint_name: str) -> SparkAIError:
             original = exc.response.get("OriginalStatusCode")
             if original in _CLIENT_ERROR_STATUSES:
                 detail = exc.response.get("OriginalMessage") or message
-                return ContextLengthExceededError(f"The model rejected the request: {_short(detail)}")
+                return ContextLengthExceededError(
+                    f"The model rejected the request: {_short(detail)}"
+                )
             return ModelEndpointError("The model failed to produce an answer.")
         if code in {"ModelStreamError", "InternalStreamFailure"}:
             return ModelEndpointError("The model stream failed before the answer was complete.")
@@ -150,13 +157,11 @@ class SageMakerStream:
         # and SageMaker keeps generating (and billing) until it sees the connection end.
         sock = _socket_of(getattr(self._events, "_raw_stream", None))
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         try:
             self._events.close()
-        except Exception:  # noqa: BLE001 - closing must never raise into the caller
+        except Exception:
             logger.debug("model.stream_close_failed", exc_info=True)
 
 

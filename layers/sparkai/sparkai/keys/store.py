@@ -86,7 +86,9 @@ class KeyStore:
                 TableName=self._table, Key={"key_hash": {"S": digest}}, ConsistentRead=True
             )
         except (BotoCoreError, ClientError) as exc:
-            raise AuthUnavailableError("API keys cannot be checked right now; please retry.") from exc
+            raise AuthUnavailableError(
+                "API keys cannot be checked right now; please retry."
+            ) from exc
         item = response.get("Item")
         if item is None:
             return None

@@ -1,0 +1,67 @@
+# SparkAI Stream. `make run` serves the whole API locally; `make test` runs every test tier.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.bootstrapped
+PYTEST := $(VENV)/bin/pytest
+# Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
+ARGS ?=
+
+.PHONY: help run test test-unit test-functional test-template test-local test-sdk bench lint format build validate deploy lock clean
+
+help:
+	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
+	@echo "make test      every test tier: unit, functional, template, local (real processes), SDK"
+	@echo "make bench     benchmarks (cold imports, per-request overhead, streaming, limiter, local model)"
+	@echo "make lint      ruff check + format check"
+	@echo "make build     sam build;  make deploy: sam deploy (samconfig.toml, ENV=default|prod)"
+
+$(STAMP): pyproject.toml layers/sparkai/requirements.txt sdk/python/pyproject.toml scripts/bootstrap.sh
+	scripts/bootstrap.sh
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m sparkai_local $(ARGS)
+
+test: $(STAMP)
+	$(PYTEST) tests -n 2 --dist loadgroup
+	cd sdk/python && ../../$(PYTEST) -q
+
+test-unit: $(STAMP)
+	$(PYTEST) tests/unit
+test-functional: $(STAMP)
+	$(PYTEST) tests/functional
+test-template: $(STAMP)
+	$(PYTEST) tests/template
+test-local: $(STAMP)
+	$(PYTEST) tests/local
+test-sdk: $(STAMP)
+	cd sdk/python && ../../$(PYTEST) -q
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+build: $(STAMP)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/sam build
+
+validate: $(STAMP)
+	$(VENV)/bin/sam validate --lint
+
+ENV ?= default
+deploy: build
+	$(VENV)/bin/sam deploy --config-env $(ENV)
+
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links \
+	  --strip-extras layers/sparkai/requirements.in -o layers/sparkai/requirements.txt
+
+clean:
+	rm -rf .aws-sam build .pytest_cache .ruff_cache

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Creates .venv (the project, its tests, the local stack and the SDK) and .venv-sam (the SAM CLI,
+# kept apart because it pins its own pydantic). Idempotent; `make` calls it when inputs change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LLAMA_VERSION=0.3.36
+SAM_CLI_VERSION=1.170.0
+cache="${SPARKAI_WHEEL_CACHE:-$HOME/.cache/sparkai/wheels}"
+
+python=$(scripts/find-python.sh 3.12)
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv with $python"
+  "$python" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+fi
+scripts/llama-wheel.sh .venv/bin/python "$LLAMA_VERSION"
+echo "==> installing the project, its test tools and the SDK into .venv"
+.venv/bin/python -m pip install --quiet --progress-bar off --find-links "$cache" -e ".[dev]" -e sdk/python
+if [ ! -x .venv-sam/bin/sam ] || ! .venv-sam/bin/sam --version | grep -q "$SAM_CLI_VERSION"; then
+  echo "==> installing the SAM CLI $SAM_CLI_VERSION into .venv-sam"
+  "$python" -m venv .venv-sam
+  .venv-sam/bin/python -m pip install --quiet --progress-bar off "aws-sam-cli==$SAM_CLI_VERSION"
+fi
+ln -sf ../../.venv-sam/bin/sam .venv/bin/sam
+echo "==> environment ready"

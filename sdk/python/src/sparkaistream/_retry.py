@@ -1,0 +1,82 @@
+"""Retry policy: which failures to retry and how long to wait (full-jitter backoff, retry-after)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import Callable
+
+import httpx
+
+DEFAULT_MAX_RETRIES = 2
+INITIAL_DELAY = 0.5  # seconds; the backoff cap doubles from here on each attempt
+MAX_DELAY = 8.0  # cap of the computed (jittered) backoff
+MAX_RETRY_AFTER = 60.0  # a server's retry-after is honoured up to this many seconds
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+Sleep = Callable[[float], None]
+AsyncSleep = Callable[[float], Awaitable[None]]
+
+
+def default_sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def default_async_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def is_retryable_status(status_code: int) -> bool:
+    return status_code in RETRYABLE_STATUSES
+
+
+def is_retryable_exception(exc: Exception) -> bool:
+    """Timeouts and broken/refused connections; not bad URLs or local protocol misuse."""
+    return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """`retry-after` as seconds: delta-seconds ("2", "1.5") or an HTTP-date (time until it,
+    never negative). None when absent or unparseable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is not a delay
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:  # Python < 3.10 returns None for some invalid dates
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now())
+
+
+def retry_delay(
+    attempt: int,
+    retry_after: float | None = None,
+    *,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """Seconds to wait before retry number `attempt + 1` (attempt counts from 0).
+
+    The server's retry-after wins (capped at MAX_RETRY_AFTER); otherwise full jitter:
+    uniform(0, min(MAX_DELAY, INITIAL_DELAY * 2**attempt))."""
+    if retry_after is not None:
+        return min(retry_after, MAX_RETRY_AFTER)
+    ceiling = min(MAX_DELAY, INITIAL_DELAY * (2 ** min(attempt, 30)))
+    return uniform(0.0, ceiling)
+

@@ -1,0 +1,1 @@
+"""Fixtures that run real servers in this process on free ports (filled in with the servers)."""
