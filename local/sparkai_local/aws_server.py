@@ -1,0 +1,138 @@
+"""The local AWS endpoint: moto's server (DynamoDB, API Gateway, ...) with the template's tables.
+
+moto evaluates a conditional write in several steps without a lock, so two threads can both pass
+the same condition. Real DynamoDB makes each conditional write atomic; the rate limiter relies on
+that, so this server handles one request at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
+from sparkai_local.template import create_tables
+
+LOCAL_TABLES = {
+    "ApiKeysTable": "sparkai-local-api-keys",
+    "AccountsTable": "sparkai-local-accounts",
+    "RateLimitsTable": "sparkai-local-rate-limits",
+}
+LOCAL_USAGE_PLAN_PREFIX = "sparkai-local"
+REGION = "us-east-1"
+
+
+class SerializedApp:
+    """WSGI wrapper that runs one request at a time (response body included)."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(
+        self, *args: Any, **kwargs: Any
+    ) -> None:  # one line per call drowns the console
+        return None
+
+
+class LocalAwsServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LocalAwsServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="local-aws", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+
+def client(service: str, url: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def provision(
+    url: str,
+    tables: dict[str, str] = LOCAL_TABLES,
+    usage_plan_prefix: str = LOCAL_USAGE_PLAN_PREFIX,
+) -> None:
+    """The template's tables, and a REST API with the three usage plans (so key lifecycle
+    operations that attach API Gateway keys work locally as they do in AWS)."""
+    create_tables(client("dynamodb", url), tables)
+    apigateway = client("apigateway", url)
+    api_id = apigateway.create_rest_api(name=f"{usage_plan_prefix}-api")["id"]
+    root_id = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+    apigateway.put_method(
+        restApiId=api_id, resourceId=root_id, httpMethod="ANY", authorizationType="NONE"
+    )
+    apigateway.put_integration(restApiId=api_id, resourceId=root_id, httpMethod="ANY", type="MOCK")
+    apigateway.create_deployment(restApiId=api_id, stageName="local")
+    for plan in PLANS.values():
+        rpm = (
+            plan.limits.requests_per_minute if plan.limits else ENTERPRISE_EDGE_REQUESTS_PER_MINUTE
+        )
+        throttle = edge_throttle(rpm)
+        apigateway.create_usage_plan(
+            name=f"{usage_plan_prefix}-{plan.id}",
+            apiStages=[{"apiId": api_id, "stage": "local"}],
+            throttle={"rateLimit": throttle.rate_limit, "burstLimit": throttle.burst_limit},
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Local AWS endpoint (moto) with SparkAI's tables")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    server = LocalAwsServer(args.host, args.port).start()
+    provision(server.url)
+    print(f"local AWS (DynamoDB, API Gateway) on {server.url}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
