@@ -86,7 +86,7 @@ def client(service: str, url: str) -> Any:
         endpoint_url=url,
         region_name=REGION,
         aws_access_key_id="local",
-        aws_secret_access_key="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
     )
 
 

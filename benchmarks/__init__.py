@@ -1,0 +1,1 @@
+"""Benchmarks: they print numbers (never assert on time). `python -m benchmarks [name ...]`."""
