@@ -30,12 +30,12 @@ from sparkai import aws
 from botocore.stub import Stubber
 client = aws.client("dynamodb")
 stub = Stubber(client)
-stub.add_response("get_item", {"Item": json.load(open(%r))})
+stub.add_response("get_item", {{"Item": json.load(open({!r}))}})
 stub.activate()
-event = json.load(open(%r))
-app.lambda_handler(event, type("Ctx", (), {"function_name": "f", "memory_limit_in_mb": 512,
-    "invoked_function_arn": "arn", "aws_request_id": "r"})())
-""" % (
+event = json.load(open({!r}))
+app.lambda_handler(event, type("Ctx", (), {{"function_name": "f", "memory_limit_in_mb": 512,
+    "invoked_function_arn": "arn", "aws_request_id": "r"}})())
+""".format(
     str(ROOT / "benchmarks" / "key_item.json"),
     str(ROOT / "events" / "authorizer" / "valid-key.json"),
 )
