@@ -75,11 +75,11 @@ def completion(
     finish_reason: str,
     prompt_tokens: int,
     completion_tokens: int,
-    completion_id_: str | None = None,
+    response_id: str | None = None,
 ) -> dict[str, Any]:
     """A buffered OpenAI `chat.completion` answer, with usage."""
     return {
-        "id": completion_id_ or completion_id(),
+        "id": response_id or completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,

