@@ -12,6 +12,7 @@ from ._retry import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -40,7 +41,9 @@ class SparkAIError(Exception):
 class APIConnectionError(SparkAIError):
     """The API could not be reached, or the connection broke."""
 
-    def __init__(self, message: str = "Connection error.", *, request: httpx.Request | None = None) -> None:
+    def __init__(
+        self, message: str = "Connection error.", *, request: httpx.Request | None = None
+    ) -> None:
         super().__init__(message)
         self.request = request
 
@@ -48,8 +51,19 @@ class APIConnectionError(SparkAIError):
 class APITimeoutError(APIConnectionError):
     """The request (or the wait for the next streamed event) timed out."""
 
-    def __init__(self, message: str = "Request timed out.", *, request: httpx.Request | None = None) -> None:
+    def __init__(
+        self, message: str = "Request timed out.", *, request: httpx.Request | None = None
+    ) -> None:
         super().__init__(message, request=request)
+
+
+class APIResponseValidationError(SparkAIError):
+    """A successful answer whose body is not the JSON this SDK expects."""
+
+    def __init__(self, message: str, *, status_code: int, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
 
 
 class APIStatusError(SparkAIError):
@@ -191,7 +205,9 @@ def status_error_from_response(response: httpx.Response) -> APIStatusError:
     fields = _error_fields(body)
     status = response.status_code
     message = _optional_str(fields.get("message")) or (
-        body.strip()[:500] if isinstance(body, str) and body.strip() else f"HTTP {status} {response.reason_phrase}".strip()
+        body.strip()[:500]
+        if isinstance(body, str) and body.strip()
+        else f"HTTP {status} {response.reason_phrase}".strip()
     )
     cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     return cls(

@@ -40,7 +40,11 @@ def is_retryable_exception(exc: Exception) -> bool:
     return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
 
 
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+def _now() -> float:
+    return time.time()
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] | None = None) -> float | None:
     """`retry-after` as seconds: delta-seconds ("2", "1.5") or an HTTP-date (time until it,
     never negative). None when absent or unparseable."""
     if value is None:
@@ -62,7 +66,7 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now())
+    return max(0.0, when.timestamp() - (now or _now)())
 
 
 def retry_delay(
@@ -79,4 +83,3 @@ def retry_delay(
         return min(retry_after, MAX_RETRY_AFTER)
     ceiling = min(MAX_DELAY, INITIAL_DELAY * (2 ** min(attempt, 30)))
     return uniform(0.0, ceiling)
-

@@ -78,7 +78,11 @@ class ChatMessage:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatMessage:
-        return cls(role=_str(data, "role", "assistant"), content=_str(data, "content"), name=_opt_str(data, "name"))
+        return cls(
+            role=_str(data, "role", "assistant"),
+            content=_str(data, "content"),
+            name=_opt_str(data, "name"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": self.role, "content": self.content}

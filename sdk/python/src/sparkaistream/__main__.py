@@ -1,0 +1,7 @@
+"""`python -m sparkaistream ...` is the `sparkai` command."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,374 @@
+"""The API's resources: client.chat.create(...), client.models.list() / .retrieve(id)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, overload
+from urllib.parse import quote
+
+import httpx
+
+from ._errors import APIResponseValidationError, request_id_of
+from ._streaming import AsyncStream, Stream
+from ._types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    MessageParam,
+    Model,
+    ModelList,
+    RateLimitInfo,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncSparkAI, SparkAI
+
+__all__ = ["AsyncChat", "AsyncModels", "Chat", "Models", "RequestOptions"]
+
+CHAT_PATH = "/v1/chat"
+MODELS_PATH = "/v1/models"
+
+
+@dataclass
+class RequestOptions:
+    """One API call. `timeout` / `max_retries` of None mean the client's settings."""
+
+    method: str
+    path: str
+    json: Mapping[str, Any] | None = None
+    stream: bool = False
+    timeout: float | httpx.Timeout | None = None
+    max_retries: int | None = None
+    extra_headers: Mapping[str, str] | None = None
+
+
+def json_body(response: httpx.Response) -> Mapping[str, Any]:
+    """The JSON object of a successful (already read) answer."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, Mapping):
+        raise APIResponseValidationError(
+            f"Expected a JSON object from {response.request.url.path}, got: {response.text[:200]!r}",
+            status_code=response.status_code,
+            request_id=request_id_of(response.headers),
+        )
+    return body
+
+
+def _message(message: MessageParam) -> dict[str, Any]:
+    if isinstance(message, ChatMessage):
+        return message.to_dict()
+    if isinstance(message, Mapping):
+        return dict(message)
+    raise TypeError(
+        "Each message must be a mapping like {'role': 'user', 'content': 'Hello!'} or a "
+        f"ChatMessage, not {type(message).__name__}."
+    )
+
+
+def chat_body(
+    *,
+    model: str,
+    messages: Iterable[MessageParam],
+    max_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    stop: str | Sequence[str] | None,
+    user: str | None,
+    stream: bool,
+    extra_body: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The JSON body of POST /v1/chat: only the parameters that were given, then extra_body."""
+    if isinstance(messages, (str, bytes, Mapping)):
+        raise TypeError(
+            "messages must be a list of messages, e.g. [{'role': 'user', 'content': 'Hello!'}]."
+        )
+    body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in messages]}
+    optional = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "user": user}
+    body.update({name: value for name, value in optional.items() if value is not None})
+    if stop is not None:
+        body["stop"] = stop if isinstance(stop, str) else list(stop)
+    if stream:
+        body["stream"] = True
+    body.update(extra_body or {})
+    return body
+
+
+def _completion(response: httpx.Response) -> ChatCompletion:
+    return ChatCompletion.from_dict(
+        json_body(response),
+        request_id=request_id_of(response.headers),
+        rate_limit=RateLimitInfo.from_headers(response.headers),
+    )
+
+
+def _model_path(model_id: str) -> str:
+    if not model_id:
+        raise ValueError("model_id must be a non-empty string.")
+    return f"{MODELS_PATH}/{quote(model_id, safe='')}"
+
+
+class Chat:
+    """POST /v1/chat."""
+
+    def __init__(self, client: SparkAI) -> None:
+        self._client = client
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: Literal[False] = False,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> ChatCompletion: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: Literal[True],
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> Stream[ChatCompletionChunk]: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: bool,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
+
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: bool = False,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        """A chat completion; with stream=True, a Stream of chunks from the stream URL.
+        `timeout` / `max_retries` override the client's for this call."""
+        body = chat_body(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            user=user,
+            stream=stream,
+            extra_body=extra_body,
+        )
+        options = RequestOptions(
+            "POST",
+            CHAT_PATH,
+            body,
+            stream,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
+        response = self._client._request(options)
+        if stream:
+            return Stream(response, ChatCompletionChunk.from_dict)
+        return _completion(response)
+
+
+class AsyncChat:
+    """POST /v1/chat (async)."""
+
+    def __init__(self, client: AsyncSparkAI) -> None:
+        self._client = client
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: Literal[False] = False,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: Literal[True],
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> AsyncStream[ChatCompletionChunk]: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: bool,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Iterable[MessageParam],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        user: str | None = None,
+        stream: bool = False,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        """A chat completion; with stream=True, an AsyncStream of chunks from the stream URL."""
+        body = chat_body(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            user=user,
+            stream=stream,
+            extra_body=extra_body,
+        )
+        options = RequestOptions(
+            "POST",
+            CHAT_PATH,
+            body,
+            stream,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+        )
+        response = await self._client._request(options)
+        if stream:
+            return AsyncStream(response, ChatCompletionChunk.from_dict)
+        return _completion(response)
+
+
+class Models:
+    """GET /v1/models and /v1/models/{id}."""
+
+    def __init__(self, client: SparkAI) -> None:
+        self._client = client
+
+    def list(
+        self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None
+    ) -> ModelList:
+        response = self._client._request(
+            RequestOptions("GET", MODELS_PATH, timeout=timeout, max_retries=max_retries)
+        )
+        return ModelList.from_dict(json_body(response), request_id=request_id_of(response.headers))
+
+    def retrieve(
+        self,
+        model_id: str,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> Model:
+        options = RequestOptions(
+            "GET", _model_path(model_id), timeout=timeout, max_retries=max_retries
+        )
+        response = self._client._request(options)
+        return Model.from_dict(json_body(response), request_id=request_id_of(response.headers))
+
+
+class AsyncModels:
+    """GET /v1/models and /v1/models/{id} (async)."""
+
+    def __init__(self, client: AsyncSparkAI) -> None:
+        self._client = client
+
+    async def list(
+        self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None
+    ) -> ModelList:
+        options = RequestOptions("GET", MODELS_PATH, timeout=timeout, max_retries=max_retries)
+        response = await self._client._request(options)
+        return ModelList.from_dict(json_body(response), request_id=request_id_of(response.headers))
+
+    async def retrieve(
+        self,
+        model_id: str,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> Model:
+        options = RequestOptions(
+            "GET", _model_path(model_id), timeout=timeout, max_retries=max_retries
+        )
+        response = await self._client._request(options)
+        return Model.from_dict(json_body(response), request_id=request_id_of(response.headers))
