@@ -122,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Local AWS endpoint (moto) with SparkAI's tables")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-provision", action="store_true", help="start empty (the caller provisions)")
     args = parser.parse_args(argv)
     server = LocalAwsServer(args.host, args.port).start()
-    provision(server.url)
+    if not args.no_provision:
+        provision(server.url)
     print(f"local AWS (DynamoDB, API Gateway) on {server.url}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

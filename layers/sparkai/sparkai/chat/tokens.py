@@ -9,8 +9,10 @@ the served model exists (the local stack), `LlamaTokenCounter` counts exactly.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 PER_MESSAGE_OVERHEAD = 4
@@ -40,7 +42,8 @@ class LlamaTokenCounter:
     def __init__(self, gguf_path: str) -> None:
         import llama_cpp  # only where configured: the local stack, never a Lambda
 
-        self._llama = llama_cpp.Llama(model_path=gguf_path, vocab_only=True, verbose=False)
+        with _quiet_native_stderr():  # llama.cpp warns about the context of a vocabulary-only load
+            self._llama = llama_cpp.Llama(model_path=gguf_path, vocab_only=True, verbose=False)
 
     def count_text(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -57,3 +60,15 @@ def token_counter_from_setting(setting: str) -> TokenCounter:
     if setting.startswith("gguf:"):
         return LlamaTokenCounter(setting.removeprefix("gguf:"))
     return EstimatingTokenCounter()
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -1,0 +1,208 @@
+"""The whole API on one machine: local AWS (moto: DynamoDB + API Gateway usage plans), the local
+SageMaker runtime (SmolLM2 or a scripted model) and the FastAPI app under uvicorn, each a real
+process on a real port, supervised together; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sparkai.admin.edge import UsagePlanEdge
+from sparkai.admin.service import AccountAdmin, CreatedKey
+from sparkai.keys.store import KeyStore
+from sparkai_local.aws_server import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, REGION, client, provision
+
+STARTUP_TIMEOUT_SECONDS = 120
+
+
+@dataclass
+class StackConfig:
+    port: int = 3000
+    host: str = "127.0.0.1"
+    model: str = "smollm2"  # or "scripted"
+    gguf: list[str] = field(default_factory=list)  # ENDPOINT=PATH overrides for the real model
+    n_ctx: int = 4096
+    aws_port: int = 0  # 0: any free port
+    sagemaker_port: int = 0
+    bind_all: bool = False  # let containers (sam local) reach the AWS and SageMaker servers
+    demo_key: str | None = None
+    verbose: bool = False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], name: str, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited during startup (code {process.returncode})")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local URL
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: it is up
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not start within {timeout:.0f} s")
+
+
+def smollm2_gguf() -> str | None:
+    from sparkai_local.sagemaker.llama import default_model_path
+
+    try:
+        return str(default_model_path())
+    except FileNotFoundError:
+        return None
+
+
+class LocalStack:
+    """Starts the three processes; `env` is what the API process (and sam local) needs."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        bind = "0.0.0.0" if config.bind_all else "127.0.0.1"  # noqa: S104 - opt-in, for containers
+        self._bind = bind
+        self.aws_port = config.aws_port or free_port()
+        self.sagemaker_port = config.sagemaker_port or free_port()
+        self.aws_url = f"http://127.0.0.1:{self.aws_port}"
+        self.sagemaker_url = f"http://127.0.0.1:{self.sagemaker_port}"
+        self.api_url = f"http://{config.host}:{config.port}"
+        self.demo: CreatedKey | None = None
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None, quiet: bool = True) -> subprocess.Popen[bytes]:
+        output = subprocess.DEVNULL if quiet and not self.config.verbose else None
+        process = subprocess.Popen(
+            [sys.executable, *args], env=env or os.environ.copy(), stdout=output, stderr=None if self.config.verbose else output,
+            start_new_session=True,  # Ctrl-C goes to us; we stop the children in order
+        )
+        self.processes.append((name, process))
+        return process
+
+    def api_env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - the local endpoints accept anything
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.aws_url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.sagemaker_url,
+            "SPARKAI_AUTH_MODE": "bearer",
+            "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
+            "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
+            "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
+            "SPARKAI_MODEL_TIMEOUT_SECONDS": "300",  # a laptop CPU is slower than a GPU endpoint
+            "POWERTOOLS_SERVICE_NAME": "sparkai-stream-local",
+            "POWERTOOLS_LOG_LEVEL": "INFO" if self.config.verbose else "WARNING",
+        }
+        if self.config.model == "smollm2" and not self.config.gguf:
+            gguf = smollm2_gguf()
+            if gguf:  # count prompt tokens exactly with the served model's own vocabulary
+                env["SPARKAI_PROMPT_TOKENIZER"] = f"gguf:{gguf}"
+        return env
+
+    def start(self) -> None:
+        aws = self._spawn(
+            "local AWS", ["-m", "sparkai_local.aws_server", "--host", self._bind, "--port", str(self.aws_port), "--no-provision"]
+        )
+        wait_for_http(self.aws_url, aws, "local AWS")
+        provision(self.aws_url)
+        backend = "llama" if self.config.model == "smollm2" else "scripted"
+        sagemaker_args = ["-m", "sparkai_local.sagemaker", "--host", self._bind, "--port", str(self.sagemaker_port), "--backend", backend]
+        if backend == "llama":
+            sagemaker_args += ["--n-ctx", str(self.config.n_ctx)]
+            for mapping in self.config.gguf:
+                sagemaker_args += ["--model", mapping]
+        sagemaker = self._spawn("local SageMaker", sagemaker_args)
+        wait_for_http(self.sagemaker_url + "/ping", sagemaker, "local SageMaker")
+        self.demo = self._seed()
+        api = self._spawn(
+            "API",
+            ["-m", "uvicorn", "sparkai.api.app:app", "--host", self.config.host, "--port", str(self.config.port),
+             "--timeout-graceful-shutdown", "3"] + ([] if self.config.verbose else ["--no-access-log", "--log-level", "warning"]),
+            env=self.api_env(),
+            quiet=False,
+        )
+        wait_for_http(self.api_url + "/healthz", api, "API")
+
+    def _seed(self) -> CreatedKey:
+        dynamodb = client("dynamodb", self.aws_url)
+        admin = AccountAdmin(
+            accounts_table=LOCAL_TABLES["AccountsTable"],
+            keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
+            dynamodb=lambda: dynamodb,
+            edge=UsagePlanEdge(client("apigateway", self.aws_url), LOCAL_USAGE_PLAN_PREFIX),
+        )
+        account = admin.create_account("pro", name="Local demo")
+        return admin.create_key(account.account_id, name="demo", secret=self.config.demo_key)
+
+    def failed(self) -> tuple[str, int] | None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                return name, process.returncode
+        return None
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+@contextmanager
+def running(config: StackConfig) -> Iterator[LocalStack]:
+    stack = LocalStack(config)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def banner(stack: LocalStack) -> str:
+    assert stack.demo is not None
+    url, key = stack.api_url, stack.demo.secret
+    model = "SmolLM2-135M-Instruct (llama.cpp, CPU)" if stack.config.model == "smollm2" else "scripted fake model"
+    return f"""
+SparkAI Stream is running locally
+  API          {url}   (buffered and streaming, same URL)
+  model        {model} behind spark-1, spark-turbo, spark-pro
+  demo key     {key}   (Pro plan: 90 requests/min, 75,000 tokens/min)
+  local AWS    {stack.aws_url}   local SageMaker {stack.sagemaker_url}
+
+Try it:
+  curl {url}/v1/chat \\
+    -H "Content-Type: application/json" \\
+    -H "Authorization: Bearer {key}" \\
+    -d '{{"model": "spark-1", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+  curl -N {url}/v1/chat \\
+    -H "Content-Type: application/json" \\
+    -H "Authorization: Bearer {key}" \\
+    -d '{{"model": "spark-1", "messages": [{{"role": "user", "content": "Hello!"}}], "stream": true}}'
+
+  export SPARKAI_API_KEY={key} SPARKAI_BASE_URL={url}
+  sparkai chat "Write a haiku about the sea"
+
+Ctrl-C stops everything.
+"""

@@ -1,0 +1,87 @@
+"""Local tier: the stack started as a user starts it (`python -m sparkai_local`, what `make run`
+runs), real processes on real ports, talked to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_KEY = "sk-spark-local-tier-demo-key-00000000000000000000"
+
+
+@dataclass
+class RunningStack:
+    url: str
+    key: str
+    aws_url: str
+    sagemaker_url: str
+    process: subprocess.Popen[str]
+    output: list[str]
+
+    def ports(self) -> list[int]:
+        return [int(u.rsplit(":", 1)[1]) for u in (self.url, self.aws_url, self.sagemaker_url)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_stack(*args: str, timeout: float = 180) -> RunningStack:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPARKAI_"))}
+    env["SPARKAI_DEMO_KEY"] = DEMO_KEY
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sparkai_local", "--port", str(port), *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while "Ctrl-C stops everything." not in "".join(output):
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("the stack exited during startup:\n" + "".join(output))
+        output.append(line)
+        assert time.monotonic() < deadline, "the stack did not start:\n" + "".join(output)
+    text = "".join(output)
+    aws, sagemaker = re.search(r"local AWS\s+(\S+)\s+local SageMaker\s+(\S+)", text).groups()  # type: ignore[union-attr]
+    key = re.search(r"demo key\s+(\S+)", text).group(1)  # type: ignore[union-attr]
+    return RunningStack(f"http://127.0.0.1:{port}", key, aws, sagemaker, process, output)
+
+
+def stop_stack(stack: RunningStack) -> int:
+    stack.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    try:
+        code = stack.process.wait(timeout=30)
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+    return code
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[RunningStack]:
+    running = start_stack("--model", "scripted")
+    yield running
+    if running.process.poll() is None:
+        stop_stack(running)
