@@ -1,0 +1,1 @@
+"""SageMaker endpoints for the spark models: config, validated plans, deploy and teardown."""
