@@ -17,7 +17,7 @@ HELLO = {"model": "spark-1", "messages": [{"role": "user", "content": "Hello!"}]
 
 
 def sse_events(text: str) -> list[str]:
-    return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 def test_the_banner_gives_the_key_and_a_ready_curl(stack: RunningStack) -> None:
@@ -27,17 +27,27 @@ def test_the_banner_gives_the_key_and_a_ready_curl(stack: RunningStack) -> None:
 
 
 def test_buffered_chat_with_the_demo_key(stack: RunningStack) -> None:
-    response = httpx.post(f"{stack.url}/v1/chat", json=HELLO, headers={"Authorization": f"Bearer {stack.key}"})
+    response = httpx.post(
+        f"{stack.url}/v1/chat", json=HELLO, headers={"Authorization": f"Bearer {stack.key}"}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["object"] == "chat.completion" and body["model"] == "spark-1"
     assert body["choices"][0]["message"]["content"]
-    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    assert (
+        body["usage"]["total_tokens"]
+        == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    )
     assert response.headers["x-ratelimit-limit-requests"] == "90"  # the demo account is on Pro
 
 
 def test_streamed_chat_with_the_demo_key(stack: RunningStack) -> None:
-    with httpx.stream("POST", f"{stack.url}/v1/chat", json={**HELLO, "stream": True}, headers={"Authorization": f"Bearer {stack.key}"}) as response:
+    with httpx.stream(
+        "POST",
+        f"{stack.url}/v1/chat",
+        json={**HELLO, "stream": True},
+        headers={"Authorization": f"Bearer {stack.key}"},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = sse_events(response.read().decode())
@@ -55,7 +65,11 @@ def test_no_key_is_401(stack: RunningStack) -> None:
 
 
 def test_bad_model_is_400(stack: RunningStack) -> None:
-    response = httpx.post(f"{stack.url}/v1/chat", json={**HELLO, "model": "gpt-4"}, headers={"Authorization": f"Bearer {stack.key}"})
+    response = httpx.post(
+        f"{stack.url}/v1/chat",
+        json={**HELLO, "model": "gpt-4"},
+        headers={"Authorization": f"Bearer {stack.key}"},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "model"
 
@@ -63,23 +77,43 @@ def test_bad_model_is_400(stack: RunningStack) -> None:
 def admin(stack: RunningStack, *args: str) -> str:
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
-        "SPARKAI_KEYS_TABLE": "sparkai-local-api-keys", "SPARKAI_ACCOUNTS_TABLE": "sparkai-local-accounts",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SPARKAI_KEYS_TABLE": "sparkai-local-api-keys",
+        "SPARKAI_ACCOUNTS_TABLE": "sparkai-local-accounts",
         "SPARKAI_USAGE_PLAN_PREFIX": "sparkai-local",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "sparkai.admin.cli", "--endpoint-url", stack.aws_url, "--json", *args],
-        env=env, capture_output=True, text=True, check=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "sparkai.admin.cli",
+            "--endpoint-url",
+            stack.aws_url,
+            "--json",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return result.stdout
 
 
 def test_past_the_limit_is_429_and_revocation_is_immediate(stack: RunningStack) -> None:
     # Given an Enterprise account with 2 requests/min, made with the admin CLI against the stack
-    account = json.loads(admin(stack, "account", "create", "--plan", "enterprise", "--rpm", "2", "--tpm", "50000"))
+    account = json.loads(
+        admin(stack, "account", "create", "--plan", "enterprise", "--rpm", "2", "--tpm", "50000")
+    )
     key = json.loads(admin(stack, "key", "create", account["account_id"]))
     headers = {"Authorization": f"Bearer {key['key']}"}
-    statuses = [httpx.post(f"{stack.url}/v1/chat", json=HELLO, headers=headers).status_code for _ in range(3)]
+    statuses = [
+        httpx.post(f"{stack.url}/v1/chat", json=HELLO, headers=headers).status_code
+        for _ in range(3)
+    ]
     assert statuses == [200, 200, 429]
     refused = httpx.post(f"{stack.url}/v1/chat", json=HELLO, headers=headers)
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"

@@ -1,0 +1,369 @@
+"""Clients against the local stack (scripted model): the official `openai` package, our
+`sparkaistream` SDK, curl, and the API docs' own Python example."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import httpx2
+import openai
+import pytest
+
+import sparkaistream
+from tests.local.conftest import ROOT, RunningStack
+
+pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-clients")]
+MESSAGES = [{"role": "user", "content": "Hello!"}]
+TEXT = "Hello! I'm doing great. How can I help you today?"
+
+
+@pytest.fixture(autouse=True)
+def fresh_model(stack: RunningStack) -> Iterator[None]:
+    httpx.post(f"{stack.sagemaker_url}/_local/reset").raise_for_status()
+    yield
+    httpx.post(f"{stack.sagemaker_url}/_local/reset").raise_for_status()
+
+
+def script(stack: RunningStack, endpoint: str = "spark-1", **fields: Any) -> None:
+    httpx.put(f"{stack.sagemaker_url}/_local/scripts/{endpoint}", json=fields).raise_for_status()
+
+
+def invocations(stack: RunningStack, endpoint: str = "spark-1") -> int:
+    return httpx.get(f"{stack.sagemaker_url}/_local/stats").json()["invocations"].get(endpoint, 0)
+
+
+def admin(stack: RunningStack, *args: str) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SPARKAI_KEYS_TABLE": "sparkai-local-api-keys",
+        "SPARKAI_ACCOUNTS_TABLE": "sparkai-local-accounts",
+        "SPARKAI_USAGE_PLAN_PREFIX": "sparkai-local",
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparkai.admin.cli",
+            "--endpoint-url",
+            stack.aws_url,
+            "--json",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return json.loads(out)
+
+
+def limited_key(stack: RunningStack, rpm: int) -> str:
+    account = admin(
+        stack, "account", "create", "--plan", "enterprise", "--rpm", str(rpm), "--tpm", "1000000"
+    )
+    return admin(stack, "key", "create", account["account_id"])["key"]
+
+
+# 10 requests/min: after a burst of 10 the next one fits only 6 s after the burst began, so the
+# 429s these tests need do not depend on how fast the machine sends the burst.
+RPM = 10
+
+
+def exhausted_key(stack: RunningStack) -> str:
+    """A key whose account has just spent its whole request budget."""
+    key = limited_key(stack, RPM)
+    for _ in range(RPM):
+        response = httpx.post(
+            f"{stack.url}/v1/chat",
+            json={"model": "spark-1", "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200
+    return key
+
+
+# -- the official openai client ---------------------------------------------------------------------
+
+
+def openai_client(stack: RunningStack, key: str | None = None, **kwargs: Any) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{stack.url}/v1", api_key=key or stack.key, **kwargs)
+
+
+def test_openai_buffered_completion_and_usage(stack: RunningStack) -> None:
+    completion = openai_client(stack).chat.completions.create(model="spark-1", messages=MESSAGES)  # type: ignore[arg-type]
+    assert completion.choices[0].message.content == TEXT
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.model == "spark-1"
+    assert (
+        completion.usage is not None
+        and completion.usage.total_tokens
+        == completion.usage.prompt_tokens + completion.usage.completion_tokens
+    )
+
+
+def test_openai_streamed_completion_with_usage(stack: RunningStack) -> None:
+    stream = openai_client(stack).chat.completions.create(
+        model="spark-turbo",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
+    assert {c.id for c in chunks} == {chunks[0].id}
+
+
+def test_openai_lists_and_retrieves_models(stack: RunningStack) -> None:
+    client = openai_client(stack)
+    assert [m.id for m in client.models.list()] == ["spark-1", "spark-turbo", "spark-pro"]
+    assert client.models.retrieve("spark-pro").id == "spark-pro"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4")
+
+
+def test_openai_error_classes(stack: RunningStack) -> None:
+    client = openai_client(stack, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as auth:
+        openai_client(
+            stack, key="sk-spark-not-a-real-key-000000000000000000", max_retries=0
+        ).chat.completions.create(model="spark-1", messages=MESSAGES)  # type: ignore[arg-type]
+    assert auth.value.code == "invalid_api_key"
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="gpt-4", messages=MESSAGES)  # type: ignore[arg-type]
+    assert bad.value.param == "model"
+    with pytest.raises(openai.BadRequestError) as n:
+        client.chat.completions.create(model="spark-1", messages=MESSAGES, n=2)  # type: ignore[arg-type]
+    assert n.value.param == "n"
+    script(stack, invoke_error={"code": "ModelError", "original_status_code": 500, "count": 1})
+    with pytest.raises(openai.InternalServerError) as server:
+        client.chat.completions.create(model="spark-1", messages=MESSAGES)  # type: ignore[arg-type]
+    assert server.value.status_code == 502
+    key = exhausted_key(stack)
+    with pytest.raises(openai.RateLimitError) as limited:
+        openai_client(stack, key=key, max_retries=0).chat.completions.create(
+            model="spark-1", messages=MESSAGES
+        )  # type: ignore[arg-type]
+    assert limited.value.code == "rate_limit_exceeded"
+    assert 1 <= int(limited.value.response.headers["retry-after"]) <= 6
+
+
+def test_openai_retries_honour_retry_after(stack: RunningStack) -> None:
+    # Given a model that is unavailable once (503, retry-after)...
+    script(stack, invoke_error={"code": "ServiceUnavailable", "count": 1})
+    sent: list[str] = []
+    http_client = httpx2.Client(
+        event_hooks={"request": [lambda request: sent.append(str(request.url))]}
+    )
+    completion = openai_client(stack, http_client=http_client).chat.completions.create(
+        model="spark-1", messages=MESSAGES
+    )  # type: ignore[arg-type]
+    assert completion.choices[0].message.content == TEXT
+    assert len(sent) == 2 and invocations(stack) == 2
+    # ...and an account at its request limit (429 with retry-after)
+    key = exhausted_key(stack)
+    sent.clear()
+    openai_client(stack, key=key, http_client=http_client).chat.completions.create(
+        model="spark-1", messages=MESSAGES
+    )  # type: ignore[arg-type]
+    assert len(sent) == 2
+
+
+# -- the sparkaistream SDK --------------------------------------------------------------------------
+
+
+def sdk(stack: RunningStack, key: str | None = None, **kwargs: Any) -> sparkaistream.SparkAI:
+    return sparkaistream.SparkAI(api_key=key or stack.key, base_url=stack.url, **kwargs)
+
+
+def test_sdk_buffered_and_streamed(stack: RunningStack) -> None:
+    with sdk(stack) as client:
+        completion = client.chat.create(model="spark-1", messages=MESSAGES)
+        assert completion.choices[0].message.content == TEXT
+        assert completion.request_id and completion.rate_limit.limit_requests == 90
+        with client.chat.create(model="spark-1", messages=MESSAGES, stream=True) as stream:
+            assert "".join(stream.text_deltas()) == TEXT
+        assert [m.id for m in client.models.list()] == ["spark-1", "spark-turbo", "spark-pro"]
+
+
+def test_sdk_async_stream(stack: RunningStack) -> None:
+    async def run() -> str:
+        async with sparkaistream.AsyncSparkAI(api_key=stack.key, base_url=stack.url) as client:
+            stream = await client.chat.create(model="spark-pro", messages=MESSAGES, stream=True)
+            async with stream:
+                return "".join(
+                    [c.choices[0].delta.content or "" async for c in stream if c.choices]
+                )
+
+    assert asyncio.run(run()) == TEXT
+
+
+def test_sdk_typed_errors(stack: RunningStack) -> None:
+    with sdk(stack, max_retries=0) as client:
+        with pytest.raises(sparkaistream.BadRequestError) as bad:
+            client.chat.create(model="spark-1", messages=[])
+        assert (
+            bad.value.status_code == 400 and bad.value.param == "messages" and bad.value.request_id
+        )
+        with pytest.raises(sparkaistream.NotFoundError):
+            client.models.retrieve("gpt-4")
+        script(stack, invoke_error={"code": "ModelError", "original_status_code": 500, "count": 1})
+        with pytest.raises(sparkaistream.InternalServerError) as server:
+            client.chat.create(model="spark-1", messages=MESSAGES)
+        assert server.value.code == "model_error"
+    with (
+        pytest.raises(sparkaistream.AuthenticationError) as auth,
+        sdk(stack, key="sk-spark-not-a-real-key-000000000000000000") as client,
+    ):
+        client.chat.create(model="spark-1", messages=MESSAGES)
+    assert auth.value.status_code == 401 and auth.value.code == "invalid_api_key"
+    key = exhausted_key(stack)
+    with (
+        pytest.raises(sparkaistream.RateLimitError) as limited,
+        sdk(stack, key=key, max_retries=0) as client,
+    ):
+        client.chat.create(model="spark-1", messages=MESSAGES)
+    assert limited.value.retry_after is not None and 1 <= limited.value.retry_after <= 6
+    assert limited.value.type == "requests"
+
+
+@pytest.mark.parametrize("failure", ["model", "limit"])
+def test_sdk_retries_503_and_429_honouring_retry_after(stack: RunningStack, failure: str) -> None:
+    attempts: list[str] = []
+    retry_after: list[str] = []
+    slept: list[float] = []
+    http_client = httpx.Client(
+        event_hooks={
+            "request": [lambda request: attempts.append(request.url.path)],
+            "response": [
+                lambda response: retry_after.append(response.headers.get("retry-after", ""))
+            ],
+        }
+    )
+    key = stack.key
+    if failure == "model":
+        script(stack, invoke_error={"code": "ServiceUnavailable", "count": 1})
+    else:
+        key = exhausted_key(stack)
+
+    def sleep(seconds: float) -> None:  # record the wait the SDK chose, then really wait it out
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    with sparkaistream.SparkAI(
+        api_key=key, base_url=stack.url, http_client=http_client, sleep=sleep
+    ) as client:
+        completion = client.chat.create(model="spark-1", messages=MESSAGES)
+    assert completion.choices[0].message.content == TEXT
+    assert len(attempts) == 2
+    assert retry_after[0] and slept == [float(retry_after[0])]  # exactly the server's retry-after
+
+
+def test_closing_an_sdk_stream_stops_the_model(stack: RunningStack) -> None:
+    script(stack, gate_after=2)
+    with sdk(stack) as client:
+        stream = client.chat.create(model="spark-1", messages=MESSAGES, stream=True)
+        deltas = stream.text_deltas()
+        assert next(deltas) + next(deltas) == "Hello! I'm"
+        stream.close()
+    # the model side sees the connection go and stops at the two pieces it was allowed
+    records: list[dict[str, Any]] = []
+    for _ in range(100):
+        records = httpx.get(f"{stack.sagemaker_url}/_local/stats").json()["stream_records"]
+        if records and records[-1]["closed_early"]:
+            break
+        time.sleep(0.1)
+    last = records[-1]
+    assert last["closed_early"] and not last["completed"] and last["chunks_emitted"] == 2
+
+
+def test_sdk_cli_prints_a_streamed_answer(stack: RunningStack) -> None:
+    env = {**os.environ, "SPARKAI_API_KEY": stack.key, "SPARKAI_BASE_URL": stack.url}
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "sparkai"), "chat", "Hello"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == TEXT
+
+
+# -- curl and the API docs' own examples ------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_docs_curl_example(stack: RunningStack) -> None:
+    result = subprocess.run(
+        [
+            "curl",
+            "-sN",
+            f"{stack.url}/v1/chat",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            f"Authorization: Bearer {stack.key}",
+            "-d",
+            '{\n"model": "spark-1",\n"messages": [{"role": "user", "content": "Hello!"}],\n"stream": true\n}',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    events = [
+        line.removeprefix("data: ")
+        for line in result.stdout.splitlines()
+        if line.startswith("data: ")
+    ]
+    assert events[-1] == "[DONE]"
+    assert (
+        "".join(
+            json.loads(e)["choices"][0]["delta"].get("content", "")
+            for e in events[:-1]
+            if json.loads(e)["choices"]
+        )
+        == TEXT
+    )
+
+
+DOCS_PYTHON_EXAMPLE = """
+import requests
+response = requests.post(
+"{url}/v1/chat",
+headers={{
+"Authorization": "Bearer {key}",
+"Content-Type": "application/json"
+}},
+json={{
+"model": "spark-1",
+"messages": [{{"role": "user", "content": "Hello!"}}],
+"stream": {stream}
+}}
+)
+print(response.json())
+"""
+
+
+def test_the_docs_python_example(stack: RunningStack) -> None:
+    # Verbatim but for the URL and key. With "stream": False it prints the completion.
+    code = DOCS_PYTHON_EXAMPLE.format(url=stack.url, key=stack.key, stream="False")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "chat.completion" in result.stdout and TEXT in result.stdout
