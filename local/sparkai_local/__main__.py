@@ -12,27 +12,65 @@ from sparkai_local.stack import LocalStack, StackConfig, banner
 
 
 def parse_args(argv: list[str] | None) -> StackConfig:
-    parser = argparse.ArgumentParser(prog="sparkai-local", description="Run SparkAI Stream locally, no AWS account needed.")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="API port (PORT env; default 3000)")
+    parser = argparse.ArgumentParser(
+        prog="sparkai-local", description="Run SparkAI Stream locally, no AWS account needed."
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "3000")),
+        help="API port (PORT env; default 3000)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--model", choices=["smollm2", "scripted"], default="smollm2",
-                        help="smollm2: the real SmolLM2-135M-Instruct; scripted: a fast fake for tests and demos")
-    parser.add_argument("--gguf", action="append", default=[], metavar="ENDPOINT=PATH",
-                        help="serve a spark model's endpoint from another local GGUF file, e.g. spark-pro=/models/qwen.gguf")
-    parser.add_argument("--n-ctx", type=int, default=4096, help="context window of the local model (>= 2048)")
-    parser.add_argument("--aws-port", type=int, default=0, help="local AWS port (default: any free port)")
-    parser.add_argument("--sagemaker-port", type=int, default=0, help="local SageMaker port (default: any free port)")
-    parser.add_argument("--for-containers", action="store_true",
-                        help="listen on all interfaces with AWS on 8000 and SageMaker on 8081, for sam local (see local/sam-local-env.json)")
+    parser.add_argument(
+        "--model",
+        choices=["smollm2", "scripted"],
+        default="smollm2",
+        help="smollm2: the real SmolLM2-135M-Instruct; scripted: a fast fake for tests and demos",
+    )
+    parser.add_argument(
+        "--gguf",
+        action="append",
+        default=[],
+        metavar="ENDPOINT=PATH",
+        help="serve a spark model's endpoint from another local GGUF file, e.g. spark-pro=/models/qwen.gguf",
+    )
+    parser.add_argument(
+        "--n-ctx", type=int, default=4096, help="context window of the local model (>= 2048)"
+    )
+    parser.add_argument(
+        "--aws-port", type=int, default=0, help="local AWS port (default: any free port)"
+    )
+    parser.add_argument(
+        "--sagemaker-port",
+        type=int,
+        default=0,
+        help="local SageMaker port (default: any free port)",
+    )
+    parser.add_argument(
+        "--for-containers",
+        action="store_true",
+        help="listen on all interfaces with AWS on 8000 and SageMaker on 8081, for sam local (see local/sam-local-env.json)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show every process's logs")
     args = parser.parse_args(argv)
     config = StackConfig(
-        port=args.port, host=args.host, model=args.model, gguf=args.gguf, n_ctx=args.n_ctx,
-        aws_port=args.aws_port, sagemaker_port=args.sagemaker_port, verbose=args.verbose,
+        port=args.port,
+        host=args.host,
+        model=args.model,
+        gguf=args.gguf,
+        n_ctx=args.n_ctx,
+        aws_port=args.aws_port,
+        sagemaker_port=args.sagemaker_port,
+        verbose=args.verbose,
         demo_key=os.environ.get("SPARKAI_DEMO_KEY") or None,
     )
     if args.for_containers:
-        config.bind_all, config.aws_port, config.sagemaker_port = True, config.aws_port or 8000, config.sagemaker_port or 8081
+        config.bind_all, config.aws_port, config.sagemaker_port = (
+            True,
+            config.aws_port or 8000,
+            config.sagemaker_port or 8081,
+        )
     return config
 
 
@@ -49,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(0.5):
             failure = stack.failed()
             if failure:
-                print(f"{failure[0]} stopped unexpectedly (exit code {failure[1]}); shutting down.", file=sys.stderr)
+                print(
+                    f"{failure[0]} stopped unexpectedly (exit code {failure[1]}); shutting down.",
+                    file=sys.stderr,
+                )
                 return 1
     except RuntimeError as exc:
         print(f"sparkai-local: {exc}", file=sys.stderr)

@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Local AWS endpoint (moto) with SparkAI's tables")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--no-provision", action="store_true", help="start empty (the caller provisions)")
+    parser.add_argument(
+        "--no-provision", action="store_true", help="start empty (the caller provisions)"
+    )
     args = parser.parse_args(argv)
     server = LocalAwsServer(args.host, args.port).start()
     if not args.no_provision:

@@ -15,12 +15,17 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sparkai.admin.edge import UsagePlanEdge
 from sparkai.admin.service import AccountAdmin, CreatedKey
 from sparkai.keys.store import KeyStore
-from sparkai_local.aws_server import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, REGION, client, provision
+from sparkai_local.aws_server import (
+    LOCAL_TABLES,
+    LOCAL_USAGE_PLAN_PREFIX,
+    REGION,
+    client,
+    provision,
+)
 
 STARTUP_TIMEOUT_SECONDS = 120
 
@@ -45,7 +50,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen[bytes], name: str, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
+def wait_for_http(
+    url: str, process: subprocess.Popen[bytes], name: str, timeout: float = STARTUP_TIMEOUT_SECONDS
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -84,10 +91,15 @@ class LocalStack:
         self.api_url = f"http://{config.host}:{config.port}"
         self.demo: CreatedKey | None = None
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None, quiet: bool = True) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None, quiet: bool = True
+    ) -> subprocess.Popen[bytes]:
         output = subprocess.DEVNULL if quiet and not self.config.verbose else None
         process = subprocess.Popen(
-            [sys.executable, *args], env=env or os.environ.copy(), stdout=output, stderr=None if self.config.verbose else output,
+            [sys.executable, *args],
+            env=env or os.environ.copy(),
+            stdout=output,
+            stderr=None if self.config.verbose else output,
             start_new_session=True,  # Ctrl-C goes to us; we stop the children in order
         )
         self.processes.append((name, process))
@@ -97,7 +109,7 @@ class LocalStack:
         env = {
             **os.environ,
             "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - the local endpoints accept anything
+            "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_DYNAMODB": self.aws_url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.sagemaker_url,
@@ -117,12 +129,30 @@ class LocalStack:
 
     def start(self) -> None:
         aws = self._spawn(
-            "local AWS", ["-m", "sparkai_local.aws_server", "--host", self._bind, "--port", str(self.aws_port), "--no-provision"]
+            "local AWS",
+            [
+                "-m",
+                "sparkai_local.aws_server",
+                "--host",
+                self._bind,
+                "--port",
+                str(self.aws_port),
+                "--no-provision",
+            ],
         )
         wait_for_http(self.aws_url, aws, "local AWS")
         provision(self.aws_url)
         backend = "llama" if self.config.model == "smollm2" else "scripted"
-        sagemaker_args = ["-m", "sparkai_local.sagemaker", "--host", self._bind, "--port", str(self.sagemaker_port), "--backend", backend]
+        sagemaker_args = [
+            "-m",
+            "sparkai_local.sagemaker",
+            "--host",
+            self._bind,
+            "--port",
+            str(self.sagemaker_port),
+            "--backend",
+            backend,
+        ]
         if backend == "llama":
             sagemaker_args += ["--n-ctx", str(self.config.n_ctx)]
             for mapping in self.config.gguf:
@@ -132,8 +162,18 @@ class LocalStack:
         self.demo = self._seed()
         api = self._spawn(
             "API",
-            ["-m", "uvicorn", "sparkai.api.app:app", "--host", self.config.host, "--port", str(self.config.port),
-             "--timeout-graceful-shutdown", "3"] + ([] if self.config.verbose else ["--no-access-log", "--log-level", "warning"]),
+            [
+                "-m",
+                "uvicorn",
+                "sparkai.api.app:app",
+                "--host",
+                self.config.host,
+                "--port",
+                str(self.config.port),
+                "--timeout-graceful-shutdown",
+                "3",
+            ]
+            + ([] if self.config.verbose else ["--no-access-log", "--log-level", "warning"]),
             env=self.api_env(),
             quiet=False,
         )
@@ -182,7 +222,11 @@ def running(config: StackConfig) -> Iterator[LocalStack]:
 def banner(stack: LocalStack) -> str:
     assert stack.demo is not None
     url, key = stack.api_url, stack.demo.secret
-    model = "SmolLM2-135M-Instruct (llama.cpp, CPU)" if stack.config.model == "smollm2" else "scripted fake model"
+    model = (
+        "SmolLM2-135M-Instruct (llama.cpp, CPU)"
+        if stack.config.model == "smollm2"
+        else "scripted fake model"
+    )
     return f"""
 SparkAI Stream is running locally
   API          {url}   (buffered and streaming, same URL)

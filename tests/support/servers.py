@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+from sparkai_local.net import listening_socket
 
 HOST = "127.0.0.1"
 
@@ -29,7 +30,7 @@ def serve(
     `graceful_shutdown_seconds` before uvicorn cancels them, so teardown never hangs.
     """
     # Binding here rather than in uvicorn: the port is ours before anyone else can take it.
-    sock = socket.create_server((HOST, 0))
+    sock = listening_socket(HOST, 0)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

@@ -6,13 +6,13 @@ import argparse
 import contextlib
 import json
 import signal
-import socket
 import sys
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 
+from sparkai_local.net import listening_socket
 from sparkai_local.sagemaker.backends import ModelBackend
 from sparkai_local.sagemaker.containers import STYLES
 from sparkai_local.sagemaker.llama import DEFAULT_N_CTX, MIN_N_CTX, LlamaBackend
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         app = create_app(build_backend(args))
         # Bind first so `--port 0` can say which port it got, and clients may connect at once.
-        sock = socket.create_server((args.host, args.port))
+        sock = listening_socket(args.host, args.port)
         host, port = sock.getsockname()[:2]
         config = uvicorn.Config(
             app, log_level=args.log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS

@@ -131,6 +131,7 @@ class SageMakerStream:
         self._endpoint = endpoint_name
         self._decoder = PayloadPartDecoder()
         self._closed = threading.Event()
+        self._exhausted = False  # read to the end: the connection went back to the pool
 
     def __iter__(self) -> Iterator[ModelDelta]:
         try:
@@ -141,6 +142,7 @@ class SageMakerStream:
                 for decoded in self._decoder.feed(part.get("Bytes", b"")):
                     if (delta := delta_from_event(decoded)) is not None:
                         yield delta
+            self._exhausted = True
             for decoded in self._decoder.finish():
                 if (delta := delta_from_event(decoded)) is not None:
                     yield delta
@@ -153,9 +155,10 @@ class SageMakerStream:
         if self._closed.is_set():
             return
         self._closed.set()
-        # Shut the socket down first: a plain close() does not wake a thread blocked reading it,
-        # and SageMaker keeps generating (and billing) until it sees the connection end.
-        sock = _socket_of(getattr(self._events, "_raw_stream", None))
+        # Cut short: shut the socket down first. A plain close() does not wake a thread blocked
+        # reading it, and SageMaker keeps generating (and billing) until the connection ends.
+        # A stream read to the end is left alone: its connection is back in the pool for reuse.
+        sock = None if self._exhausted else _socket_of(getattr(self._events, "_raw_stream", None))
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
