@@ -10,20 +10,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sparkai.api.dependencies import get_chat_service
+from sparkai.api.dependencies import get_authenticator, get_chat_service
 from sparkai.api.headers import rate_limit_headers
-from sparkai.api.identity import get_principal
+from sparkai.api.identity import authorize_and_reserve, get_principal
 from sparkai.api.streaming import sse_data
+from sparkai.auth.authenticator import Authenticator
 from sparkai.catalog import MODELS, OWNER, SparkModel
 from sparkai.chat.schemas import parse_chat_request
 from sparkai.chat.service import ChatService
 from sparkai.config import get_chat_settings
-from sparkai.errors import ModelNotFoundError, RequestTooLargeError
+from sparkai.errors import ModelNotFoundError, RequestTooLargeError, SparkAIError
 from sparkai.keys.records import Principal
 
 router = APIRouter()
 CallerDep = Annotated[Principal, Depends(get_principal)]
 ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 KEEPALIVE_SECONDS = 15
 
 
@@ -41,16 +43,23 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def _chat(
-    request: Request, principal: Principal, service: ChatService, *, openai: bool
+    request: Request, service: ChatService, authenticator: Authenticator, *, openai: bool
 ) -> Response:
-    chat_request = parse_chat_request(await read_body(request, get_chat_settings().max_body_bytes))
+    try:
+        chat_request = parse_chat_request(
+            await read_body(request, get_chat_settings().max_body_bytes)
+        )
+    except SparkAIError:
+        await get_principal(request, authenticator)  # a bad key is reported before a bad body
+        raise
+    _, ticket = await authorize_and_reserve(request, authenticator, service, chat_request)
     if chat_request.stream:
         # /v1/chat always ends with a usage chunk; the OpenAI path only when asked, as OpenAI does.
         include_usage = not openai or bool(
             chat_request.stream_options and chat_request.stream_options.include_usage
         )
         stream = await run_in_threadpool(
-            service.open_stream, principal, chat_request, include_usage=include_usage
+            service.open_stream_reserved, ticket, include_usage=include_usage
         )
         return EventSourceResponse(
             sse_data(stream),
@@ -58,24 +67,26 @@ async def _chat(
             sep="\n",
             ping=KEEPALIVE_SECONDS,
         )
-    completed = await run_in_threadpool(service.complete, principal, chat_request)
+    completed = await run_in_threadpool(service.complete_reserved, ticket)
     return JSONResponse(
         completed.completion.model_dump(), headers=rate_limit_headers(completed.rate)
     )
 
 
 @router.post("/v1/chat")
-async def chat(request: Request, principal: CallerDep, service: ChatServiceDep) -> Response:
+async def chat(
+    request: Request, service: ChatServiceDep, authenticator: AuthenticatorDep
+) -> Response:
     """The documented chat endpoint: a chat.completion, or server-sent chunks with stream: true."""
-    return await _chat(request, principal, service, openai=False)
+    return await _chat(request, service, authenticator, openai=False)
 
 
 @router.post("/v1/chat/completions")
 async def chat_completions(
-    request: Request, principal: CallerDep, service: ChatServiceDep
+    request: Request, service: ChatServiceDep, authenticator: AuthenticatorDep
 ) -> Response:
     """OpenAI-compatible path: same behaviour, OpenAI's stream_options semantics."""
-    return await _chat(request, principal, service, openai=True)
+    return await _chat(request, service, authenticator, openai=True)
 
 
 def model_card(model: SparkModel) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -22,10 +24,47 @@ _MESSAGES = {
 }
 
 
+# How long a key this process accepted may be used as a *guess* (never as a verdict): the
+# Function URL path reserves rate-limit budget for the guessed principal while the key store
+# confirms the key, so the two DynamoDB calls overlap instead of adding up.
+RECENT_SECONDS = 300
+_MAX_RECENT = 10_000
+
+
 class Authenticator:
     def __init__(self, store: KeyStore, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
+        self._recent: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _memo_key(authorization: str) -> str:
+        return hashlib.sha256(authorization.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def recent(self, authorization: str | None) -> Principal | None:
+        """The principal this header authenticated as within RECENT_SECONDS, if any. No I/O.
+        Only a guess: callers still authenticate() and trust nothing until it agrees."""
+        if not authorization:
+            return None
+        with self._lock:
+            entry = self._recent.get(self._memo_key(authorization))
+        if entry is None or entry[1] < self._clock():
+            return None
+        return entry[0]
+
+    def _remember(self, authorization: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._recent) >= _MAX_RECENT:
+                self._recent.clear()
+            self._recent[self._memo_key(authorization)] = (
+                principal,
+                self._clock() + RECENT_SECONDS,
+            )
+
+    def _forget(self, authorization: str) -> None:
+        with self._lock:
+            self._recent.pop(self._memo_key(authorization), None)
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal for a bearer header.
@@ -33,6 +72,17 @@ class Authenticator:
         Raises InvalidApiKeyError for any unusable key and AuthUnavailableError when the store
         cannot be read, so a failure to check never lets a request through.
         """
+        try:
+            principal = self._check(authorization)
+        except InvalidApiKeyError:
+            if authorization:
+                self._forget(authorization)
+            raise
+        assert authorization is not None
+        self._remember(authorization, principal)
+        return principal
+
+    def _check(self, authorization: str | None) -> Principal:
         secret = parse_bearer(authorization)
         if secret is None:
             logger.info("auth.denied", extra={"reason": "missing_or_malformed"})

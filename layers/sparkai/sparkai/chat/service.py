@@ -40,6 +40,16 @@ class _Prepared:
     max_tokens: int
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """A request whose budget is reserved: everything the model call and the settlement need."""
+
+    principal: Principal
+    request: ChatRequest
+    prepared: _Prepared
+    reservation: Reservation
+
+
 class ChatService:
     def __init__(
         self,
@@ -57,32 +67,38 @@ class ChatService:
         self._clock = clock
         self._new_id = new_id
 
-    # -- buffered -----------------------------------------------------------------------------------
+    # -- reserving ---------------------------------------------------------------------------------
 
-    def complete(self, principal: Principal, request: ChatRequest) -> Completed:
+    def reserve(self, principal: Principal, request: ChatRequest) -> Ticket:
+        """Check the request fits the plan and reserve its requests and tokens (429 if not)."""
         prepared = self._prepare(principal, request)
         reservation = self._limiter.reserve(
             principal, prepared.prompt_estimate + prepared.max_tokens
         )
-        payload = self._payload(request, prepared, stream=False)
+        return Ticket(principal, request, prepared, reservation)
+
+    def release(self, ticket: Ticket) -> None:
+        """Give a reservation back unused (the request will not run)."""
+        self._limiter.settle(ticket.reservation, 0, served=False)
+
+    # -- buffered -----------------------------------------------------------------------------------
+
+    def complete(self, principal: Principal, request: ChatRequest) -> Completed:
+        return self.complete_reserved(self.reserve(principal, request))
+
+    def complete_reserved(self, ticket: Ticket) -> Completed:
+        prepared = ticket.prepared
+        payload = self._payload(ticket.request, prepared, stream=False)
         try:
             reply = self._endpoint_for(prepared.model.id).invoke(payload)
         except BaseException:
-            self._limiter.settle(reservation, 0, served=False)
+            self.release(ticket)
             raise
         used = _with_prompt(reply.usage, prepared.prompt_estimate) or TokenUsage(
             prepared.prompt_estimate, self._tokens.count_text(reply.content)
         )
         completion_id = self._new_id()
-        self._settle(
-            principal,
-            reservation,
-            prepared.model,
-            completion_id,
-            used,
-            streamed=False,
-            complete=True,
-        )
+        self._settle(ticket, completion_id, used, streamed=False, complete=True)
         completion = ChatCompletion(
             id=completion_id,
             created=int(self._clock()),
@@ -95,20 +111,22 @@ class ChatService:
             ],
             usage=Usage.of(used.prompt_tokens, used.completion_tokens),
         )
-        return Completed(completion, reservation.status)
+        return Completed(completion, ticket.reservation.status)
 
     # -- streamed -----------------------------------------------------------------------------------
 
     def open_stream(
         self, principal: Principal, request: ChatRequest, *, include_usage: bool = True
     ) -> ChatStream:
-        """Reserve, open the model stream and wait for its first piece, so that every failure up to
-        here is still an ordinary HTTP error; later failures travel inside the stream."""
-        prepared = self._prepare(principal, request)
-        reservation = self._limiter.reserve(
-            principal, prepared.prompt_estimate + prepared.max_tokens
+        return self.open_stream_reserved(
+            self.reserve(principal, request), include_usage=include_usage
         )
-        payload = self._payload(request, prepared, stream=True)
+
+    def open_stream_reserved(self, ticket: Ticket, *, include_usage: bool = True) -> ChatStream:
+        """Open the model stream and wait for its first piece, so that every failure up to here
+        is still an ordinary HTTP error; later failures travel inside the stream."""
+        prepared = ticket.prepared
+        payload = self._payload(ticket.request, prepared, stream=True)
         model_stream: ModelStream | None = None
         try:
             model_stream = self._endpoint_for(prepared.model.id).stream(payload)
@@ -117,7 +135,7 @@ class ChatService:
         except BaseException:
             if model_stream is not None:
                 model_stream.close()
-            self._limiter.settle(reservation, 0, served=False)
+            self.release(ticket)
             raise
         return ChatStream(
             completion_id=self._new_id(),
@@ -127,9 +145,9 @@ class ChatService:
             model_stream=model_stream,
             prompt_estimate=prepared.prompt_estimate,
             include_usage=include_usage,
-            rate=reservation.status,
+            rate=ticket.reservation.status,
             on_close=lambda used, complete, cid: self._settle(
-                principal, reservation, prepared.model, cid, used, streamed=True, complete=complete
+                ticket, cid, used, streamed=True, complete=complete
             ),
         )
 
@@ -168,22 +186,23 @@ class ChatService:
 
     def _settle(
         self,
-        principal: Principal,
-        reservation: Reservation,
-        model: SparkModel,
+        ticket: Ticket,
         completion_id: str,
         used: TokenUsage,
         *,
         streamed: bool,
         complete: bool,
     ) -> None:
-        self._limiter.settle(reservation, used.prompt_tokens + used.completion_tokens, served=True)
+        principal = ticket.principal
+        self._limiter.settle(
+            ticket.reservation, used.prompt_tokens + used.completion_tokens, served=True
+        )
         self._usage.record(
             principal,
             UsageRecord(
                 account_id=principal.account_id,
                 key_id=principal.key_id,
-                model=model.id,
+                model=ticket.prepared.model.id,
                 completion_id=completion_id,
                 prompt_tokens=used.prompt_tokens,
                 completion_tokens=used.completion_tokens,

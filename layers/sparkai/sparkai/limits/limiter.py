@@ -166,13 +166,15 @@ class DynamoDBRateLimiter:
         if not sets:
             return
         try:
-            self._client_factory().update_item(
+            response = self._client_factory().update_item(
                 TableName=self._table,
                 Key={"account_id": {"S": reservation.account_id}},
                 UpdateExpression="SET " + ", ".join(sets),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",  # free in the same call: keeps the busy/idle guess fresh
             )
+            self._remember(reservation.account_id, _tats(response.get("Attributes")))
         except (BotoCoreError, ClientError):
             # The reservation already counted at least as much as was used, except when the model
             # used more than reserved; either way the usage record is logged by the caller.

@@ -1,0 +1,257 @@
+"""The limiter: DynamoDB round trips per request on each path (counted with a botocore event hook,
+split at the model call), its in-process overhead, and exactness over HTTP against the local stack.
+
+Target (issue 4): at most one synchronous round trip before the model call and one after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from benchmarks.stubs import ROOT, FakeDynamoDB
+
+REQUESTS = 20
+
+
+class RoundTrips:
+    """Counts DynamoDB HTTP sends by operation, and where the model call happened."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.spans: list[list[float]] = []  # [start, end] per call, to see which ones overlap
+        self.model_called_at: int | None = None
+        self._lock = threading.Lock()
+
+    def on_dynamodb(self, request: Any = None, **kwargs: Any) -> None:
+        target = (
+            (request.headers.get("X-Amz-Target") or b"").decode() if request is not None else ""
+        )
+        with self._lock:
+            self.calls.append(target.rsplit(".", 1)[-1] or "?")
+            self.spans.append([time.perf_counter(), float("inf")])
+
+    def on_dynamodb_done(self, **kwargs: Any) -> None:
+        with self._lock:
+            open_spans = [span for span in self.spans if span[1] == float("inf")]
+            if open_spans:
+                open_spans[0][1] = time.perf_counter()
+
+    def on_model(self, **kwargs: Any) -> None:
+        self.model_called_at = len(self.calls)
+
+    def split(self) -> tuple[list[str], list[str], int]:
+        at = self.model_called_at if self.model_called_at is not None else len(self.calls)
+        return self.calls[:at], self.calls[at:], sequential(self.spans[:at])
+
+
+def sequential(spans: list[list[float]]) -> int:
+    """How many round trips one has to wait for in a row (overlapping calls count once)."""
+    depth, busy_until = 0, float("-inf")
+    for start, end in sorted(spans):
+        if start >= busy_until:
+            depth += 1
+            busy_until = end
+        else:
+            busy_until = max(busy_until, end)
+    return depth
+
+
+def _round_trips() -> None:
+    from sparkai import aws
+    from sparkai.admin.service import AccountAdmin
+    from sparkai.keys.store import KeyStore
+    from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+    from sparkai_local.sagemaker import ScriptedBackend, create_app
+    from sparkai.catalog import MODELS
+    from tests.support.servers import serve
+
+    server = LocalAwsServer().start()
+    provision(server.url)
+    dynamodb = client("dynamodb", server.url)
+    admin = AccountAdmin(
+        accounts_table=LOCAL_TABLES["AccountsTable"],
+        keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
+        dynamodb=lambda: dynamodb,
+    )
+    key = "sk-spark-example-key-for-local-tests-0000000000"
+    created = admin.create_key(admin.create_account("pro").account_id, secret=key)
+    with serve(create_app(ScriptedBackend(endpoints=MODELS))) as sagemaker_url:
+        os.environ.update(
+            AWS_ENDPOINT_URL_DYNAMODB=server.url,
+            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=sagemaker_url,
+            SPARKAI_KEYS_TABLE=LOCAL_TABLES["ApiKeysTable"],
+            SPARKAI_ACCOUNTS_TABLE=LOCAL_TABLES["AccountsTable"],
+            SPARKAI_RATE_LIMITS_TABLE=LOCAL_TABLES["RateLimitsTable"],
+        )
+
+        def counted(
+            logical_id: str,
+            event: dict[str, Any],
+            trips: RoundTrips,
+            environment_of: str | None = None,
+        ) -> Any:
+            # The harness builds fresh clients per call (as a cold container would); hook them.
+            from tests.support import lambda_harness
+
+            spec = lambda_harness.function_spec(logical_id)
+            handler = lambda_harness.load_handler(spec)
+            with lambda_harness.function_environment(
+                lambda_harness.function_spec(environment_of or logical_id)
+            ):
+                events = aws.client("dynamodb").meta.events
+                events.register("before-send.dynamodb", trips.on_dynamodb)
+                events.register("after-call.dynamodb", trips.on_dynamodb_done)
+                events.register("after-call-error.dynamodb", trips.on_dynamodb_done)
+                from sparkai.api.dependencies import _endpoints
+
+                for endpoint in _endpoints().values():
+                    endpoint._client_factory().meta.events.register(
+                        "before-send.sagemaker-runtime", trips.on_model
+                    )
+                for _ in range(2):  # the first call of a container also records last-used
+                    trips.calls.clear()
+                    trips.spans.clear()
+                    trips.model_called_at = None
+                    result = handler(
+                        event,
+                        type(
+                            "Ctx",
+                            (),
+                            {
+                                "function_name": logical_id,
+                                "memory_limit_in_mb": 1024,
+                                "invoked_function_arn": "arn:x",
+                                "aws_request_id": "r",
+                            },
+                        )(),
+                    )
+                return result
+
+        auth_event = json.loads((ROOT / "events/authorizer/valid-key.json").read_text())
+        chat_event = json.loads((ROOT / "events/chat/post-chat.json").read_text())
+        chat_event["requestContext"]["authorizer"].update(
+            account_id=created.record.account_id,
+            key_id=created.record.key_id,
+            key_hash=created.record.key_hash,
+        )
+        url_event = json.loads((ROOT / "events/chat_stream/function-url-buffered.json").read_text())
+
+        rows = []
+        trips = RoundTrips()
+        counted("AuthorizerFunction", auth_event, trips)
+        rows.append(
+            (
+                "API Gateway: authorizer (cached per key for the TTL)",
+                trips.calls[:],
+                [],
+                len(trips.calls),
+            )
+        )
+        trips = RoundTrips()
+        assert counted("ChatFunction", chat_event, trips)["statusCode"] == 200
+        rows.append(("API Gateway: chat function", *trips.split()))
+        trips = RoundTrips()
+        # The streaming function's environment (bearer mode) with the same app, via Mangum here
+        # instead of the Web Adapter: the DynamoDB calls are the app's, whatever carries HTTP.
+        response = counted("ChatFunction", url_event, trips, environment_of="ChatStreamFunction")
+        assert response["statusCode"] == 200, response
+        rows.append(("Function URL: streaming function", *trips.split()))
+    server.stop()
+    print("DynamoDB round trips per request (steady state, second request of a container):")
+    print(f"  {'path':<54} {'before the model call':<44} after")
+    for label, before, after, waits in rows:
+        calls = ", ".join(f"{n} {op}" for op, n in Counter(before).items())
+        print(
+            f"  {label:<54} {f'{waits} to wait for ({calls})':<44} {len(after)} ({', '.join(after) or '-'})"
+        )
+    print(
+        "  (+1 UpdateItem of last_used_at on the first request per key per 5 minutes per container)"
+    )
+
+
+def _overhead() -> None:
+    from sparkai.keys.records import Principal
+    from sparkai.limits import DynamoDBRateLimiter
+    from sparkai.plans import Limits
+
+    limiter = DynamoDBRateLimiter("limits", FakeDynamoDB)
+    principal = Principal("acct", "key", "pro", Limits(90, 75_000))
+    samples = []
+    for _ in range(5000):
+        start = time.perf_counter()
+        reservation = limiter.reserve(principal, 1000)
+        limiter.settle(reservation, 300, served=True)
+        samples.append((time.perf_counter() - start) * 1e6)
+    print(
+        f"in-process limiter overhead (reserve + settle, DynamoDB stubbed): median {statistics.median(samples):.0f} us, "
+        f"p99 {sorted(samples)[int(len(samples) * 0.99)]:.0f} us"
+    )
+
+
+def _exactness_over_http() -> None:
+    import httpx
+
+    from sparkai.admin.service import AccountAdmin
+    from sparkai.keys.store import KeyStore
+    from sparkai.plans import Limits
+    from sparkai_local.aws_server import LOCAL_TABLES, client
+    from sparkai_local.stack import StackConfig, free_port, running
+
+    with running(StackConfig(model="scripted", port=free_port())) as stack:
+        dynamodb = client("dynamodb", stack.aws_url)
+        admin = AccountAdmin(
+            accounts_table=LOCAL_TABLES["AccountsTable"],
+            keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
+            dynamodb=lambda: dynamodb,
+        )
+        limit, attempts = 50, 80
+        key = admin.create_key(
+            admin.create_account("enterprise", limits=Limits(limit, 10**9)).account_id
+        ).secret
+        start = threading.Barrier(16)
+
+        def fire(n: int) -> list[int]:
+            with httpx.Client(timeout=60) as http:
+                start.wait()
+                return [
+                    http.post(
+                        f"{stack.api_url}/v1/chat",
+                        json={"model": "spark-1", "messages": [{"role": "user", "content": "hi"}]},
+                        headers={"Authorization": f"Bearer {key}"},
+                    ).status_code
+                    for _ in range(n)
+                ]
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [s for batch in pool.map(fire, [attempts // 16] * 16) for s in batch]
+        elapsed = time.perf_counter() - began
+    counts = Counter(statuses)
+    print(
+        f"exactness over HTTP against the local stack: {attempts} simultaneous requests from 16 clients, "
+        f"limit {limit}/min -> {counts[200]} x 200, {counts[429]} x 429 in {elapsed:.1f} s "
+        f"({'exact' if counts[200] == limit else 'NOT exact'})"
+    )
+
+
+def main() -> None:
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION="us-east-1",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
+    _round_trips()
+    _overhead()
+    _exactness_over_http()
+
+
+if __name__ == "__main__":
+    main()
