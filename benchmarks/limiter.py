@@ -66,10 +66,10 @@ def sequential(spans: list[list[float]]) -> int:
 def _round_trips() -> None:
     from sparkai import aws
     from sparkai.admin.service import AccountAdmin
+    from sparkai.catalog import MODELS
     from sparkai.keys.store import KeyStore
     from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
     from sparkai_local.sagemaker import ScriptedBackend, create_app
-    from sparkai.catalog import MODELS
     from tests.support.servers import serve
 
     server = LocalAwsServer().start()

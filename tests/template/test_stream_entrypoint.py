@@ -67,7 +67,7 @@ def native_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _get(url: str, data: bytes | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
