@@ -106,6 +106,9 @@ def _reset_caches() -> None:
 def function_environment(spec: FunctionSpec) -> Iterator[None]:
     """The function's template environment for the duration of a call (and a clean slate)."""
     resolved = {k: _resolve(v, load_template(), table_refs()) for k, v in spec.environment.items()}
+    # Variables the template leaves empty are the ones `sam local --env-vars` fills in (endpoint
+    # URLs); here the test's own environment plays that file.
+    resolved = {k: v for k, v in resolved.items() if v != "" or k not in os.environ}
     saved = {k: os.environ.get(k) for k in resolved}
     os.environ.update(resolved)
     _reset_caches()

@@ -238,3 +238,22 @@ def test_sam_build_packages_the_layer_and_handlers(sam_tools: Path, tmp_path: Pa
     assert (build_dir / "ChatFunction" / "app.py").is_file()
     run_sh = build_dir / "ChatStreamFunction" / "run.sh"
     assert run_sh.is_file() and run_sh.stat().st_mode & 0o111
+
+
+def test_the_sam_local_env_file_only_sets_variables_the_functions_declare() -> None:
+    # `sam local --env-vars` silently ignores variables a function does not declare.
+    from tests.support.lambda_harness import function_spec
+
+    overrides = json.loads((ROOT / "local" / "sam-local-env.json").read_text())["Parameters"]
+    assert overrides["AWS_ENDPOINT_URL_DYNAMODB"].endswith(":8000")  # what `make run ARGS=--for-containers` binds
+    assert overrides["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"].endswith(":8081")
+    from sparkai_local.aws_server import LOCAL_TABLES
+
+    assert overrides["SPARKAI_KEYS_TABLE"] == LOCAL_TABLES["ApiKeysTable"]
+    assert overrides["SPARKAI_RATE_LIMITS_TABLE"] == LOCAL_TABLES["RateLimitsTable"]
+    chat = function_spec("ChatFunction").environment
+    for name in overrides:
+        assert name in chat, name
+    authorizer = function_spec("AuthorizerFunction").environment
+    for name in ("AWS_ENDPOINT_URL_DYNAMODB", "SPARKAI_KEYS_TABLE"):
+        assert name in authorizer
