@@ -1,8 +1,9 @@
-"""Run every benchmark, or the ones named: python -m benchmarks cold_imports warm_overhead."""
+"""Run every benchmark, or the ones named: python -m benchmarks cold_imports warm_overhead.
+Each runs in a fresh interpreter, so none inherits another's imports, clients or moto state."""
 
 from __future__ import annotations
 
-import importlib
+import subprocess
 import sys
 
 ALL = ["cold_imports", "warm_overhead", "limiter", "streaming", "local_model", "api_throughput"]
@@ -10,14 +11,15 @@ ALL = ["cold_imports", "warm_overhead", "limiter", "streaming", "local_model", "
 
 def main(argv: list[str]) -> int:
     names = argv or ALL
-    for name in names:
-        if name not in ALL:
-            print(f"unknown benchmark {name!r}; choose from {', '.join(ALL)}")
-            return 2
+    unknown = [name for name in names if name not in ALL]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(ALL)}")
+        return 2
+    failed = 0
     for name in names:
         print(f"\n=== {name} ===", flush=True)
-        importlib.import_module(f"benchmarks.{name}").main()
-    return 0
+        failed += subprocess.run([sys.executable, "-m", f"benchmarks.{name}"], check=False).returncode != 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
