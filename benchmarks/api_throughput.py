@@ -14,19 +14,12 @@ CLIENTS, PER_CLIENT = 8, 60
 
 def main() -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    from sparkai.admin.service import AccountAdmin
-    from sparkai.keys.store import KeyStore
     from sparkai.plans import Limits
-    from sparkai_local.aws_server import LOCAL_TABLES, client
+    from sparkai_local.aws_server import local_admin
     from sparkai_local.stack import StackConfig, free_port, running
 
     with running(StackConfig(model="scripted", port=free_port())) as stack:
-        dynamodb = client("dynamodb", stack.aws_url)
-        admin = AccountAdmin(
-            accounts_table=LOCAL_TABLES["AccountsTable"],
-            keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
-            dynamodb=lambda: dynamodb,
-        )
+        admin = local_admin(stack.aws_url)
         key = admin.create_key(
             admin.create_account("enterprise", limits=Limits(10**6, 10**9)).account_id
         ).secret

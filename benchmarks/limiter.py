@@ -65,21 +65,19 @@ def sequential(spans: list[list[float]]) -> int:
 
 def _round_trips() -> None:
     from sparkai import aws
-    from sparkai.admin.service import AccountAdmin
     from sparkai.catalog import MODELS
-    from sparkai.keys.store import KeyStore
-    from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+    from sparkai_local.aws_server import (
+        LOCAL_TABLES,
+        LocalAwsServer,
+        local_admin,
+        provision,
+    )
     from sparkai_local.sagemaker import ScriptedBackend, create_app
     from tests.support.servers import serve
 
     server = LocalAwsServer().start()
     provision(server.url)
-    dynamodb = client("dynamodb", server.url)
-    admin = AccountAdmin(
-        accounts_table=LOCAL_TABLES["AccountsTable"],
-        keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
-        dynamodb=lambda: dynamodb,
-    )
+    admin = local_admin(server.url)
     key = "sk-spark-example-key-for-local-tests-0000000000"
     created = admin.create_key(admin.create_account("pro").account_id, secret=key)
     with serve(create_app(ScriptedBackend(endpoints=MODELS))) as sagemaker_url:
@@ -178,7 +176,7 @@ def _round_trips() -> None:
 
 def _overhead() -> None:
     from sparkai.keys.records import Principal
-    from sparkai.limits import DynamoDBRateLimiter
+    from sparkai.limits.limiter import DynamoDBRateLimiter
     from sparkai.plans import Limits
 
     limiter = DynamoDBRateLimiter("limits", FakeDynamoDB)
@@ -198,19 +196,12 @@ def _overhead() -> None:
 def _exactness_over_http() -> None:
     import httpx
 
-    from sparkai.admin.service import AccountAdmin
-    from sparkai.keys.store import KeyStore
     from sparkai.plans import Limits
-    from sparkai_local.aws_server import LOCAL_TABLES, client
+    from sparkai_local.aws_server import local_admin
     from sparkai_local.stack import StackConfig, free_port, running
 
     with running(StackConfig(model="scripted", port=free_port())) as stack:
-        dynamodb = client("dynamodb", stack.aws_url)
-        admin = AccountAdmin(
-            accounts_table=LOCAL_TABLES["AccountsTable"],
-            keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
-            dynamodb=lambda: dynamodb,
-        )
+        admin = local_admin(stack.aws_url)
         limit, attempts = 50, 80
         key = admin.create_key(
             admin.create_account("enterprise", limits=Limits(limit, 10**9)).account_id

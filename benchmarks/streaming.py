@@ -75,14 +75,17 @@ def _median(samples: list[tuple[float, float]]) -> tuple[float, float]:
 def main() -> None:
     os.environ.update(POWERTOOLS_LOG_LEVEL="WARNING")  # before the logger is created
     from sparkai import aws
-    from sparkai.admin.service import AccountAdmin
     from sparkai.api import dependencies
     from sparkai.api.app import create_app
     from sparkai.auth.authenticator import default_authenticator
     from sparkai.config import clear_settings_cache
-    from sparkai.keys.store import KeyStore
     from sparkai.plans import Limits
-    from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+    from sparkai_local.aws_server import (
+        LOCAL_TABLES,
+        LocalAwsServer,
+        local_admin,
+        provision,
+    )
     from tests.support.servers import serve
 
     backend = ScriptedBackend(
@@ -101,12 +104,7 @@ def main() -> None:
             SPARKAI_KEYS_TABLE=LOCAL_TABLES["ApiKeysTable"],
             SPARKAI_RATE_LIMITS_TABLE=LOCAL_TABLES["RateLimitsTable"],
         )
-        dynamodb = client("dynamodb", aws_server.url)
-        admin = AccountAdmin(
-            accounts_table=LOCAL_TABLES["AccountsTable"],
-            keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
-            dynamodb=lambda: dynamodb,
-        )
+        admin = local_admin(aws_server.url)
         key = admin.create_key(
             admin.create_account("enterprise", limits=Limits(100_000, 10**9)).account_id
         ).secret

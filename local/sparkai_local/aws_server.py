@@ -22,6 +22,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sparkai.admin.edge import UsagePlanEdge
+from sparkai.admin.service import AccountAdmin
+from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
 from sparkai_local.template import create_tables
 
@@ -116,6 +119,19 @@ def provision(
             apiStages=[{"apiId": api_id, "stage": "local"}],
             throttle={"rateLimit": throttle.rate_limit, "burstLimit": throttle.burst_limit},
         )
+
+
+def local_admin(url: str, *, with_usage_plans: bool = False) -> AccountAdmin:
+    """Account and key lifecycle against the local AWS endpoint (the provisioned tables)."""
+    dynamodb = client("dynamodb", url)
+    return AccountAdmin(
+        accounts_table=LOCAL_TABLES["AccountsTable"],
+        keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
+        dynamodb=lambda: dynamodb,
+        edge=UsagePlanEdge(client("apigateway", url), LOCAL_USAGE_PLAN_PREFIX)
+        if with_usage_plans
+        else None,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,16 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sparkai.admin.edge import UsagePlanEdge
-from sparkai.admin.service import AccountAdmin, CreatedKey
-from sparkai.keys.store import KeyStore
-from sparkai_local.aws_server import (
-    LOCAL_TABLES,
-    LOCAL_USAGE_PLAN_PREFIX,
-    REGION,
-    client,
-    provision,
-)
+from sparkai.admin.service import CreatedKey
+from sparkai_local.aws_server import LOCAL_TABLES, REGION, local_admin, provision
 
 STARTUP_TIMEOUT_SECONDS = 120
 
@@ -180,13 +172,7 @@ class LocalStack:
         wait_for_http(self.api_url + "/healthz", api, "API")
 
     def _seed(self) -> CreatedKey:
-        dynamodb = client("dynamodb", self.aws_url)
-        admin = AccountAdmin(
-            accounts_table=LOCAL_TABLES["AccountsTable"],
-            keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
-            dynamodb=lambda: dynamodb,
-            edge=UsagePlanEdge(client("apigateway", self.aws_url), LOCAL_USAGE_PLAN_PREFIX),
-        )
+        admin = local_admin(self.aws_url, with_usage_plans=True)
         account = admin.create_account("pro", name="Local demo")
         return admin.create_key(account.account_id, name="demo", secret=self.config.demo_key)
 

@@ -10,7 +10,7 @@ from botocore.stub import Stubber
 
 from sparkai.errors import LimiterUnavailableError, RateLimitExceededError
 from sparkai.keys.records import Principal
-from sparkai.limits import DynamoDBRateLimiter
+from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from tests.conftest import REGION, TABLES
 

@@ -13,7 +13,7 @@ import pytest
 
 from sparkai.errors import RateLimitExceededError
 from sparkai.keys.records import Principal
-from sparkai.limits import DynamoDBRateLimiter
+from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
 

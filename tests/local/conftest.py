@@ -83,6 +83,36 @@ def stop_stack(stack: RunningStack) -> int:
     return code
 
 
+def admin_cli(stack: RunningStack, *args: str) -> str:
+    """`sparkai-admin --endpoint-url <local AWS> --json ...` as an operator would run it."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SPARKAI_KEYS_TABLE": "sparkai-local-api-keys",
+        "SPARKAI_ACCOUNTS_TABLE": "sparkai-local-accounts",
+        "SPARKAI_USAGE_PLAN_PREFIX": "sparkai-local",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparkai.admin.cli",
+            "--endpoint-url",
+            stack.aws_url,
+            "--json",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     running = start_stack("--model", "scripted")

@@ -19,7 +19,7 @@ import openai
 import pytest
 
 import sparkaistream
-from tests.local.conftest import ROOT, RunningStack
+from tests.local.conftest import ROOT, RunningStack, admin_cli
 
 pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-clients")]
 MESSAGES = [{"role": "user", "content": "Hello!"}]
@@ -42,32 +42,7 @@ def invocations(stack: RunningStack, endpoint: str = "spark-1") -> int:
 
 
 def admin(stack: RunningStack, *args: str) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "SPARKAI_KEYS_TABLE": "sparkai-local-api-keys",
-        "SPARKAI_ACCOUNTS_TABLE": "sparkai-local-accounts",
-        "SPARKAI_USAGE_PLAN_PREFIX": "sparkai-local",
-    }
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sparkai.admin.cli",
-            "--endpoint-url",
-            stack.aws_url,
-            "--json",
-            *args,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    return json.loads(out)
+    return json.loads(admin_cli(stack, *args))
 
 
 def limited_key(stack: RunningStack, rpm: int) -> str:

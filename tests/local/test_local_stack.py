@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
 
-from tests.local.conftest import DEMO_KEY, ROOT, RunningStack, port_is_open, start_stack, stop_stack
+from tests.local.conftest import (
+    DEMO_KEY,
+    RunningStack,
+    admin_cli,
+    port_is_open,
+    start_stack,
+    stop_stack,
+)
 
 pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-stack")]
 HELLO = {"model": "spark-1", "messages": [{"role": "user", "content": "Hello!"}]}
@@ -75,32 +79,7 @@ def test_bad_model_is_400(stack: RunningStack) -> None:
 
 
 def admin(stack: RunningStack, *args: str) -> str:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "SPARKAI_KEYS_TABLE": "sparkai-local-api-keys",
-        "SPARKAI_ACCOUNTS_TABLE": "sparkai-local-accounts",
-        "SPARKAI_USAGE_PLAN_PREFIX": "sparkai-local",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sparkai.admin.cli",
-            "--endpoint-url",
-            stack.aws_url,
-            "--json",
-            *args,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return result.stdout
+    return admin_cli(stack, *args)
 
 
 def test_past_the_limit_is_429_and_revocation_is_immediate(stack: RunningStack) -> None:

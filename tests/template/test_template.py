@@ -245,7 +245,9 @@ def test_the_sam_local_env_file_only_sets_variables_the_functions_declare() -> N
     from tests.support.lambda_harness import function_spec
 
     overrides = json.loads((ROOT / "local" / "sam-local-env.json").read_text())["Parameters"]
-    assert overrides["AWS_ENDPOINT_URL_DYNAMODB"].endswith(":8000")  # what `make run ARGS=--for-containers` binds
+    assert overrides["AWS_ENDPOINT_URL_DYNAMODB"].endswith(
+        ":8000"
+    )  # what `make run ARGS=--for-containers` binds
     assert overrides["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"].endswith(":8081")
     from sparkai_local.aws_server import LOCAL_TABLES
 

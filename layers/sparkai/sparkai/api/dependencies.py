@@ -21,7 +21,7 @@ from sparkai.config import (
 from sparkai.endpoints.port import ModelEndpoint
 from sparkai.endpoints.sagemaker import SageMakerEndpoint
 from sparkai.keys.store import KeyStore
-from sparkai.limits import DynamoDBRateLimiter
+from sparkai.limits.limiter import DynamoDBRateLimiter
 
 
 def get_authenticator() -> Authenticator:

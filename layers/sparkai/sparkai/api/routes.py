@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sparkai.api.admission import authorize_and_reserve
 from sparkai.api.dependencies import get_authenticator, get_chat_service
 from sparkai.api.headers import rate_limit_headers
-from sparkai.api.identity import authorize_and_reserve, get_principal
+from sparkai.api.identity import get_principal
 from sparkai.api.streaming import sse_data
 from sparkai.auth.authenticator import Authenticator
 from sparkai.catalog import MODELS, OWNER, SparkModel

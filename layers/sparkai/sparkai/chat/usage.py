@@ -10,7 +10,6 @@ from typing import Protocol
 
 from sparkai.catalog import MODELS
 from sparkai.keys.records import Principal
-from sparkai.keys.store import KeyStore
 from sparkai.observability import logger
 
 
@@ -38,13 +37,19 @@ class UsageRecorder(Protocol):
     def record(self, principal: Principal, usage: UsageRecord) -> None: ...
 
 
+class KeyActivity(Protocol):
+    """Where a key's last use is written (the KeyStore)."""
+
+    def touch(self, key_hash: str, now: int) -> None: ...
+
+
 class LogUsageRecorder:
     """One structured `usage` log line per request (the metering pipeline's input) and, at most
     every `touch_interval` seconds per key and process, the key's last-used time."""
 
     def __init__(
         self,
-        key_store: KeyStore | None = None,
+        key_store: KeyActivity | None = None,
         clock: Callable[[], float] = time.time,
         touch_interval: float = 300,
     ) -> None:

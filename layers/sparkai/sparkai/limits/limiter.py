@@ -19,48 +19,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sparkai.errors import LimiterUnavailableError, RateLimitExceededError
 from sparkai.keys.records import Principal
+from sparkai.limits.port import BudgetStatus, RateLimitStatus, Reservation
 from sparkai.observability import logger
-from sparkai.plans import PLANS, Limits
+from sparkai.plans import PLANS
 
 WINDOW_MS = Decimal(60_000)
 _QUANTUM = Decimal("0.000001")  # tat precision: a nanosecond, exact in DynamoDB's 38 digits
 _TTL_MARGIN_S = 120
 _MAX_HINTS = 10_000
-
-
-@dataclass(frozen=True)
-class BudgetStatus:
-    limit: int
-    remaining: int
-    reset_seconds: float  # until the budget is full again
-
-
-@dataclass(frozen=True)
-class RateLimitStatus:
-    requests: BudgetStatus
-    tokens: BudgetStatus
-
-
-@dataclass(frozen=True)
-class Reservation:
-    account_id: str
-    limits: Limits
-    tokens: int
-    status: RateLimitStatus
-
-
-class RateLimiter(Protocol):
-    def reserve(self, principal: Principal, tokens: int) -> Reservation: ...
-
-    def settle(self, reservation: Reservation, used_tokens: int, *, served: bool) -> None: ...
 
 
 def _increment(units: int, limit: int) -> Decimal:
