@@ -14,13 +14,12 @@ from sparkai.auth.authenticator import Authenticator
 from sparkai.chat.schemas import ChatRequest
 from sparkai.chat.service import ChatService, Ticket
 from sparkai.config import get_chat_settings
-from sparkai.keys.records import Principal
 
 
-async def authorize_and_reserve(
+async def admit(
     request: Request, authenticator: Authenticator, service: ChatService, chat_request: ChatRequest
-) -> tuple[Principal, Ticket]:
-    """The caller, and its request's reserved budget, in one DynamoDB round trip of waiting.
+) -> Ticket:
+    """The caller's request with its budget reserved, in one DynamoDB round trip of waiting.
 
     Behind API Gateway the principal comes free with the event, so only the reservation waits.
     With bearer keys (Function URL) the key check must happen on every request (revocation is
@@ -30,12 +29,12 @@ async def authorize_and_reserve(
     """
     if get_chat_settings().auth_mode == "authorizer":
         principal = principal_from_authorizer(request.scope.get("aws.event"))
-        return principal, await run_in_threadpool(service.reserve, principal, chat_request)
+        return await run_in_threadpool(service.reserve, principal, chat_request)
     header = request.headers.get("authorization")
     guess = authenticator.recent(header)
     if guess is None:
         principal = await run_in_threadpool(authenticator.authenticate, header)
-        return principal, await run_in_threadpool(service.reserve, principal, chat_request)
+        return await run_in_threadpool(service.reserve, principal, chat_request)
 
     outcomes: dict[str, tuple[Any, BaseException | None]] = {}
 
@@ -55,7 +54,7 @@ async def authorize_and_reserve(
             await run_in_threadpool(service.release, ticket)
         if auth_error is not None:
             raise auth_error
-        return principal, await run_in_threadpool(service.reserve, principal, chat_request)
+        return await run_in_threadpool(service.reserve, principal, chat_request)
     if reserve_error is not None:
         raise reserve_error
-    return principal, ticket
+    return ticket

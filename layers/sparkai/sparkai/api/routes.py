@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sparkai.api.admission import authorize_and_reserve
+from sparkai.api.admission import admit
 from sparkai.api.dependencies import get_authenticator, get_chat_service
 from sparkai.api.headers import rate_limit_headers
 from sparkai.api.identity import get_principal
@@ -53,7 +53,7 @@ async def _chat(
     except SparkAIError:
         await get_principal(request, authenticator)  # a bad key is reported before a bad body
         raise
-    _, ticket = await authorize_and_reserve(request, authenticator, service, chat_request)
+    ticket = await admit(request, authenticator, service, chat_request)
     if chat_request.stream:
         # /v1/chat always ends with a usage chunk; the OpenAI path only when asked, as OpenAI does.
         include_usage = not openai or bool(
