@@ -95,14 +95,10 @@ def _round_trips() -> None:
             trips: RoundTrips,
             environment_of: str | None = None,
         ) -> Any:
-            # The harness builds fresh clients per call (as a cold container would); hook them.
-            from tests.support import lambda_harness
+            # A fresh container of the function (as sam local invoke would run it); hook its clients.
+            from tests.support.lambda_harness import deployed
 
-            spec = lambda_harness.function_spec(logical_id)
-            handler = lambda_harness.load_handler(spec)
-            with lambda_harness.function_environment(
-                lambda_harness.function_spec(environment_of or logical_id)
-            ):
+            with deployed(logical_id, environment_of=environment_of) as call:
                 events = aws.client("dynamodb").meta.events
                 events.register("before-send.dynamodb", trips.on_dynamodb)
                 events.register("after-call.dynamodb", trips.on_dynamodb_done)
@@ -117,19 +113,7 @@ def _round_trips() -> None:
                     trips.calls.clear()
                     trips.spans.clear()
                     trips.model_called_at = None
-                    result = handler(
-                        event,
-                        type(
-                            "Ctx",
-                            (),
-                            {
-                                "function_name": logical_id,
-                                "memory_limit_in_mb": 1024,
-                                "invoked_function_arn": "arn:x",
-                                "aws_request_id": "r",
-                            },
-                        )(),
-                    )
+                    result = call(event)
                 return result
 
         auth_event = json.loads((ROOT / "events/authorizer/valid-key.json").read_text())

@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 from sparkai import aws
 from tests.conftest import JsonLogs, KeyFactory
 from tests.support.events import EXAMPLE_KEY, EXAMPLE_REVOKED_KEY, load_event
-from tests.support.lambda_harness import invoke
+from tests.support.lambda_harness import deployed, invoke
 
 
 def test_valid_key_gets_an_allow_all_policy_with_context(moto: None, make_key: KeyFactory) -> None:
@@ -76,21 +76,11 @@ def test_unreadable_key_table_never_allows(moto: None) -> None:
     )
     aws.set_client("dynamodb", client)
     # Then the authorizer fails (API Gateway answers AUTHORIZER_FAILURE, 503), never allows.
-    with stubber, pytest.raises(Exception) as raised:
-        invoke_with_client_kept("AuthorizerFunction", load_event("authorizer/valid-key"), client)
+    with deployed("AuthorizerFunction") as call, stubber, pytest.raises(Exception) as raised:
+        aws.set_client("dynamodb", client)  # the container's client, inside its environment
+        call(load_event("authorizer/valid-key"))
     assert str(raised.value) != "Unauthorized"
     assert type(raised.value).__name__ == "AuthorizerUnavailable"
-
-
-def invoke_with_client_kept(logical_id: str, event: dict, client: object) -> object:
-    """The harness resets cached clients on entry; re-install the stub inside the environment."""
-    from tests.support import lambda_harness
-
-    spec = lambda_harness.function_spec(logical_id)
-    handler = lambda_harness.load_handler(spec)
-    with lambda_harness.function_environment(spec):
-        aws.set_client("dynamodb", client)
-        return handler(event, lambda_harness.LambdaContext(logical_id))
 
 
 def test_key_never_appears_in_logs(moto: None, make_key: KeyFactory, json_logs: JsonLogs) -> None:

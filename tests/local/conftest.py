@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from sparkai_local.stack import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_KEY = "sk-spark-local-tier-demo-key-00000000000000000000"
 
@@ -31,12 +33,6 @@ class RunningStack:
 
     def ports(self) -> list[int]:
         return [int(u.rsplit(":", 1)[1]) for u in (self.url, self.aws_url, self.sagemaker_url)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_is_open(port: int) -> bool:

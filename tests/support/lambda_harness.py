@@ -8,7 +8,7 @@ import importlib.util
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,9 +147,19 @@ def load_handler(spec: FunctionSpec) -> Any:
     return handler
 
 
+@contextmanager
+def deployed(
+    logical_id: str, *, environment_of: str | None = None
+) -> Iterator[Callable[[dict[str, Any]], Any]]:
+    """A warm container of the function: call it with events while the block lasts. Clients made
+    inside the block are the container's, so a test can stub or instrument them there.
+    `environment_of` runs the handler with another function's template environment."""
+    handler = load_handler(function_spec(logical_id))
+    with function_environment(function_spec(environment_of or logical_id)):
+        yield lambda event: handler(event, LambdaContext(logical_id))
+
+
 def invoke(logical_id: str, event: dict[str, Any]) -> Any:
     """Call the function's handler with `event` inside its template environment."""
-    spec = function_spec(logical_id)
-    handler = load_handler(spec)
-    with function_environment(spec):
-        return handler(event, LambdaContext(logical_id))
+    with deployed(logical_id) as call:
+        return call(event)

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -18,15 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from sparkai_local.stack import free_port
 from tests.template.conftest import ROOT
 
 pytestmark = pytest.mark.template
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _bare_python() -> Path:
@@ -80,7 +74,7 @@ def test_run_sh_serves_the_app_from_opt_python(native_layer: Path, tmp_path: Pat
     bin_dir = tmp_path / "bin"  # Lambda's runtime has `python` on PATH, nothing else of ours
     bin_dir.mkdir()
     (bin_dir / "python").symlink_to(_bare_python())
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "LAMBDA_TASK_ROOT": str(ROOT / "functions" / "chat_stream"),

@@ -36,7 +36,3 @@ MODELS: dict[str, SparkModel] = {
         ),
     )
 }
-
-
-def get_model(model_id: str) -> SparkModel | None:
-    return MODELS.get(model_id)

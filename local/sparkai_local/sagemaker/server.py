@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -187,13 +187,14 @@ def _close(items: Iterator[Any]) -> None:
 def create_app(backend: ModelBackend) -> Starlette:
     """The SageMaker Runtime API in front of `backend`."""
 
-    async def invoke(request: Request) -> Response:
+    async def call_backend(request: Request, method: Callable[..., Any], *args: Any) -> Any:
+        """The backend's answer for this endpoint, or the SageMaker error Response to send."""
         name = request.path_params["EndpointName"]
         if not backend.knows(name):
             return error_response(not_found(name), name)
         try:
             payload = _parse_request(await request.body())
-            answer = await anyio.to_thread.run_sync(backend.complete, name, payload)
+            return await anyio.to_thread.run_sync(method, name, payload, *args)
         except BackendError as error:
             return error_response(error, name)
         except Exception:
@@ -201,6 +202,11 @@ def create_app(backend: ModelBackend) -> Starlette:
             return error_response(
                 BackendError("InternalFailure", "An internal error occurred."), name
             )
+
+    async def invoke(request: Request) -> Response:
+        answer = await call_backend(request, backend.complete)
+        if isinstance(answer, Response):
+            return answer
         content_type = _content_type(
             request.headers.get("accept") or request.headers.get("content-type")
         )
@@ -214,20 +220,11 @@ def create_app(backend: ModelBackend) -> Starlette:
         )
 
     async def invoke_stream(request: Request) -> Response:
-        name = request.path_params["EndpointName"]
-        if not backend.knows(name):
-            return error_response(not_found(name), name)
         disconnected = threading.Event()
-        try:
-            payload = _parse_request(await request.body())
-            items = await anyio.to_thread.run_sync(backend.stream, name, payload, disconnected)
-        except BackendError as error:
-            return error_response(error, name)
-        except Exception:
-            logger.exception("The model backend failed")
-            return error_response(
-                BackendError("InternalFailure", "An internal error occurred."), name
-            )
+        items = await call_backend(request, backend.stream, disconnected)
+        if isinstance(items, Response):
+            return items
+        name = request.path_params["EndpointName"]
         accept = request.headers.get("x-amzn-sagemaker-accept")
         headers = {
             "x-Amzn-Invoked-Production-Variant": "AllTraffic",

@@ -12,7 +12,7 @@ from sparkai.admin.edge import Edge, NoEdge
 from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
 from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
 from sparkai.keys.store import KeyStore
-from sparkai.plans import PLANS, Limits, resolve_limits
+from sparkai.plans import Limits, resolve_limits
 
 DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
 
@@ -225,7 +225,3 @@ class AccountAdmin:
             if old.expires_at is None or old.expires_at > deadline:
                 self._keys.update(old.key_hash, expires_at=deadline)
         return created
-
-
-def plan_names() -> list[str]:
-    return list(PLANS)

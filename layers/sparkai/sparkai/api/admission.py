@@ -9,7 +9,7 @@ from anyio import to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from sparkai.api.identity import principal_from_authorizer
+from sparkai.api.identity import get_principal
 from sparkai.auth.authenticator import Authenticator
 from sparkai.chat.schemas import ChatRequest
 from sparkai.chat.service import ChatService, Ticket
@@ -27,13 +27,11 @@ async def admit(
     time as the check: two overlapping calls, not two in a row. If the check disagrees (revoked,
     expired, plan changed) the speculative reservation is given back before anything runs.
     """
-    if get_chat_settings().auth_mode == "authorizer":
-        principal = principal_from_authorizer(request.scope.get("aws.event"))
-        return await run_in_threadpool(service.reserve, principal, chat_request)
     header = request.headers.get("authorization")
-    guess = authenticator.recent(header)
-    if guess is None:
-        principal = await run_in_threadpool(authenticator.authenticate, header)
+    bearer = get_chat_settings().auth_mode == "bearer"
+    guess = authenticator.recent(header) if bearer else None
+    if guess is None:  # nothing to overlap: identify, then reserve
+        principal = await get_principal(request, authenticator)
         return await run_in_threadpool(service.reserve, principal, chat_request)
 
     outcomes: dict[str, tuple[Any, BaseException | None]] = {}

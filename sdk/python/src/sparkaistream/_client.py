@@ -124,10 +124,14 @@ class _BaseClient:
             self.max_retries if options.max_retries is None else _check_retries(options.max_retries)
         )
 
-    @staticmethod
-    def _log_retry(
-        options: RequestOptions, error: SparkAIError, delay: float, attempt: int, retries: int
-    ) -> None:
+    def _delay_before_retry(
+        self, options: RequestOptions, error: SparkAIError, attempt: int
+    ) -> float:
+        """How long to wait before retrying after `error`, or raise it if this is final."""
+        retries = self._retries(options)
+        if attempt >= retries or not _should_retry(error):
+            raise error
+        delay = _retry.retry_delay(attempt, _retry_after(error))
         logger.info(
             "Retrying %s %s in %.2fs (retry %d of %d) after: %s",
             options.method,
@@ -137,6 +141,7 @@ class _BaseClient:
             retries,
             error,
         )
+        return delay
 
 
 class SparkAI(_BaseClient):
@@ -170,7 +175,6 @@ class SparkAI(_BaseClient):
     def _request(self, options: RequestOptions) -> httpx.Response:
         """Send with retries. A successful streaming answer comes back unread (the caller owns
         it); every other answer is read and closed. Error statuses raise typed errors."""
-        retries = self._retries(options)
         attempt = 0
         while True:
             request = self._build_request(self._http, options)
@@ -191,11 +195,7 @@ class SparkAI(_BaseClient):
                     if response.is_success:
                         return response
                     error = status_error_from_response(response)
-            if attempt >= retries or not _should_retry(error):
-                raise error
-            delay = _retry.retry_delay(attempt, _retry_after(error))
-            self._log_retry(options, error, delay, attempt, retries)
-            self._sleep(delay)
+            self._sleep(self._delay_before_retry(options, error, attempt))
             attempt += 1
 
     def close(self) -> None:
@@ -244,7 +244,6 @@ class AsyncSparkAI(_BaseClient):
 
     async def _request(self, options: RequestOptions) -> httpx.Response:
         """Send with retries; see SparkAI._request."""
-        retries = self._retries(options)
         attempt = 0
         while True:
             request = self._build_request(self._http, options)
@@ -265,11 +264,7 @@ class AsyncSparkAI(_BaseClient):
                     if response.is_success:
                         return response
                     error = status_error_from_response(response)
-            if attempt >= retries or not _should_retry(error):
-                raise error
-            delay = _retry.retry_delay(attempt, _retry_after(error))
-            self._log_retry(options, error, delay, attempt, retries)
-            await self._sleep(delay)
+            await self._sleep(self._delay_before_retry(options, error, attempt))
             attempt += 1
 
     async def aclose(self) -> None:
