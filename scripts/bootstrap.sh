@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LLAMA_VERSION=0.3.36
 SAM_CLI_VERSION=1.170.0
-cache="${SPARKAI_WHEEL_CACHE:-$HOME/.cache/sparkai/wheels}"
+
 
 python=$(scripts/find-python.sh 3.12)
 if [ ! -x .venv/bin/python ]; then
@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 scripts/llama-wheel.sh .venv/bin/python "$LLAMA_VERSION"
 echo "==> installing the project, its test tools and the SDK into .venv"
-.venv/bin/python -m pip install --quiet --progress-bar off --find-links "$cache" -e ".[dev]" -e sdk/python
+.venv/bin/python -m pip install --quiet --progress-bar off --find-links "$(scripts/llama-flags.sh --cache-dir "$LLAMA_VERSION")" -e ".[dev]" -e sdk/python
 if [ ! -x .venv-sam/bin/sam ] || ! .venv-sam/bin/sam --version | grep -q "$SAM_CLI_VERSION"; then
   echo "==> installing the SAM CLI $SAM_CLI_VERSION into .venv-sam"
   "$python" -m venv .venv-sam
