@@ -123,4 +123,28 @@ class APIException extends \RuntimeException implements \JsonSerializable
     {
         return $this->jsonSerialize() + ['retry_after' => $this->getRetryAfter()];
     }
+
+    /**
+     * serialize() keeps the fields and drops the stack trace: its frames' arguments may hold
+     * anything (objects that refuse serialisation, values the caller never meant to persist).
+     *
+     * @return array<string, mixed>
+     */
+    public function __serialize(): array
+    {
+        return $this->jsonSerialize() + ['headers' => $this->headers, 'body' => $this->body];
+    }
+
+    /** @param array<string, mixed> $data */
+    public function __unserialize(array $data): void
+    {
+        $this->message = (string) ($data['message'] ?? '');
+        $this->status = $data['status'] ?? null;
+        $this->errorType = $data['type'] ?? null;
+        $this->errorCode = $data['code'] ?? null;
+        $this->param = $data['param'] ?? null;
+        $this->requestId = $data['request_id'] ?? null;
+        $this->headers = $data['headers'] ?? [];
+        $this->body = $data['body'] ?? null;
+    }
 }
