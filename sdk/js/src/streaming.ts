@@ -58,7 +58,7 @@ export class Stream implements AsyncIterable<ChatCompletionChunk> {
   private eof = false;
   private done = false;
   private closed = false;
-  private timedOut = false;
+  private interrupt: (() => void) | null = null;
   private readonly onAbort = (): void => {
     void this.close();
   };
@@ -129,6 +129,7 @@ export class Stream implements AsyncIterable<ChatCompletionChunk> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.interrupt?.();
     this.options.signal?.removeEventListener('abort', this.onAbort);
     const reader = this.reader;
     this.reader = null;
@@ -180,33 +181,37 @@ export class Stream implements AsyncIterable<ChatCompletionChunk> {
       }
       this.reader = this.response.body.getReader();
     }
-    const reader = this.reader;
+    // Race the read against the idle timer and close()/abort, so neither depends on the fetch
+    // implementation turning an aborted signal into a failed read.
+    const read = this.reader.read();
+    read.catch(() => undefined); // it may be abandoned below
+    let wake!: (why: 'timeout' | 'closed') => void;
+    const interrupted = new Promise<'timeout' | 'closed'>((resolve) => {
+      wake = resolve;
+    });
+    this.interrupt = () => wake('closed');
     const idle = this.options.idleTimeout;
-    const timer =
-      idle !== null
-        ? setTimeout(() => {
-            this.timedOut = true;
-            this.options.controller.abort();
-          }, idle)
-        : undefined;
-    let result: ReadableStreamReadResult<Uint8Array>;
+    const timer = idle !== null ? setTimeout(() => wake('timeout'), idle) : undefined;
+    let outcome: ReadableStreamReadResult<Uint8Array> | 'timeout' | 'closed';
     try {
-      result = await reader.read();
+      outcome = await Promise.race([read, interrupted]);
     } catch (error) {
-      if (this.timedOut) throw new APITimeoutError('Timed out waiting for the next streamed event.');
-      if (this.closed || this.options.signal?.aborted) {
-        this.done = true; // the caller closed or aborted it: iteration ends quietly
-        return;
-      }
-      throw new APIConnectionError(`The connection broke while streaming: ${String(error)}`, { cause: error });
+      if (this.closed || this.options.signal?.aborted) outcome = 'closed';
+      else throw new APIConnectionError(`The connection broke while streaming: ${String(error)}`, { cause: error });
     } finally {
       clearTimeout(timer);
+      this.interrupt = null;
     }
-    if (result.done) {
+    if (outcome === 'timeout') throw new APITimeoutError('Timed out waiting for the next streamed event.');
+    if (outcome === 'closed') {
+      this.done = true; // the caller closed or aborted it: iteration ends quietly
+      return;
+    }
+    if (outcome.done) {
       this.events.push(...this.decoder.flush());
       this.eof = true;
     } else {
-      this.events.push(...this.decoder.feed(result.value));
+      this.events.push(...this.decoder.feed(outcome.value));
     }
   }
 
