@@ -7,11 +7,12 @@ PYTEST := $(VENV)/bin/pytest
 # Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
 ARGS ?=
 
-.PHONY: help run test test-unit test-functional test-template test-local test-sdk bench lint format build validate deploy lock clean
+.PHONY: help run test test-unit test-functional test-template test-local test-sdk test-php bench lint format build validate deploy lock clean
 
 help:
 	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
 	@echo "make test      every test tier: unit, functional, template, local (real processes), SDK"
+	@echo "make test-php  the PHP SDK's unit suite (installs Debian's PHP when missing, as root)"
 	@echo "make bench     benchmarks (cold imports, per-request overhead, streaming, limiter, local model)"
 	@echo "make lint      ruff check + format check"
 	@echo "make build     sam build;  make deploy: sam deploy (samconfig.toml, ENV=default|prod)"
@@ -24,8 +25,10 @@ run: $(STAMP)
 	$(PY) -m sparkai_local $(ARGS)
 
 test: $(STAMP)
+	@scripts/ensure-php.sh || [ $$? -eq 2 ]  # PHP before tests/local, which runs the PHP SDK's local suite
 	$(PYTEST) tests -n 2 --dist loadgroup
 	cd sdk/python && ../../$(PYTEST) -q
+	@$(MAKE) --no-print-directory test-php
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
@@ -37,6 +40,13 @@ test-local: $(STAMP)
 	$(PYTEST) tests/local
 test-sdk: $(STAMP)
 	cd sdk/python && ../../$(PYTEST) -q
+# The PHP SDK's unit suite (its local suite runs in tests/local/test_php_sdk.py). ensure-php.sh
+# exits 2 when PHP cannot be installed here, after printing why: the tier is then skipped, loudly.
+test-php:
+	@scripts/ensure-php.sh; status=$$?; \
+	if [ $$status -eq 2 ]; then echo "make test-php: SKIPPED (PHP is not installed; see the line above)"; exit 0; fi; \
+	if [ $$status -ne 0 ]; then exit $$status; fi; \
+	cd sdk/php && phpunit --testsuite unit
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
