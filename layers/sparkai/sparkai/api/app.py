@@ -11,6 +11,7 @@ from starlette.responses import Response
 from sparkai import __version__
 from sparkai.api.errors import error_response
 from sparkai.api.middleware import RequestContextMiddleware
+from sparkai.api.openapi import install_openapi
 from sparkai.api.routes import router
 from sparkai.errors import (
     InvalidRequestError,
@@ -49,6 +50,7 @@ def create_app() -> FastAPI:
         summary="Chat completions from the spark models, buffered or streamed.",
     )
     app.include_router(router)
+    install_openapi(app)  # the hand-written contract, built on the first /openapi.json
     app.add_exception_handler(SparkAIError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
