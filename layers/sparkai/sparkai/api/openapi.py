@@ -57,7 +57,9 @@ def _schemas() -> dict[str, Any]:
                 },
                 "required": ["model"],
             },
-            "then": {"properties": {"max_tokens": _nullable({"type": "integer", "maximum": limit})}},
+            "then": {
+                "properties": {"max_tokens": _nullable({"type": "integer", "maximum": limit})}
+            },
         }
         for limit in sorted({m.max_tokens for m in MODELS.values()} - {largest})
     ]
@@ -119,7 +121,7 @@ def _schemas() -> dict[str, Any]:
         },
         "ChatRequest": {
             "type": "object",
-            "description": "Unknown fields are ignored; types are strict (`\"0.7\"` is not a "
+            "description": 'Unknown fields are ignored; types are strict (`"0.7"` is not a '
             "number). The body may be at most 1 MiB.",
             "required": ["model", "messages"],
             "properties": {
@@ -198,7 +200,7 @@ def _schemas() -> dict[str, Any]:
             "description": "One `data:` event of a stream. The role comes first, then content "
             "deltas, a chunk with `finish_reason`, a usage chunk (empty `choices`; always on "
             "/v1/chat, on /v1/chat/completions only with `stream_options.include_usage`), then "
-            "`data: [DONE]`. A failure after the first byte is one `data: {\"error\": {...}}` "
+            '`data: [DONE]`. A failure after the first byte is one `data: {"error": {...}}` '
             "event (the Error schema) and the stream ends without [DONE].",
             "required": ["id", "object", "created", "model", "choices"],
             "properties": {
@@ -305,7 +307,10 @@ def _headers() -> dict[str, Any]:
     described = {
         "x-ratelimit-limit-requests": ("integer", "Requests per minute of the plan."),
         "x-ratelimit-remaining-requests": ("integer", "Requests left in the budget now."),
-        "x-ratelimit-reset-requests": ("string", "Time until the budget is full: `2s`, `20ms`, `1m2s`."),
+        "x-ratelimit-reset-requests": (
+            "string",
+            "Time until the budget is full: `2s`, `20ms`, `1m2s`.",
+        ),
         "x-ratelimit-limit-tokens": ("integer", "Tokens per minute of the plan."),
         "x-ratelimit-remaining-tokens": ("integer", "Tokens left in the budget now."),
         "x-ratelimit-reset-tokens": ("string", "Time until the budget is full."),
@@ -357,7 +362,7 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "1–255 printable ASCII characters. The first request with a key runs; a retry "
+    "description": "1 to 255 printable ASCII characters. The first request with a key runs; a retry "
     "with the same key and body within 24 h gets the stored answer without running (or billing) "
     "again. SDKs send `sparkai-<uuid4 hex>` per logical call.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x20-\x7e]+$"},
@@ -401,9 +406,7 @@ def _chat_operation(path: str) -> dict[str, Any]:
                     },
                 },
             },
-            **_errors(
-                "400", "401", "404", "409", "413", "422", "429", "500", "502", "503", "504"
-            ),
+            **_errors("400", "401", "404", "409", "413", "422", "429", "500", "502", "503", "504"),
         },
     }
 

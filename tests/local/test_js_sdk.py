@@ -1,0 +1,80 @@
+"""The JavaScript SDK (sdk/js) against the local stack: pytest starts the stack as a user would
+and runs the SDK's own local-tier file with Node's test runner (node --test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import httpx
+import pytest
+
+from tests.local.conftest import ROOT, RunningStack, admin_cli
+
+pytestmark = [
+    pytest.mark.local,
+    pytest.mark.xdist_group("local-js"),
+    pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
+]
+JS = ROOT / "sdk" / "js"
+
+
+def built_js_sdk() -> None:
+    """`make test` installs and builds sdk/js first; this keeps `pytest tests/local` standalone."""
+    if not (JS / "node_modules" / "typescript").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True)
+    if not (JS / "dist" / "esm" / "index.js").is_file():
+        subprocess.run(["node", "scripts/build.mjs"], cwd=JS, check=True)
+
+
+def exhausted_key(stack: RunningStack, rpm: int = 3) -> str:
+    """A key whose Enterprise account (rpm requests/min) has just spent its request budget."""
+    account = json.loads(
+        admin_cli(
+            stack,
+            "account",
+            "create",
+            "--plan",
+            "enterprise",
+            "--rpm",
+            str(rpm),
+            "--tpm",
+            "1000000",
+        )
+    )
+    key = json.loads(admin_cli(stack, "key", "create", account["account_id"]))["key"]
+    for _ in range(rpm):
+        response = httpx.post(
+            f"{stack.url}/v1/chat",
+            json={"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.text
+    return key
+
+
+def test_js_sdk_local_tier(stack: RunningStack) -> None:
+    built_js_sdk()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKAI_")}
+    env |= {
+        "SPARKAI_BASE_URL": stack.url,
+        "SPARKAI_API_KEY": stack.key,
+        "SPARKAI_TEST_SAGEMAKER_URL": stack.sagemaker_url,
+        "SPARKAI_TEST_EXHAUSTED_KEY": exhausted_key(stack),
+    }
+    result = subprocess.run(
+        ["node", "--test", "--test-reporter=tap", "test/local/"],
+        cwd=JS,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    passed = re.search(r"^# pass (\d+)$", report, re.MULTILINE)
+    assert passed and int(passed.group(1)) >= 8, report  # every test ran (none vanished)
+    assert re.search(r"^# fail 0$", report, re.MULTILINE), report

@@ -1,0 +1,156 @@
+"""The OpenAPI contract: served lazily at /openapi.json, equal to docs/openapi.yaml, complete for
+every public route, and its chat request schema agrees with the server's own body parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from sparkai.api import openapi
+from sparkai.api.app import create_app
+from sparkai.chat.schemas import parse_chat_request
+from sparkai.errors import SparkAIError
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLIC = {
+    ("post", "/v1/chat"),
+    ("post", "/v1/chat/completions"),
+    ("get", "/v1/models"),
+    ("get", "/v1/models/{model_id}"),
+    ("get", "/v1/usage"),
+}
+CHAT_ERRORS = {"400", "401", "404", "409", "413", "422", "429", "500", "502", "503", "504"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return TestClient(create_app()).get("/openapi.json").json()
+
+
+def test_docs_openapi_yaml_is_what_the_app_serves(document: dict[str, Any]) -> None:
+    committed = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+    assert committed == document, "docs/openapi.yaml is stale: run `make openapi`"
+
+
+def test_built_on_the_first_request_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = openapi.build_openapi
+
+    def counting(app: Any) -> dict[str, Any]:
+        calls.append(1)
+        return real(app)
+
+    monkeypatch.setattr(openapi, "build_openapi", counting)
+    client = TestClient(create_app())
+    assert calls == []  # creating the app (a cold start) builds nothing
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+    assert calls == [1]
+
+
+def test_every_public_route_is_fully_described(document: dict[str, Any]) -> None:
+    operations = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert operations >= PUBLIC
+    assert "/healthz" not in document["paths"]
+    for method, path in PUBLIC:
+        operation = document["paths"][path][method]
+        assert operation["security"] == [{"apiKey": []}]
+        ok = operation["responses"]["200"]
+        assert ok["headers"]["x-request-id"] == {"$ref": "#/components/headers/x-request-id"}
+        assert ok["content"]["application/json"]["schema"]["$ref"].startswith(
+            "#/components/schemas/"
+        )
+        for status, response in operation["responses"].items():
+            if status != "200":
+                assert response["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"
+                }
+                assert "x-request-id" in response["headers"]
+    chat = document["paths"]["/v1/chat"]["post"]
+    assert set(chat["responses"]) - {"200"} == CHAT_ERRORS
+    assert "text/event-stream" in chat["responses"]["200"]["content"]
+    assert set(chat["responses"]["200"]["headers"]) >= set(openapi.RATE_LIMIT_HEADERS)
+    assert chat["responses"]["503"]["headers"]["retry-after"]["$ref"].endswith("retry-after")
+    assert [p["name"] for p in chat["parameters"]] == ["Idempotency-Key"]
+    assert chat["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ChatRequest"
+    }
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiKey"] == schemes["apiKey"] | {"type": "http", "scheme": "bearer"}
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            assert "422" not in operation["responses"] or path.startswith("/v1/chat")
+            if path.startswith("/v1/dashboard/"):
+                assert operation["security"] == [{"dashboardToken": []}]
+
+
+def chat_request_validator(document: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    text = json.dumps(document["components"]["schemas"]).replace(
+        "#/components/schemas/", "#/$defs/"
+    )
+    defs = json.loads(text)
+    return jsonschema.Draft202012Validator({"$defs": defs, **defs["ChatRequest"]})
+
+
+HELLO = [{"role": "user", "content": "Hi"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "spark-1", "messages": HELLO},
+        {"model": "spark-pro", "messages": HELLO, "max_tokens": 8192},
+        {"model": "spark-1", "messages": HELLO, "max_tokens": 4096, "temperature": 2},
+        {"model": "spark-1", "messages": HELLO, "max_tokens": None, "top_p": 1, "stop": "x"},
+        {"model": "spark-1", "messages": HELLO, "stop": ["a", "b", "c", "d"], "user": "u"},
+        {"model": "spark-1", "messages": HELLO, "temperature": 1, "stream": True, "n": 1},
+        {"model": "spark-1", "messages": HELLO, "stream_options": {"include_usage": True}},
+        {
+            "model": "spark-1",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}],
+        },
+        {"model": "spark-1", "messages": HELLO, "unknown": {"ignored": True}},
+        # invalid
+        {"model": "spark-1", "messages": HELLO, "max_tokens": 4097},
+        {"model": "spark-turbo", "messages": HELLO, "max_tokens": 0},
+        {"model": "spark-pro", "messages": HELLO, "max_tokens": 8193},
+        {"model": "spark-2", "messages": HELLO},
+        {"model": "spark-1", "messages": []},
+        {"model": "spark-1"},
+        {"messages": HELLO},
+        {"model": "spark-1", "messages": HELLO, "temperature": 2.5},
+        {"model": "spark-1", "messages": HELLO, "temperature": "0.7"},
+        {"model": "spark-1", "messages": HELLO, "temperature": None},
+        {"model": "spark-1", "messages": HELLO, "top_p": 0},
+        {"model": "spark-1", "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]},
+        {"model": "spark-1", "messages": HELLO, "stream": "true"},
+        {"model": "spark-1", "messages": HELLO, "stream": None},
+        {"model": "spark-1", "messages": HELLO, "n": 2},
+        {"model": "spark-1", "messages": HELLO, "max_tokens": True},
+        {"model": "spark-1", "messages": HELLO, "max_tokens": 1.5},
+        {"model": "spark-1", "messages": [{"role": "robot", "content": "x"}]},
+        {"model": "spark-1", "messages": [{"role": "user"}]},
+        {"model": "spark-1", "messages": [{"role": "user", "content": None}]},
+        {"model": "spark-1", "messages": [{"role": "user", "content": [{"type": "image"}]}]},
+        {"model": "spark-1", "messages": HELLO, "stream_options": {"include_usage": 1}},
+        [],
+        "hello",
+    ],
+)
+def test_the_chat_request_schema_agrees_with_the_parser(
+    document: dict[str, Any], body: Any
+) -> None:
+    """What the schema allows the server accepts, and what it forbids the server refuses (400)."""
+    valid = chat_request_validator(document).is_valid(body)
+    try:
+        parse_chat_request(json.dumps(body).encode())
+        accepted = True
+    except SparkAIError:
+        accepted = False
+    assert valid == accepted, f"schema says {valid}, server says {accepted}"
