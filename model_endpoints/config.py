@@ -1,13 +1,33 @@
-"""models.toml as typed dataclasses: which open model serves each spark model, and on what."""
+"""models.toml as typed, validated records: which open model serves each spark model, and on what.
+
+Validation is pydantic's (strict types, unknown keys refused, every problem collected); this module
+only turns pydantic's error locations into the `[table] ...` sentences operators read.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+
 DEFAULT_CONFIG = Path(__file__).with_name("models.toml")
+# Strict scalars: `tensor_parallel_degree = "4"` or `= true` is a typo, not a 4 or a 1 (an int is a
+# fine float). Unknown keys are refused: a misspelt key would otherwise leave its default in force.
+# Frozen, so plans built from a config cannot change it; still `dataclasses.replace`-able.
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 class PlanError(ValueError):
@@ -19,149 +39,118 @@ class PlanError(ValueError):
         super().__init__(f"{source}: {len(self.problems)} problem(s):\n{lines}")
 
 
-@dataclass(frozen=True)
+@dataclass(config=_STRICT)
 class ContainerConfig:
-    framework: str  # as sagemaker.core.image_uris knows it, e.g. "djl-lmi"
-    version: str
-    env: dict[str, str]  # shared by every model's container
+    framework: StrictStr  # as sagemaker.core.image_uris knows it, e.g. "djl-lmi"
+    version: StrictStr
+    env: dict[str, StrictStr]  # shared by every model's container
 
 
-@dataclass(frozen=True)
+@dataclass(config=_STRICT)
 class AutoscalingConfig:
-    min_capacity: int
-    max_capacity: int
-    target_invocations_per_instance: float  # SageMakerVariantInvocationsPerInstance, per minute
-    scale_out_cooldown_s: int
-    scale_in_cooldown_s: int
+    min_capacity: StrictInt
+    max_capacity: StrictInt
+    target_invocations_per_instance: (
+        StrictFloat  # SageMakerVariantInvocationsPerInstance, per minute
+    )
+    scale_out_cooldown_s: StrictInt
+    scale_in_cooldown_s: StrictInt
 
 
-@dataclass(frozen=True)
+@dataclass(config=_STRICT)
 class GenerationDefaults:
-    temperature: float
-    top_p: float
-    top_k: int
-    repetition_penalty: float
+    temperature: StrictFloat
+    top_p: StrictFloat
+    top_k: StrictInt
+    repetition_penalty: StrictFloat
 
 
-@dataclass(frozen=True)
+@dataclass(config=_STRICT)
 class ModelConfig:
-    spark_id: str
-    hf_model_id: str
-    license: str
-    parameters_billion: float
-    native_context_length: int
-    max_model_len: int
-    instance_type: str
-    tensor_parallel_degree: int
-    max_batch_size: int
-    gpu_memory_utilization: float
-    initial_instance_count: int
-    startup_health_check_timeout_s: int
-    model_download_timeout_s: int
+    spark_id: StrictStr
+    hf_model_id: StrictStr
+    license: StrictStr
+    parameters_billion: StrictFloat
+    native_context_length: StrictInt
+    max_model_len: StrictInt
+    instance_type: StrictStr
+    tensor_parallel_degree: StrictInt
+    max_batch_size: StrictInt
+    gpu_memory_utilization: StrictFloat
+    initial_instance_count: StrictInt
+    startup_health_check_timeout_s: StrictInt
+    model_download_timeout_s: StrictInt
     autoscaling: AutoscalingConfig
     generation: GenerationDefaults
-    endpoint_name: str  # defaults to the spark id, which is also the template's default
-    env: dict[str, str] = field(default_factory=dict)  # extra container variables for this model
+    endpoint_name: StrictStr  # defaults to the spark id, which is also the template's default
+    env: dict[str, StrictStr] = Field(
+        default_factory=dict
+    )  # extra container variables for this model
+
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoint_name_defaults_to_spark_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "endpoint_name" not in data and "spark_id" in data:
+            return {**data, "endpoint_name": data["spark_id"]}
+        return data
 
 
-@dataclass(frozen=True)
+@dataclass(config=_STRICT)
+class Defaults:
+    region: StrictStr  # used when neither --region nor the AWS configuration names one
+    variant_name: StrictStr
+
+
+@dataclass(config=_STRICT)
 class EndpointsConfig:
-    region: str
-    variant_name: str
+    defaults: Defaults
     container: ContainerConfig
-    models: dict[str, ModelConfig]
+    models: dict[str, ModelConfig] = Field(min_length=1)
+
+    @property
+    def region(self) -> str:
+        return self.defaults.region
+
+    @property
+    def variant_name(self) -> str:
+        return self.defaults.variant_name
 
 
-_MISSING = object()
+_TYPE_NAMES = {
+    "int_type": "int",
+    "float_type": "float",
+    "string_type": "str",
+    "dict_type": "a table",
+    "bool_type": "bool",
+}
 
 
-class _Table:
-    """Reads one TOML table, noting every missing or mistyped key instead of stopping at the first."""
-
-    def __init__(self, data: Any, where: str, problems: list[str]) -> None:
-        self.where = where
-        self.problems = problems
-        if not isinstance(data, dict):
-            problems.append(f"[{where}] must be a table")
-            data = {}
-        self.data: dict[str, Any] = data
-        self._read: set[str] = set()
-
-    def value(self, key: str, kind: type, default: Any = _MISSING) -> Any:
-        self._read.add(key)
-        value = self.data.get(key, default)
-        if value is _MISSING:
-            self.problems.append(f"[{self.where}] is missing `{key}`")
-            return kind()
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        # bool is an int subclass; `tensor_parallel_degree = true` is a typo, not a 1.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problems.append(f"[{self.where}] `{key}` must be {kind.__name__}, not {value!r}")
-            return kind()
-        return value
-
-    def table(self, key: str) -> _Table:
-        self._read.add(key)
-        return _Table(self.data.get(key, {}), f"{self.where}.{key}", self.problems)
-
-    def strings(self, key: str) -> dict[str, str]:
-        """A table of container environment variables: every value a string, as SageMaker wants."""
-        self._read.add(key)
-        data = self.data.get(key, {})
-        if not isinstance(data, dict):
-            self.problems.append(f"[{self.where}.{key}] must be a table")
-            return {}
-        for name, value in data.items():
-            if not isinstance(value, str):
-                self.problems.append(
-                    f"[{self.where}.{key}] `{name}` must be a string (quote it), not {value!r}"
-                )
-        return {name: str(value) for name, value in data.items()}
-
-    def check_unknown(self) -> None:
-        # A misspelt key would otherwise be ignored silently and its default used.
-        for key in sorted(set(self.data) - self._read):
-            self.problems.append(f"[{self.where}] has unknown key `{key}`")
+def _where(loc: tuple[int | str, ...]) -> str:
+    return "[" + (".".join(str(part) for part in loc) or "root") + "]"
 
 
-def _model(spark_id: str, data: Any, problems: list[str]) -> ModelConfig:
-    table = _Table(data, f"models.{spark_id}", problems)
-    scaling = table.table("autoscaling")
-    generation = table.table("generation")
-    model = ModelConfig(
-        spark_id=spark_id,
-        hf_model_id=table.value("hf_model_id", str),
-        license=table.value("license", str),
-        parameters_billion=table.value("parameters_billion", float),
-        native_context_length=table.value("native_context_length", int),
-        max_model_len=table.value("max_model_len", int),
-        instance_type=table.value("instance_type", str),
-        tensor_parallel_degree=table.value("tensor_parallel_degree", int),
-        max_batch_size=table.value("max_batch_size", int),
-        gpu_memory_utilization=table.value("gpu_memory_utilization", float),
-        initial_instance_count=table.value("initial_instance_count", int),
-        startup_health_check_timeout_s=table.value("startup_health_check_timeout_s", int),
-        model_download_timeout_s=table.value("model_download_timeout_s", int),
-        autoscaling=AutoscalingConfig(
-            min_capacity=scaling.value("min_capacity", int),
-            max_capacity=scaling.value("max_capacity", int),
-            target_invocations_per_instance=scaling.value("target_invocations_per_instance", float),
-            scale_out_cooldown_s=scaling.value("scale_out_cooldown_s", int),
-            scale_in_cooldown_s=scaling.value("scale_in_cooldown_s", int),
-        ),
-        generation=GenerationDefaults(
-            temperature=generation.value("temperature", float),
-            top_p=generation.value("top_p", float),
-            top_k=generation.value("top_k", int),
-            repetition_penalty=generation.value("repetition_penalty", float),
-        ),
-        endpoint_name=table.value("endpoint_name", str, spark_id),
-        env=table.strings("env"),
-    )
-    for part in (table, scaling, generation):
-        part.check_unknown()
-    return model
+def _problem(error: Any) -> str:
+    """One pydantic error as the sentence an operator reads, naming the TOML table and key."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if loc[:1] == ("models",) and kind in {"too_short", "missing"} and len(loc) == 1:
+        return "[models] must have one [models.<spark id>] table per spark model"
+    table, key = loc[:-1], loc[-1] if loc else ""
+    if kind == "missing":
+        return f"{_where(table)} is missing `{key}`"
+    if kind in {"extra_forbidden", "unexpected_keyword_argument"}:
+        return f"{_where(table)} has unknown key `{key}`"
+    if kind in {"dict_type", "dataclass_type", "dataclass_exact_type", "model_type"}:
+        return f"{_where(loc)} must be a table"
+    if kind == "string_type" and table[-1:] == ("env",):
+        return f"{_where(table)} `{key}` must be a string (quote it), not {error['input']!r}"
+    expected = _TYPE_NAMES.get(kind, error["msg"])
+    return f"{_where(table)} `{key}` must be {expected}, not {error['input']!r}"
+
+
+@cache
+def _adapter() -> TypeAdapter[EndpointsConfig]:
+    return TypeAdapter(EndpointsConfig)
 
 
 def parse_config(text: str, source: str = "models.toml") -> EndpointsConfig:
@@ -170,32 +159,16 @@ def parse_config(text: str, source: str = "models.toml") -> EndpointsConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError([f"not valid TOML: {exc}"], source) from exc
-    problems: list[str] = []
-    root = _Table(data, "root", problems)
-    defaults = root.table("defaults")
-    container = root.table("container")
-    models_data = root.data.get("models", {})
-    root._read.add("models")
-    if not isinstance(models_data, dict) or not models_data:
-        problems.append("[models] must have one [models.<spark id>] table per spark model")
-        models_data = {}
-    config = EndpointsConfig(
-        region=defaults.value("region", str),
-        variant_name=defaults.value("variant_name", str),
-        container=ContainerConfig(
-            framework=container.value("framework", str),
-            version=container.value("version", str),
-            env=container.strings("env"),
-        ),
-        models={
-            spark_id: _model(spark_id, entry, problems) for spark_id, entry in models_data.items()
-        },
-    )
-    for part in (root, defaults, container):
-        part.check_unknown()
-    if problems:
-        raise PlanError(problems, source)
-    return config
+    models = data.get("models")
+    if isinstance(models, dict):  # a model's spark id is its table name
+        data["models"] = {
+            spark_id: {**entry, "spark_id": spark_id} if isinstance(entry, dict) else entry
+            for spark_id, entry in models.items()
+        }
+    try:
+        return _adapter().validate_python(data)
+    except ValidationError as exc:
+        raise PlanError([_problem(error) for error in exc.errors()], source) from None
 
 
 def load_config(path: Path | str | None = None) -> EndpointsConfig:
