@@ -31,6 +31,7 @@ TABLES = {
     "ApiKeysTable": "test-api-keys",
     "AccountsTable": "test-accounts",
     "RateLimitsTable": "test-rate-limits",
+    "UsageTable": "test-usage",
 }
 REGION = "us-east-1"
 
@@ -54,6 +55,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("SPARKAI_KEYS_TABLE", TABLES["ApiKeysTable"])
     monkeypatch.setenv("SPARKAI_ACCOUNTS_TABLE", TABLES["AccountsTable"])
     monkeypatch.setenv("SPARKAI_RATE_LIMITS_TABLE", TABLES["RateLimitsTable"])
+    monkeypatch.setenv("SPARKAI_USAGE_TABLE", TABLES["UsageTable"])
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sparkai-stream-tests")
     reset_process_caches()
     yield

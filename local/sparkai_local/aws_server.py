@@ -32,6 +32,7 @@ LOCAL_TABLES = {
     "ApiKeysTable": "sparkai-local-api-keys",
     "AccountsTable": "sparkai-local-accounts",
     "RateLimitsTable": "sparkai-local-rate-limits",
+    "UsageTable": "sparkai-local-usage",
 }
 LOCAL_USAGE_PLAN_PREFIX = "sparkai-local"
 REGION = "us-east-1"

@@ -109,6 +109,7 @@ class LocalStack:
             "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
             "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
             "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
+            "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
             "SPARKAI_MODEL_TIMEOUT_SECONDS": "300",  # a laptop CPU is slower than a GPU endpoint
             "POWERTOOLS_SERVICE_NAME": "sparkai-stream-local",
             "POWERTOOLS_LOG_LEVEL": "INFO" if self.config.verbose else "WARNING",

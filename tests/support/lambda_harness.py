@@ -92,6 +92,7 @@ def table_refs() -> dict[str, str]:
         "ApiKeysTable": os.environ["SPARKAI_KEYS_TABLE"],
         "AccountsTable": os.environ["SPARKAI_ACCOUNTS_TABLE"],
         "RateLimitsTable": os.environ["SPARKAI_RATE_LIMITS_TABLE"],
+        "UsageTable": os.environ["SPARKAI_USAGE_TABLE"],
     }
 
 

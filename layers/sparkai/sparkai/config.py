@@ -69,9 +69,20 @@ class AccountSettings:
 
 @dataclass(frozen=True)
 class LimiterSettings:
-    """The per-account rate-limit state and usage ledger."""
+    """The per-account rate-limit state, and the usage ledger settled in the same transaction."""
 
     rate_limits_table: str
+    # The UsageTable (daily aggregates per account, model and key). Empty only where no ledger is
+    # deployed (a bare limiter in tests); the template sets it for every function that settles.
+    usage_table: str = ""
+
+
+@dataclass(frozen=True)
+class UsageSettings:
+    """What the usage API reads: the ledger, and the account's spend limit."""
+
+    usage_table: str
+    accounts_table: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,12 @@ class ChatSettings:
     model_connect_timeout_seconds: float = 2.0
     # How prompt tokens are counted before the call: "estimate", or "gguf:<path>" (exact).
     prompt_tokenizer: str = "estimate"
+    # Every stream ends (one error event, settled and metered) before the function is killed.
+    # Under Mangum the Lambda context's remaining time minus `stream_deadline_margin_seconds` is
+    # used; under the Web Adapter there is no context object, so this budget from the request's
+    # arrival (template: the function timeout minus a margin). 0 = no deadline.
+    stream_deadline_seconds: float = 285.0
+    stream_deadline_margin_seconds: float = 3.0
 
 
 @lru_cache
@@ -103,6 +120,11 @@ def get_account_settings() -> AccountSettings:
 @lru_cache
 def get_limiter_settings() -> LimiterSettings:
     return load_settings(LimiterSettings)
+
+
+@lru_cache
+def get_usage_settings() -> UsageSettings:
+    return load_settings(UsageSettings)
 
 
 @lru_cache
@@ -125,6 +147,7 @@ def clear_settings_cache() -> None:
         get_key_store_settings,
         get_account_settings,
         get_limiter_settings,
+        get_usage_settings,
         get_chat_settings,
     ):
         getter.cache_clear()

@@ -68,6 +68,19 @@ class RateLimitExceededError(SparkAIError):
         self.status = status  # sparkai.limits.RateLimitStatus: headers for the 429
 
 
+class SpendLimitExceededError(SparkAIError):
+    """The account's monthly spend limit would be exceeded by this request (no retry helps)."""
+
+    def __init__(self, message: str, *, limit_usd: object, month_to_date_usd: object) -> None:
+        super().__init__(message)
+        self.limit_usd = limit_usd
+        self.month_to_date_usd = month_to_date_usd
+
+
+class StreamDeadlineExceededError(SparkAIError):
+    """A stream reached the function's own deadline; it ends here, settled with what was sent."""
+
+
 class LimiterUnavailableError(SparkAIError):
     """The rate-limit table could not be reached, so the request is refused (fails closed)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ PLANS: dict[str, Plan] = {
         Plan("enterprise", "Enterprise", None),
     )
 }
+
+# The monthly spend limit a new account starts with (USD; `sparkai-admin account set-budget`
+# changes it, `--monthly-usd none` removes it). Starter accounts are self-serve, so a runaway
+# script stops at $100 instead of at the invoice; Pro and Enterprise start without one.
+DEFAULT_MONTHLY_SPEND_LIMIT_USD: dict[str, Decimal] = {"starter": Decimal("100")}
 
 # The edge only sheds clear abuse before it costs a Lambda invocation: API Gateway throttles per
 # second and best effort, so it is set at twice the plan's average rate with a full minute's burst.

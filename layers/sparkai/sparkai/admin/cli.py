@@ -8,6 +8,8 @@ sparkai-admin key list acct_...            (tables from SPARKAI_* variables)
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import re
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sparkai.admin.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
@@ -22,6 +25,8 @@ from sparkai.admin.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, 
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
 from sparkai.plans import PLANS, Limits
+from sparkai.usage.pricing import usd
+from sparkai.usage.reporter import UsageReporter
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,6 +40,25 @@ def parse_duration(text: str) -> int:
     if not match:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90d, 24h, 30m)")
     return int(match.group(1)) * _UNIT[match.group(2)]
+
+
+def parse_budget(text: str) -> Decimal | None:
+    """A monthly spend limit in USD ('250', '99.50') or 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = Decimal(text.strip())
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not an amount in USD: {text!r} (or 'none')") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"a budget must be a non-negative amount: {text!r}")
+    return value
+
+
+def parse_month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text.strip()):
+        raise argparse.ArgumentTypeError(f"not a month: {text!r} (use YYYY-MM, e.g. 2026-11)")
+    return text.strip()
 
 
 def _when(ts: int | None) -> str:
@@ -70,6 +94,21 @@ def _parser() -> argparse.ArgumentParser:
     set_plan.add_argument("--plan", choices=list(PLANS), required=True)
     set_plan.add_argument("--rpm", type=int)
     set_plan.add_argument("--tpm", type=int)
+    set_budget = account.add_parser(
+        "set-budget", help="set the monthly spend limit (USD) on the account and all its keys"
+    )
+    set_budget.add_argument("account_id")
+    set_budget.add_argument(
+        "--monthly-usd", type=parse_budget, required=True, help="e.g. 250 or 99.50; 'none' removes it"
+    )
+
+    usage = groups.add_parser("usage", help="an account's metered usage for one month")
+    usage.add_argument("account_id")
+    usage.add_argument(
+        "--month", type=parse_month, required=True, help="YYYY-MM (UTC), e.g. 2026-11"
+    )
+    usage.add_argument("--csv", action="store_true", help="one CSV row per day, model and key")
+
 
     key = groups.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
     key_create = key.add_parser("create", help="issue a key (printed once)")
@@ -109,6 +148,8 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
         env.setdefault("SPARKAI_KEYS_TABLE", outputs["KeysTableName"])
         env.setdefault("SPARKAI_ACCOUNTS_TABLE", outputs["AccountsTableName"])
         env.setdefault("SPARKAI_USAGE_PLAN_PREFIX", outputs["UsagePlanPrefix"])
+        if "UsageTableName" in outputs:
+            env.setdefault("SPARKAI_USAGE_TABLE", outputs["UsageTableName"])
     from sparkai.config import AccountSettings, load_settings
 
     settings = load_settings(AccountSettings, env)
@@ -125,6 +166,9 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
         keys=KeyStore(settings.keys_table, lambda: dynamodb),
         dynamodb=lambda: dynamodb,
         edge=edge,
+        usage=UsageReporter(env["SPARKAI_USAGE_TABLE"], settings.accounts_table, lambda: dynamodb)
+        if env.get("SPARKAI_USAGE_TABLE")
+        else None,
     )
 
 
@@ -141,6 +185,38 @@ def _key_row(record: ApiKeyRecord, now: float) -> dict[str, Any]:
     }
 
 
+def _budget(limit: Decimal | None) -> str:
+    return "none" if limit is None else f"${usd(limit)}"
+
+
+def _print_usage(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    columns = ["date", "model", "key_id", "requests", "prompt_tokens", "completion_tokens"]
+    columns += ["total_tokens", "cost_usd"]
+    if args.csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([row[c] for c in columns] for row in report["data"])
+        sys.stdout.write(out.getvalue())
+        return
+    totals = report["totals"]
+    lines = [f"{'DATE':<11} {'MODEL':<12} {'KEY ID':<21} {'REQUESTS':>8} {'TOKENS':>12} COST (USD)"]
+    lines += [
+        f"{r['date']:<11} {r['model']:<12} {r['key_id']:<21} {r['requests']:>8,} "
+        f"{r['total_tokens']:>12,} {r['cost_usd']}"
+        for r in report["data"]
+    ]
+    lines.append(
+        f"{'total':<46} {totals['requests']:>8,} {totals['total_tokens']:>12,} {totals['cost_usd']}"
+    )
+    limit = report["spend_limit_usd"]
+    lines.append(
+        f"month to date ${report['month_to_date_usd']}; monthly spend limit "
+        f"{'none' if limit is None else '$' + limit}"
+    )
+    _print(args, report, "\n".join(lines))
+
+
 def _print(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.json else text)
 
@@ -154,11 +230,16 @@ def run(args: argparse.Namespace, admin: AccountAdmin) -> None:
         if getattr(args, "rpm", None) and getattr(args, "tpm", None)
         else None
     )
+    if args.group == "usage":
+        _print_usage(args, admin.usage_report(args.account_id, args.month))
+        return
     if args.group == "account":
         if args.action == "create":
             account = admin.create_account(args.plan, name=args.name, limits=limits)
         elif args.action == "set-plan":
             account = admin.change_plan(args.account_id, args.plan, limits=limits)
+        elif args.action == "set-budget":
+            account = admin.set_budget(args.account_id, args.monthly_usd)
         else:
             account = admin.get_account(args.account_id)
         data = {k: v for k, v in asdict(account).items() if k != "usage_key"}
@@ -166,7 +247,8 @@ def run(args: argparse.Namespace, admin: AccountAdmin) -> None:
             args,
             data,
             f"{account.account_id}  plan={account.plan}  {account.limits.requests_per_minute:,} requests/min, "
-            f"{account.limits.tokens_per_minute:,} tokens/min  name={account.name!r}",
+            f"{account.limits.tokens_per_minute:,} tokens/min  "
+            f"monthly spend limit={_budget(account.spend_limit_usd)}  name={account.name!r}",
         )
     elif args.action in {"create", "rotate"}:
         if args.action == "create":

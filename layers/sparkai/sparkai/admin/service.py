@@ -6,13 +6,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from sparkai.admin.edge import Edge, NoEdge
 from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
 from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
 from sparkai.keys.store import KeyStore
-from sparkai.plans import Limits, resolve_limits
+from sparkai.plans import DEFAULT_MONTHLY_SPEND_LIMIT_USD, Limits, resolve_limits
+from sparkai.usage.reporter import UsageReporter, month_range
 
 DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
 
@@ -30,6 +32,7 @@ class Account:
     created_at: int
     usage_key_id: str = ""
     usage_key: str = ""
+    spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ def _account_item(account: Account) -> dict[str, Any]:
         "created_at": {"N": str(account.created_at)},
         "usage_key_id": {"S": account.usage_key_id},
         "usage_key": {"S": account.usage_key},
+        **(
+            {"spend_limit_usd": {"N": format(account.spend_limit_usd, "f")}}
+            if account.spend_limit_usd is not None
+            else {}
+        ),
     }
 
 
@@ -60,6 +68,7 @@ def _account_from_item(item: dict[str, Any]) -> Account:
         created_at=int(item["created_at"]["N"]),
         usage_key_id=item.get("usage_key_id", {}).get("S", ""),
         usage_key=item.get("usage_key", {}).get("S", ""),
+        spend_limit_usd=Decimal(item["spend_limit_usd"]["N"]) if "spend_limit_usd" in item else None,
     )
 
 
@@ -72,12 +81,14 @@ class AccountAdmin:
         dynamodb: Callable[[], Any],
         edge: Edge | None = None,
         clock: Callable[[], float] = time.time,
+        usage: UsageReporter | None = None,
     ) -> None:
         self._accounts_table = accounts_table
         self._keys = keys
         self._dynamodb = dynamodb
         self._edge = edge or NoEdge()
         self._clock = clock
+        self._usage = usage
 
     def _now(self) -> int:
         return int(self._clock())
@@ -89,7 +100,14 @@ class AccountAdmin:
             resolved = resolve_limits(plan, limits)
         except ValueError as exc:
             raise AdminError(str(exc)) from exc
-        account = Account("acct_" + uuid.uuid4().hex[:16], name, plan, resolved, self._now())
+        account = Account(
+            "acct_" + uuid.uuid4().hex[:16],
+            name,
+            plan,
+            resolved,
+            self._now(),
+            spend_limit_usd=DEFAULT_MONTHLY_SPEND_LIMIT_USD.get(plan),
+        )
         self._dynamodb().put_item(
             TableName=self._accounts_table,
             Item=_account_item(account),
@@ -134,6 +152,37 @@ class AccountAdmin:
             )
         return updated
 
+    def set_budget(self, account_id: str, monthly_usd: Decimal | None) -> Account:
+        """Set (or, with None, remove) the account's monthly spend limit, on the account and on
+        every key's copy of it (as plan changes do), so the next reservation uses it."""
+        if monthly_usd is not None and (not monthly_usd.is_finite() or monthly_usd < 0):
+            raise AdminError(f"a monthly budget must be a non-negative amount, not {monthly_usd}")
+        account = replace(self.get_account(account_id), spend_limit_usd=monthly_usd)
+        self._save(account)
+        for record in self._keys.list_for_account(account_id):
+            self._keys.update(record.key_hash, spend_limit_usd=monthly_usd)
+        return account
+
+    def usage_report(self, account_id: str, month: str) -> dict[str, Any]:
+        """The account's usage for one UTC month (YYYY-MM), in the GET /v1/usage shape."""
+        if self._usage is None:
+            raise AdminError(
+                "no usage table configured: pass --stack NAME or --local, or set SPARKAI_USAGE_TABLE"
+            )
+        self.get_account(account_id)  # an unknown account is an error, not an empty report
+        first, last = month_range(month)
+        return self._usage.report(account_id, first, last)
+
+    def usage_report(self, account_id: str, month: str) -> dict[str, Any]:
+        """The account's usage for one UTC month (YYYY-MM), in the GET /v1/usage shape."""
+        if self._usage is None:
+            raise AdminError(
+                "no usage table configured: pass --stack NAME or --local, or set SPARKAI_USAGE_TABLE"
+            )
+        self.get_account(account_id)  # an unknown account is an error, not an empty report
+        first, last = month_range(month)
+        return self._usage.report(account_id, first, last)
+
     # -- keys ---------------------------------------------------------------------------------------
 
     def create_key(
@@ -165,6 +214,7 @@ class AccountAdmin:
             name=name,
             expires_at=now + expires_in if expires_in else None,
             usage_key=account.usage_key or None,
+            spend_limit_usd=account.spend_limit_usd,
         )
         self._keys.put(record)
         return CreatedKey(secret, record)

@@ -13,6 +13,7 @@ from sparkai.api.errors import error_response
 from sparkai.api.middleware import RequestContextMiddleware
 from sparkai.api.openapi import install_openapi
 from sparkai.api.routes import router
+from sparkai.api.usage_routes import router as usage_router
 from sparkai.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
         summary="Chat completions from the spark models, buffered or streamed.",
     )
     app.include_router(router)
+    app.include_router(usage_router)
     install_openapi(app)  # the hand-written contract, built on the first /openapi.json
     app.add_exception_handler(SparkAIError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -17,11 +17,13 @@ from sparkai.config import (
     get_chat_settings,
     get_key_store_settings,
     get_limiter_settings,
+    get_usage_settings,
 )
 from sparkai.endpoints.port import ModelEndpoint
 from sparkai.endpoints.sagemaker import SageMakerEndpoint
 from sparkai.keys.store import KeyStore
 from sparkai.limits.limiter import DynamoDBRateLimiter
+from sparkai.usage.reporter import UsageReporter
 
 
 def get_authenticator() -> Authenticator:
@@ -56,14 +58,26 @@ def get_chat_service() -> ChatService:
     endpoints = _endpoints()
     return ChatService(
         endpoint_for=endpoints.__getitem__,
-        limiter=DynamoDBRateLimiter(get_limiter_settings().rate_limits_table, _dynamodb),
+        limiter=DynamoDBRateLimiter(
+            get_limiter_settings().rate_limits_table,
+            _dynamodb,
+            usage_table=get_limiter_settings().usage_table,
+        ),
         tokens=token_counter_from_setting(chat.prompt_tokenizer),
         usage=LogUsageRecorder(KeyStore(get_key_store_settings().keys_table, _dynamodb)),
     )
+
+
+@lru_cache
+def get_usage_reporter() -> UsageReporter:
+    """The usage ledger's reports (GET /v1/usage, the dashboard): settings read on first use."""
+    settings = get_usage_settings()
+    return UsageReporter(settings.usage_table, settings.accounts_table, _dynamodb)
 
 
 def reset() -> None:
     """Forget the wiring (tests that change settings between cases)."""
     _endpoints.cache_clear()
     get_chat_service.cache_clear()
+    get_usage_reporter.cache_clear()
     default_authenticator.cache_clear()

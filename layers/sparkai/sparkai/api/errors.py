@@ -21,6 +21,8 @@ from sparkai.errors import (
     RequestTooLargeError,
     RouteNotFoundError,
     SparkAIError,
+    SpendLimitExceededError,
+    StreamDeadlineExceededError,
 )
 
 # status, error type, error code (None: the error's own code, if it has one)
@@ -32,11 +34,15 @@ _HTTP: dict[type[SparkAIError], tuple[int, str, str | None]] = {
     MethodNotAllowedError: (405, "invalid_request_error", "method_not_allowed"),
     RequestTooLargeError: (413, "invalid_request_error", "request_too_large"),
     RateLimitExceededError: (429, "rate_limit_error", "rate_limit_exceeded"),
+    # No retry-after: retrying cannot help until the month or the limit changes (OpenAI's code).
+    SpendLimitExceededError: (429, "insufficient_quota", "insufficient_quota"),
     ModelEndpointError: (502, "server_error", "model_error"),
     AuthUnavailableError: (503, "server_error", "auth_unavailable"),
     LimiterUnavailableError: (503, "server_error", "rate_limiter_unavailable"),
     ModelUnavailableError: (503, "server_error", "model_unavailable"),
     ModelTimeoutError: (504, "server_error", "model_timeout"),
+    # Only ever sent inside a stream (an error event), never as a status.
+    StreamDeadlineExceededError: (504, "server_error", "stream_deadline_exceeded"),
 }
 INTERNAL = (500, "server_error", "internal_error")
 INTERNAL_MESSAGE = "The server had an error while processing your request. Please retry."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends
@@ -17,6 +18,16 @@ from sparkai.observability import logger
 from sparkai.plans import Limits
 
 
+def spend_limit_from_context(value: Any) -> Decimal | None:
+    """The authorizer's "spend_limit_usd" (a decimal string; "" or absent = no limit)."""
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:  # decimal.InvalidOperation: a garbled context is refused as misrouted
+        raise ValueError(value) from None
+
+
 def principal_from_authorizer(event: dict[str, Any] | None) -> Principal:
     """The principal the authorizer put in requestContext.authorizer. Only API Gateway writes that
     field (Mangum passes the raw event), so a client cannot forge it; absent means misrouted."""
@@ -28,6 +39,7 @@ def principal_from_authorizer(event: dict[str, Any] | None) -> Principal:
             plan=str(context["plan"]),
             limits=Limits(int(context["rpm"]), int(context["tpm"])),
             key_hash=str(context.get("key_hash", "")),
+            spend_limit_usd=spend_limit_from_context(context.get("spend_limit_usd")),
         )
     except (KeyError, TypeError, ValueError):
         logger.error("auth.missing_authorizer_context")

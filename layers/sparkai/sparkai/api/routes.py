@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sparkai.api.admission import admit
+from sparkai.api.deadline import stream_deadline
 from sparkai.api.dependencies import get_authenticator, get_chat_service
 from sparkai.api.headers import rate_limit_headers
 from sparkai.api.identity import get_principal
@@ -46,6 +47,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def _chat(
     request: Request, service: ChatService, authenticator: Authenticator, *, openai: bool
 ) -> Response:
+    deadline = stream_deadline(request)  # from the arrival: a stream ends before the function
     try:
         chat_request = parse_chat_request(
             await read_body(request, get_chat_settings().max_body_bytes)
@@ -60,7 +62,7 @@ async def _chat(
             chat_request.stream_options and chat_request.stream_options.include_usage
         )
         stream = await run_in_threadpool(
-            service.open_stream_reserved, ticket, include_usage=include_usage
+            service.open_stream_reserved, ticket, include_usage=include_usage, deadline=deadline
         )
         return EventSourceResponse(
             sse_data(stream),

@@ -104,6 +104,7 @@ class Authenticator:
             limits=record.limits,
             key_hash=record.key_hash,
             usage_key=record.usage_key,
+            spend_limit_usd=record.spend_limit_usd,
         )
 
 

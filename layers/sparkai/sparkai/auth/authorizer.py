@@ -61,6 +61,10 @@ def authorize(
             "plan": principal.plan,
             "rpm": principal.limits.requests_per_minute,
             "tpm": principal.limits.tokens_per_minute,
+            # The monthly spend limit reaches the limiter with the principal (no extra read).
+            "spend_limit_usd": ""
+            if principal.spend_limit_usd is None
+            else format(principal.spend_limit_usd, "f"),
         },
         usage_identifier_key=principal.usage_key,
     )

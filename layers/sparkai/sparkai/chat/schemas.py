@@ -12,6 +12,9 @@ from sparkai.errors import InvalidRequestError, UnknownModelError
 Role = Literal["system", "user", "assistant"]
 
 
+NAME_MAX_CHARS = 64
+
+
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     type: Literal["text"]
@@ -24,7 +27,8 @@ class ChatMessage(BaseModel):
     role: Role
     # OpenAI clients sometimes send content as a list of text parts; both mean the same string.
     content: str | list[TextPart]
-    name: str | None = None
+    # Sent to the model, so counted in the prompt; capped like OpenAI's (64 characters).
+    name: Annotated[str | None, Field(max_length=NAME_MAX_CHARS)] = None
 
     @field_validator("content")
     @classmethod

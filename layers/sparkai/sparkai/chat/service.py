@@ -16,10 +16,32 @@ from sparkai.chat.tokens import TokenCounter
 from sparkai.chat.usage import UsageRecord, UsageRecorder
 from sparkai.endpoints.payloads import build_payload
 from sparkai.endpoints.port import ModelDelta, ModelEndpoint, ModelStream, TokenUsage
-from sparkai.errors import InvalidRequestError
+from sparkai.errors import (
+    InvalidRequestError,
+    ModelEndpointError,
+    ModelTimeoutError,
+    SparkAIError,
+    StreamDeadlineExceededError,
+)
 from sparkai.keys.records import Principal
 from sparkai.limits import RateLimiter, RateLimitStatus, Reservation
 from sparkai.plans import PLANS
+from sparkai.usage.ledger import Charge
+from sparkai.usage.pricing import cost_usd
+
+# Failures after the model call started: the endpoint worked (and may still be generating), so the
+# request and its prompt are charged and only the unused completion budget is returned.
+CHARGED_FAILURES = (ModelTimeoutError, ModelEndpointError)
+
+Schedule = Callable[[float, Callable[[], None]], Callable[[], None]]
+
+
+def timer(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
+    """Run `action` after `seconds` on a daemon thread; returns its cancel."""
+    watchdog = threading.Timer(max(0.0, seconds), action)
+    watchdog.daemon = True
+    watchdog.start()
+    return watchdog.cancel
 
 
 def new_completion_id() -> str:
@@ -59,6 +81,7 @@ class ChatService:
         usage: UsageRecorder,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_completion_id,
+        schedule: Schedule = timer,
     ) -> None:
         self._endpoint_for = endpoint_for
         self._limiter = limiter
@@ -66,14 +89,18 @@ class ChatService:
         self._usage = usage
         self._clock = clock
         self._new_id = new_id
+        self._schedule = schedule
 
     # -- reserving ---------------------------------------------------------------------------------
 
     def reserve(self, principal: Principal, request: ChatRequest) -> Ticket:
         """Check the request fits the plan and reserve its requests and tokens (429 if not)."""
         prepared = self._prepare(principal, request)
+        worst_case = prepared.prompt_estimate + prepared.max_tokens
         reservation = self._limiter.reserve(
-            principal, prepared.prompt_estimate + prepared.max_tokens
+            principal,
+            worst_case,
+            spend_usd=cost_usd(prepared.model.price_per_1k_tokens, worst_case),
         )
         return Ticket(principal, request, prepared, reservation)
 
@@ -91,6 +118,9 @@ class ChatService:
         payload = self._payload(ticket.request, prepared, stream=False)
         try:
             reply = self._endpoint_for(prepared.model.id).invoke(payload)
+        except CHARGED_FAILURES:
+            self._charge_prompt(ticket)
+            raise
         except BaseException:
             self.release(ticket)
             raise
@@ -122,9 +152,15 @@ class ChatService:
             self.reserve(principal, request), include_usage=include_usage
         )
 
-    def open_stream_reserved(self, ticket: Ticket, *, include_usage: bool = True) -> ChatStream:
+    def open_stream_reserved(
+        self, ticket: Ticket, *, include_usage: bool = True, deadline: float | None = None
+    ) -> ChatStream:
         """Open the model stream and wait for its first piece, so that every failure up to here
-        is still an ordinary HTTP error; later failures travel inside the stream."""
+        is still an ordinary HTTP error; later failures travel inside the stream.
+
+        `deadline` (epoch seconds, this service's clock): the stream ends there with one
+        StreamDeadlineExceededError event, settled and metered with what was sent, before the
+        function that carries it is killed."""
         prepared = ticket.prepared
         payload = self._payload(ticket.request, prepared, stream=True)
         model_stream: ModelStream | None = None
@@ -132,12 +168,15 @@ class ChatService:
             model_stream = self._endpoint_for(prepared.model.id).stream(payload)
             deltas = iter(model_stream)
             first = next(deltas, None)
-        except BaseException:
+        except BaseException as exc:
             if model_stream is not None:
                 model_stream.close()
-            self.release(ticket)
+            if isinstance(exc, CHARGED_FAILURES):
+                self._charge_prompt(ticket)
+            else:
+                self.release(ticket)
             raise
-        return ChatStream(
+        stream = ChatStream(
             completion_id=self._new_id(),
             created=int(self._clock()),
             model=prepared.model,
@@ -149,7 +188,17 @@ class ChatService:
             on_close=lambda used, complete, cid: self._settle(
                 ticket, cid, used, streamed=True, complete=complete
             ),
+            clock=self._clock,
+            deadline=deadline,
         )
+        if deadline is not None:  # a stalled model cannot hold the stream past the deadline
+            stream.watch(self._schedule(deadline - self._clock(), stream.cut))
+        return stream
+
+    def _charge_prompt(self, ticket: Ticket) -> None:
+        """Settle a call that failed after it started: the request and the prompt, no completion."""
+        used = TokenUsage(ticket.prepared.prompt_estimate, 0)
+        self._settle(ticket, self._new_id(), used, streamed=False, complete=False)
 
     # -- shared -------------------------------------------------------------------------------------
 
@@ -194,8 +243,21 @@ class ChatService:
         complete: bool,
     ) -> None:
         principal = ticket.principal
+        model = ticket.prepared.model
         self._limiter.settle(
-            ticket.reservation, used.prompt_tokens + used.completion_tokens, served=True
+            ticket.reservation,
+            used.prompt_tokens + used.completion_tokens,
+            served=True,
+            charge=Charge(
+                completion_id=completion_id,
+                account_id=principal.account_id,
+                key_id=principal.key_id,
+                model=model.id,
+                day=ticket.reservation.day or time.strftime("%Y-%m-%d", time.gmtime(self._clock())),
+                prompt_tokens=used.prompt_tokens,
+                completion_tokens=used.completion_tokens,
+                price_per_1k_usd=model.price_per_1k_tokens,
+            ),
         )
         self._usage.record(
             principal,
@@ -236,6 +298,8 @@ class ChatStream:
         include_usage: bool,
         rate: RateLimitStatus,
         on_close: Callable[[TokenUsage, bool, str], None],
+        clock: Callable[[], float] = time.time,
+        deadline: float | None = None,
     ) -> None:
         self.completion_id = completion_id
         self.created = created
@@ -251,6 +315,28 @@ class ChatStream:
         self._pieces = 0
         self._model_usage: TokenUsage | None = None
         self._complete = False
+        self._clock = clock
+        self._deadline = deadline
+        self._deadline_hit = False
+        self._cancel_watchdog: Callable[[], None] | None = None
+
+    def watch(self, cancel: Callable[[], None]) -> None:
+        """Keep the watchdog's cancel, so closing the stream stops it."""
+        self._cancel_watchdog = cancel
+
+    def cut(self) -> None:
+        """The deadline: stop the model, settle what was sent; events() ends with the error."""
+        with self._lock:
+            if self._closed:
+                return
+            self._deadline_hit = True
+        self.close()
+
+    def _deadline_error(self) -> StreamDeadlineExceededError:
+        return StreamDeadlineExceededError(
+            "The stream reached this function's time limit and was ended; the tokens sent so far "
+            "are counted. Lower max_tokens, or continue the answer in a new request."
+        )
 
     def _chunk(self, **fields: Any) -> dict[str, Any]:
         return chunk(self.completion_id, self.created, self.model.id, **fields)
@@ -260,15 +346,27 @@ class ChatStream:
         if the model fails mid-stream (the caller turns it into an error event)."""
         yield self._chunk(delta={"role": "assistant", "content": ""})
         finish_reason = "stop"
-        for delta in self._deltas:
-            if delta.usage is not None:
-                self._model_usage = delta.usage
-            if delta.content:
-                with self._lock:
-                    self._pieces += 1
-                yield self._chunk(delta={"content": delta.content})
-            if delta.finish_reason:
-                finish_reason = delta.finish_reason
+        try:
+            for delta in self._deltas:
+                if self._deadline is not None and self._clock() >= self._deadline:
+                    self.cut()
+                    break
+                if delta.usage is not None:
+                    self._model_usage = delta.usage
+                if delta.content:
+                    with self._lock:
+                        if self._closed:
+                            break
+                        self._pieces += 1
+                    yield self._chunk(delta={"content": delta.content})
+                if delta.finish_reason:
+                    finish_reason = delta.finish_reason
+        except SparkAIError:
+            if self._deadline_hit:  # the model stream was closed under us by the watchdog
+                raise self._deadline_error() from None
+            raise
+        if self._deadline_hit:
+            raise self._deadline_error()
         if self._closed:  # closed from outside (client gone): nothing more to say
             return
         self._complete = True
@@ -279,18 +377,22 @@ class ChatStream:
         self.close()
 
     def usage(self) -> TokenUsage:
-        """The model's counts when it sent them for a complete stream; otherwise the prompt estimate
-        and one token per content piece relayed (TGI, vLLM and LMI stream a token per event)."""
+        """The model's counts when it sent them for a complete stream; otherwise one token per
+        content piece relayed (TGI, vLLM and LMI stream a token per event), with the model's own
+        prompt count when it reported one, else the estimate."""
         with self._lock:
             model_usage = _with_prompt(self._model_usage, self._prompt_estimate)
             if self._complete and model_usage is not None:
                 return model_usage
-            return TokenUsage(self._prompt_estimate, self._pieces)
+            prompt = model_usage.prompt_tokens if model_usage else self._prompt_estimate
+            return TokenUsage(prompt, self._pieces)
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        if self._cancel_watchdog is not None:
+            self._cancel_watchdog()
         self._model_stream.close()
         self._on_close(self.usage(), self._complete, self.completion_id)

@@ -25,15 +25,20 @@ class TokenCounter(Protocol):
     def count_messages(self, messages: Sequence[dict[str, str]]) -> int: ...
 
 
+def count_messages(counter: TokenCounter, messages: Sequence[dict[str, str]]) -> int:
+    """Every field the model sees (role, content, name...), not only the content."""
+    return REPLY_OVERHEAD + sum(
+        PER_MESSAGE_OVERHEAD + sum(counter.count_text(value) for value in m.values())
+        for m in messages
+    )
+
+
 class EstimatingTokenCounter:
     def count_text(self, text: str) -> int:
         return math.ceil(len(text.encode("utf-8")) / 3)
 
     def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
-        return REPLY_OVERHEAD + sum(
-            PER_MESSAGE_OVERHEAD + self.count_text(m["content"]) + self.count_text(m["role"])
-            for m in messages
-        )
+        return count_messages(self, messages)
 
 
 class LlamaTokenCounter:
@@ -49,10 +54,7 @@ class LlamaTokenCounter:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
-        return REPLY_OVERHEAD + sum(
-            PER_MESSAGE_OVERHEAD + self.count_text(m["content"]) + self.count_text(m["role"])
-            for m in messages
-        )
+        return count_messages(self, messages)
 
 
 def token_counter_from_setting(setting: str) -> TokenCounter:

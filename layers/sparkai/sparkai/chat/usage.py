@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from sparkai.catalog import MODELS
 from sparkai.keys.records import Principal
 from sparkai.observability import logger
+from sparkai.usage.pricing import cost_usd, price_per_1k_usd, usd
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class UsageRecord:
 
     @property
     def cost_usd(self) -> Decimal:
-        return MODELS[self.model].price_per_1k_tokens * self.total_tokens / 1000
+        return cost_usd(price_per_1k_usd(self.model), self.total_tokens)
 
 
 class UsageRecorder(Protocol):
@@ -69,7 +69,8 @@ class LogUsageRecorder:
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
                 "total_tokens": usage.total_tokens,
-                "cost_usd": str(usage.cost_usd),
+                "cost_usd": usd(usage.cost_usd),
+                "price_per_1k_usd": usd(price_per_1k_usd(usage.model)),
                 "streamed": usage.streamed,
                 "complete": usage.complete,
             },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sparkai.plans import Limits
 
@@ -25,6 +26,9 @@ class ApiKeyRecord:
     revoked_at: int | None = None
     last_used_at: int | None = None
     usage_key: str | None = None  # the account's API Gateway key value (usage plans), if any
+    # The account's monthly spend limit (USD), copied here like the plan limits so the limiter
+    # gets it without another read; None = no limit. Written by `account set-budget`.
+    spend_limit_usd: Decimal | None = None
 
     def state(self, now: float) -> str:
         """'active', 'revoked' or 'expired' at time `now`."""
@@ -45,3 +49,4 @@ class Principal:
     limits: Limits
     key_hash: str = ""  # lets the chat function record last use without seeing the key
     usage_key: str | None = None  # API Gateway usage-plan key value, returned by the authorizer
+    spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit

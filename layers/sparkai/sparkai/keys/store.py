@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,6 +43,7 @@ def record_from_item(item: dict[str, Any]) -> ApiKeyRecord:
         revoked_at=_n(item, "revoked_at"),
         last_used_at=_n(item, "last_used_at"),
         usage_key=_s(item, "usage_key"),
+        spend_limit_usd=Decimal(item["spend_limit_usd"]["N"]) if "spend_limit_usd" in item else None,
     )
 
 
@@ -64,6 +66,8 @@ def item_from_record(record: ApiKeyRecord) -> dict[str, Any]:
             item[name] = {"N": str(value)}
     if record.usage_key:
         item["usage_key"] = {"S": record.usage_key}
+    if record.spend_limit_usd is not None:
+        item["spend_limit_usd"] = {"N": format(record.spend_limit_usd, "f")}
     return item
 
 
@@ -132,7 +136,7 @@ class KeyStore:
             for item in page.get("Items", []):
                 yield record_from_item(item)
 
-    def update(self, key_hash: str, **attributes: str | int | None) -> None:
+    def update(self, key_hash: str, **attributes: str | int | Decimal | None) -> None:
         """Set (or, for None, remove) top-level attributes of one key record."""
         sets, removes = [], []
         names: dict[str, str] = {}
@@ -143,7 +147,11 @@ class KeyStore:
                 removes.append(f"#a{i}")
             else:
                 sets.append(f"#a{i} = :v{i}")
-                values[f":v{i}"] = {"N": str(value)} if isinstance(value, int) else {"S": value}
+                values[f":v{i}"] = (
+                    {"N": format(value, "f") if isinstance(value, Decimal) else str(value)}
+                    if isinstance(value, int | Decimal)
+                    else {"S": value}
+                )
         expression = ""
         if sets:
             expression += "SET " + ", ".join(sets)

@@ -11,29 +11,67 @@ The update never needs a read first: when a budget is busy (tat > now) the incre
 (`tat = tat + inc`), so concurrent writers do not conflict; when it is idle the update sets
 `tat = now + inc` under `tat <= now`. A wrong guess of busy/idle fails its condition and returns
 the current item (ReturnValuesOnConditionCheckFailure), from which the next try is exact. Refused
-requests change nothing. Counters expire through the table's TTL once the bucket is full again.
+requests change nothing.
+
+The same update reserves the request's worst-case cost against the account's monthly spend limit:
+the item carries `spend_month` (YYYY-MM) and `spend_usd`. Within the month the spend is added under
+`spend_usd <= limit - cost`; when the month changes the condition `spend_month < :m` lets the update
+restart the counter. The item expires (TTL) only after the month it counts has ended, so an idle
+account never loses its month's spend; the durable record of spend is the usage ledger.
+
+Settling is one write as well: a TransactWriteItems that returns the unused part of the reservation
+(at most what of it is still unelapsed, never budget others have since used), corrects the spend to
+the real cost, adds the answer to the ledger's daily row and puts a settle marker keyed by the
+completion id under attribute_not_exists, so a replayed settle is cancelled as a whole.
 """
 
 from __future__ import annotations
 
+import calendar
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sparkai.errors import LimiterUnavailableError, RateLimitExceededError
+from sparkai.errors import LimiterUnavailableError, RateLimitExceededError, SpendLimitExceededError
 from sparkai.keys.records import Principal
 from sparkai.limits.port import BudgetStatus, RateLimitStatus, Reservation
 from sparkai.observability import logger
 from sparkai.plans import PLANS
+from sparkai.usage.ledger import aggregate_update, marker_put
+from sparkai.usage.pricing import usd
+
+if TYPE_CHECKING:
+    from sparkai.usage.ledger import Charge
 
 WINDOW_MS = Decimal(60_000)
 _QUANTUM = Decimal("0.000001")  # tat precision: a nanosecond, exact in DynamoDB's 38 digits
 _TTL_MARGIN_S = 120
 _MAX_HINTS = 10_000
+_MONTH_TTL_MARGIN_S = 7 * 24 * 3600  # the spend counter outlives its month by a week
+
+
+@dataclass(frozen=True)
+class _State:
+    """What the item held (or is guessed to hold): two arrival times and the month's spend."""
+
+    req_tat: Decimal | None = None
+    tok_tat: Decimal | None = None
+    spend_month: str | None = None
+    spend_usd: Decimal = Decimal(0)
+
+
+def _month_of(now_ms: Decimal) -> tuple[str, str, int]:
+    """(YYYY-MM, YYYY-MM-DD, epoch seconds the month ends) for `now_ms`, in UTC."""
+    moment = datetime.fromtimestamp(float(now_ms) / 1000, UTC)
+    year, month = moment.year, moment.month
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    return f"{year:04d}-{month:02d}", moment.strftime("%Y-%m-%d"), calendar.timegm(end.timetuple())
 
 
 def _increment(units: int, limit: int) -> Decimal:
@@ -56,11 +94,28 @@ def _wait_seconds(tat: Decimal | None, now: Decimal, inc: Decimal) -> int:
     return 0 if overshoot <= 0 else min(60, max(1, math.ceil(overshoot / 1000)))
 
 
-def _tats(item: dict[str, Any] | None) -> tuple[Decimal | None, Decimal | None]:
+def _state(item: dict[str, Any] | None) -> _State:
     item = item or {}
     req = item.get("req_tat", {}).get("N")
     tok = item.get("tok_tat", {}).get("N")
-    return (Decimal(req) if req else None, Decimal(tok) if tok else None)
+    spend = item.get("spend_usd", {}).get("N")
+    return _State(
+        Decimal(req) if req else None,
+        Decimal(tok) if tok else None,
+        item.get("spend_month", {}).get("S"),
+        Decimal(spend) if spend else Decimal(0),
+    )
+
+
+def _num(value: Decimal) -> dict[str, str]:
+    return {"N": format(value, "f")}
+
+
+def _unelapsed(refund: Decimal, reserved_until: Decimal | None, now: Decimal) -> Decimal:
+    """At most what of a reservation ending at `reserved_until` is still ahead of `now`."""
+    if reserved_until is None:  # a reservation from before this field existed: as before
+        return refund
+    return max(Decimal(0), min(refund, reserved_until - now))
 
 
 def _plan_name(plan_id: str) -> str:
@@ -75,101 +130,191 @@ class DynamoDBRateLimiter:
         client_factory: Callable[[], Any],
         clock: Callable[[], float] = time.time,
         max_attempts: int = 10,
+        usage_table: str = "",
     ) -> None:
         self._table = table_name
+        self._usage_table = usage_table
         self._client_factory = client_factory
         self._clock = clock
         self._max_attempts = max_attempts
         # Last tats this process saw per account: a guess of busy/idle that saves a retry.
-        self._hints: dict[str, tuple[Decimal | None, Decimal | None]] = {}
+        self._hints: dict[str, _State] = {}
 
     def _now_ms(self) -> Decimal:
         return Decimal(repr(self._clock() * 1000)).quantize(_QUANTUM, rounding=ROUND_FLOOR)
 
-    def reserve(self, principal: Principal, tokens: int) -> Reservation:
+    def reserve(
+        self, principal: Principal, tokens: int, *, spend_usd: Decimal = Decimal(0)
+    ) -> Reservation:
         limits = principal.limits
         now = self._now_ms()
+        month, day, month_end = _month_of(now)
         req_inc = _increment(1, limits.requests_per_minute)
         tok_inc = _increment(tokens, limits.tokens_per_minute)
-        hint = self._hints.get(principal.account_id, (None, None))
+        hint = self._hints.get(principal.account_id, _State())
         for _ in range(self._max_attempts):
+            # A counter already in a later month (another instance's clock is ahead) is that month.
+            spend_month = max(month, hint.spend_month or month)
+            if principal.spend_limit_usd is not None and spend_usd > principal.spend_limit_usd:
+                # Alone above the limit: no state can make it fit (the hint only words the message).
+                self._refuse_if_over_budget(principal, spend_usd, hint, spend_month)
             try:
                 response = self._client_factory().update_item(
-                    **self._reserve_request(principal.account_id, now, hint, req_inc, tok_inc),
+                    **self._reserve_request(
+                        principal, now, hint, req_inc, tok_inc, spend_usd, spend_month, month_end
+                    ),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise self._unavailable(exc) from exc
-                current = _tats(exc.response.get("Item"))
+                current = _state(exc.response.get("Item"))
+                self._remember(principal.account_id, current)
+                self._refuse_if_over_budget(
+                    principal, spend_usd, current, max(month, current.spend_month or month)
+                )
                 self._refuse_if_over(principal, tokens, current, now, req_inc, tok_inc)
                 hint = current  # it fits; the guess of busy/idle was stale, so try again
                 continue
             except BotoCoreError as exc:
                 raise self._unavailable(exc) from exc
-            new = _tats(response.get("Attributes"))
+            new = _state(response.get("Attributes"))
             self._remember(principal.account_id, new)
             return Reservation(
                 account_id=principal.account_id,
                 limits=limits,
                 tokens=tokens,
                 status=RateLimitStatus(
-                    requests=_budget(new[0], now, limits.requests_per_minute),
-                    tokens=_budget(new[1], now, limits.tokens_per_minute),
+                    requests=_budget(new.req_tat, now, limits.requests_per_minute),
+                    tokens=_budget(new.tok_tat, now, limits.tokens_per_minute),
                 ),
+                req_tat=new.req_tat,
+                tok_tat=new.tok_tat,
+                spend_usd=spend_usd,
+                spend_month=spend_month,
+                day=day,
             )
         raise LimiterUnavailableError("The rate limiter is under heavy contention; please retry.")
 
-    def settle(self, reservation: Reservation, used_tokens: int, *, served: bool) -> None:
-        """Return unused tokens (or charge extra ones) and, if nothing was served, the request."""
-        limits = reservation.limits
-        delta_tokens = used_tokens - reservation.tokens
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {":now": {"N": str(self._now_ms())}}
-        sets = []
-        if delta_tokens:
-            names["#t"] = "tok_tat"
-            values[":dt"] = {"N": str(_increment(abs(delta_tokens), limits.tokens_per_minute))}
-            sets.append(f"#t = if_not_exists(#t, :now) {'+' if delta_tokens > 0 else '-'} :dt")
-        if not served:
-            names["#r"] = "req_tat"
-            values[":dr"] = {"N": str(_increment(1, limits.requests_per_minute))}
-            sets.append("#r = if_not_exists(#r, :now) - :dr")
-        if not sets:
-            return
-        try:
-            response = self._client_factory().update_item(
-                TableName=self._table,
-                Key={"account_id": {"S": reservation.account_id}},
-                UpdateExpression="SET " + ", ".join(sets),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",  # free in the same call: keeps the busy/idle guess fresh
-            )
-            self._remember(reservation.account_id, _tats(response.get("Attributes")))
-        except (BotoCoreError, ClientError):
-            # The reservation already counted at least as much as was used, except when the model
-            # used more than reserved; either way the usage record is logged by the caller.
-            logger.exception("limiter.settle_failed", extra={"account_id": reservation.account_id})
+    def settle(
+        self,
+        reservation: Reservation,
+        used_tokens: int,
+        *,
+        served: bool,
+        charge: Charge | None = None,
+    ) -> None:
+        """Return what was reserved but not used (tokens; the request if nothing was served; the
+        spend above the real cost) and, with a `charge`, add it to the ledger exactly once.
 
-    # -- internals ----------------------------------------------------------------------------------
+        Failures are logged, never raised: the answer has been produced already, and what the
+        reservation holds is at least what was used (except tokens beyond max_tokens)."""
+        now = self._now_ms()
+        cost = charge.cost_usd if charge is not None else Decimal(0)
+        spend_delta = cost - reservation.spend_usd if (served or charge) else -reservation.spend_usd
+        try:
+            self._settle(reservation, used_tokens, served, charge, now, spend_delta)
+        except (BotoCoreError, ClientError):
+            logger.exception(
+                "limiter.settle_failed",
+                extra={
+                    "account_id": reservation.account_id,
+                    "completion_id": charge.completion_id if charge else None,
+                    "cost_usd": usd(cost),
+                },
+            )
+
+    def _settle(
+        self,
+        reservation: Reservation,
+        used_tokens: int,
+        served: bool,
+        charge: Charge | None,
+        now: Decimal,
+        spend_delta: Decimal,
+    ) -> None:
+        update = self._settle_update(reservation, used_tokens, served, now, spend_delta)
+        client = self._client_factory()
+        if charge is None:
+            if update is None:
+                return
+            try:
+                client.update_item(**update)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                # The spend counter has moved to another month: leave it, return the rest.
+                retry = self._settle_update(reservation, used_tokens, served, now, Decimal(0))
+                if retry is not None:
+                    client.update_item(**retry)
+            return
+        if not self._usage_table:
+            if update is not None:
+                client.update_item(**update)
+            return
+        for attempt in (
+            update,
+            self._settle_update(reservation, used_tokens, served, now, Decimal(0)),
+        ):
+            items = [{"Update": attempt}] if attempt is not None else []
+            items += [
+                aggregate_update(self._usage_table, charge),
+                marker_put(self._usage_table, charge, int(now / 1000)),
+            ]
+            try:
+                # The completion id as the request token: botocore's own retries of a lost
+                # response are answered as the same transaction (and the marker guards beyond).
+                client.transact_write_items(
+                    TransactItems=items, ClientRequestToken=charge.completion_id[:36]
+                )
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", []) or []]
+                if reasons and reasons[-1] == "ConditionalCheckFailed":
+                    logger.info(
+                        "usage.settle_replayed", extra={"completion_id": charge.completion_id}
+                    )
+                    return  # settled before: counting it again would double-bill
+                if not (reasons and reasons[0] == "ConditionalCheckFailed" and attempt is update):
+                    raise
+                # Only the spend month moved under us: settle again without touching the counter.
+
+        # -- internals ----------------------------------------------------------------------------------
 
     def _reserve_request(
         self,
-        account_id: str,
+        principal: Principal,
         now: Decimal,
-        hint: tuple[Decimal | None, Decimal | None],
+        hint: _State,
         req_inc: Decimal,
         tok_inc: Decimal,
+        spend_usd: Decimal,
+        spend_month: str,
+        month_end: int,
     ) -> dict[str, Any]:
-        names = {"#r": "req_tat", "#t": "tok_tat", "#e": "expires_at"}
+        names = {
+            "#r": "req_tat",
+            "#t": "tok_tat",
+            "#e": "expires_at",
+            "#sm": "spend_month",
+            "#s": "spend_usd",
+        }
+        # The spend counter must outlive its month, whatever the budgets' own refill time.
+        expires = max(math.ceil(now / 1000) + 60 + _TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S)
         values: dict[str, Any] = {
             ":now": {"N": str(now)},
-            ":exp": {"N": str(math.ceil(now / 1000) + 60 + _TTL_MARGIN_S)},
+            ":exp": {"N": str(expires)},
+            ":m": {"S": spend_month},
+            ":cost": _num(spend_usd),
         }
         conditions, sets = [], ["#e = :exp"]
-        for attr, tat, inc, tag in (("#r", hint[0], req_inc, "r"), ("#t", hint[1], tok_inc, "t")):
+        for attr, tat, inc, tag in (
+            ("#r", hint.req_tat, req_inc, "r"),
+            ("#t", hint.tok_tat, tok_inc, "t"),
+        ):
             if tat is not None and tat > now:  # busy: advance relative to the stored value
                 values[f":{tag}inc"] = {"N": str(inc)}
                 values[f":{tag}max"] = {"N": str(now + WINDOW_MS - inc)}
@@ -179,30 +324,107 @@ class DynamoDBRateLimiter:
                 values[f":{tag}new"] = {"N": str(now + inc)}
                 conditions.append(f"(attribute_not_exists({attr}) OR {attr} <= :now)")
                 sets.append(f"{attr} = :{tag}new")
+        limit = principal.spend_limit_usd
+        if hint.spend_month == spend_month:  # this month's counter exists: add to it
+            conditions.append("#sm = :m")
+            sets.append("#s = #s + :cost")
+            if limit is not None:
+                values[":smax"] = _num(limit - spend_usd)
+                conditions.append("#s <= :smax")
+        else:  # no counter yet, or last month's: this month starts with this request
+            conditions.append("(attribute_not_exists(#sm) OR #sm < :m)")
+            sets += ["#sm = :m", "#s = :cost"]
         return {
             "TableName": self._table,
-            "Key": {"account_id": {"S": account_id}},
+            "Key": {"account_id": {"S": principal.account_id}},
             "UpdateExpression": "SET " + ", ".join(sets),
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
 
+    def _settle_update(
+        self,
+        reservation: Reservation,
+        used_tokens: int,
+        served: bool,
+        now: Decimal,
+        spend_delta: Decimal,
+    ) -> dict[str, Any] | None:
+        """The limiter item's part of a settle, or None when nothing changes."""
+        limits = reservation.limits
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":now": {"N": str(now)}}
+        sets = []
+        delta_tokens = used_tokens - reservation.tokens
+        if delta_tokens > 0:  # the model used more than reserved: charge the difference
+            names["#t"] = "tok_tat"
+            values[":dt"] = {"N": str(_increment(delta_tokens, limits.tokens_per_minute))}
+            sets.append("#t = if_not_exists(#t, :now) + :dt")
+        elif delta_tokens < 0:
+            refund = _unelapsed(
+                _increment(-delta_tokens, limits.tokens_per_minute), reservation.tok_tat, now
+            )
+            if refund > 0:
+                names["#t"] = "tok_tat"
+                values[":dt"] = {"N": str(refund)}
+                sets.append("#t = if_not_exists(#t, :now) - :dt")
+        if not served:
+            refund = _unelapsed(_increment(1, limits.requests_per_minute), reservation.req_tat, now)
+            if refund > 0:
+                names["#r"] = "req_tat"
+                values[":dr"] = {"N": str(refund)}
+                sets.append("#r = if_not_exists(#r, :now) - :dr")
+        condition = None
+        if spend_delta and reservation.spend_month:
+            names["#s"], names["#sm"] = "spend_usd", "spend_month"
+            values[":ds"], values[":m"] = _num(spend_delta), {"S": reservation.spend_month}
+            sets.append("#s = #s + :ds")
+            condition = "#sm = :m"  # never correct another month's counter
+        if not sets:
+            return None
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"account_id": {"S": reservation.account_id}},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            update["ConditionExpression"] = condition
+        return update
+
+    def _refuse_if_over_budget(
+        self, principal: Principal, spend_usd: Decimal, state: _State, spend_month: str
+    ) -> None:
+        limit = principal.spend_limit_usd
+        if limit is None:
+            return
+        spent = state.spend_usd if state.spend_month == spend_month else Decimal(0)
+        if spent + spend_usd <= limit:
+            return
+        raise SpendLimitExceededError(
+            f"You exceeded your monthly spend limit of ${usd(limit)}: ${usd(spent)} is used or "
+            f"reserved in {spend_month}, and this request could cost up to ${usd(spend_usd)} "
+            "(prompt plus max_tokens). Lower max_tokens, or ask for a higher limit.",
+            limit_usd=limit,
+            month_to_date_usd=spent,
+        )
+
     def _refuse_if_over(
         self,
         principal: Principal,
         tokens: int,
-        current: tuple[Decimal | None, Decimal | None],
+        current: _State,
         now: Decimal,
         req_inc: Decimal,
         tok_inc: Decimal,
     ) -> None:
         limits = principal.limits
-        req_wait = _wait_seconds(current[0], now, req_inc)
-        tok_wait = _wait_seconds(current[1], now, tok_inc)
+        req_wait = _wait_seconds(current.req_tat, now, req_inc)
+        tok_wait = _wait_seconds(current.tok_tat, now, tok_inc)
         if not req_wait and not tok_wait:
             return
-        self._remember(principal.account_id, current)
         plan = _plan_name(principal.plan)
         retry_after = max(req_wait, tok_wait)
         if req_wait >= tok_wait:
@@ -223,15 +445,15 @@ class DynamoDBRateLimiter:
             limit=limit,
             retry_after=retry_after,
             status=RateLimitStatus(
-                requests=_budget(current[0], now, limits.requests_per_minute),
-                tokens=_budget(current[1], now, limits.tokens_per_minute),
+                requests=_budget(current.req_tat, now, limits.requests_per_minute),
+                tokens=_budget(current.tok_tat, now, limits.tokens_per_minute),
             ),
         )
 
-    def _remember(self, account_id: str, tats: tuple[Decimal | None, Decimal | None]) -> None:
+    def _remember(self, account_id: str, state: _State) -> None:
         if len(self._hints) >= _MAX_HINTS:
             self._hints.clear()
-        self._hints[account_id] = tats
+        self._hints[account_id] = state
 
     def _unavailable(self, exc: Exception) -> LimiterUnavailableError:
         logger.error("limiter.unavailable", extra={"error": type(exc).__name__})

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
 from sparkai.keys.records import Principal
 from sparkai.plans import Limits
+
+if TYPE_CHECKING:
+    from sparkai.usage.ledger import Charge
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,26 @@ class Reservation:
     limits: Limits
     tokens: int
     status: RateLimitStatus
+    # Where this reservation ends on each budget (GCRA arrival times, epoch ms): a refund may give
+    # back at most what of it has not elapsed yet (tat_after - now), never budget that later
+    # requests have already used.
+    req_tat: Decimal | None = None
+    tok_tat: Decimal | None = None
+    spend_usd: Decimal = Decimal(0)  # worst-case cost reserved against the monthly spend limit
+    spend_month: str = ""  # YYYY-MM the spend was reserved in
+    day: str = ""  # UTC date (YYYY-MM-DD) of admission: the ledger row the answer is charged to
 
 
 class RateLimiter(Protocol):
-    def reserve(self, principal: Principal, tokens: int) -> Reservation: ...
+    def reserve(
+        self, principal: Principal, tokens: int, *, spend_usd: Decimal = Decimal(0)
+    ) -> Reservation: ...
 
-    def settle(self, reservation: Reservation, used_tokens: int, *, served: bool) -> None: ...
+    def settle(
+        self,
+        reservation: Reservation,
+        used_tokens: int,
+        *,
+        served: bool,
+        charge: Charge | None = None,
+    ) -> None: ...

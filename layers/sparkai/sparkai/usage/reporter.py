@@ -1,0 +1,155 @@
+"""The usage report (GET /v1/usage, the dashboard, `sparkai-admin usage`) read from the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from sparkai.errors import InvalidRequestError
+from sparkai.usage.pricing import usd
+
+MAX_DAYS = 93
+_COUNTERS = ("requests", "prompt_tokens", "completion_tokens")
+
+
+def _today(clock: Callable[[], float]) -> dt.date:
+    return dt.datetime.fromtimestamp(clock(), dt.UTC).date()
+
+
+def parse_day(value: str, param: str) -> dt.date:
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"Invalid value for '{param}': expected a date as YYYY-MM-DD (UTC), got {value[:20]!r}.",
+            param=param,
+        ) from None
+
+
+def check_range(start: dt.date, end: dt.date) -> None:
+    if end < start:
+        raise InvalidRequestError(f"'end' ({end}) is before 'start' ({start}).", param="end")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise InvalidRequestError(
+            f"The range {start}..{end} is {(end - start).days + 1} days; at most {MAX_DAYS} days "
+            "can be asked for at once.",
+            param="end",
+        )
+
+
+def month_range(month: str) -> tuple[dt.date, dt.date]:
+    """'2026-11' -> (2026-11-01, 2026-11-30)."""
+    first = dt.date.fromisoformat(month + "-01")
+    following = dt.date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+class UsageReporter:
+    def __init__(
+        self,
+        usage_table: str,
+        accounts_table: str,
+        client_factory: Callable[[], Any],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._usage_table = usage_table
+        self._accounts_table = accounts_table
+        self._client_factory = client_factory
+        self._clock = clock
+
+    def default_range(
+        self, start: str | None = None, end: str | None = None
+    ) -> tuple[dt.date, dt.date]:
+        """The query's dates: both optional (first day of this UTC month .. today), validated."""
+        today = _today(self._clock)
+        first = parse_day(start, "start") if start is not None else today.replace(day=1)
+        last = parse_day(end, "end") if end is not None else today
+        check_range(first, last)
+        return first, last
+
+    def report(self, account_id: str, start: dt.date, end: dt.date) -> dict[str, Any]:
+        """Exactly the GET /v1/usage body: one row per day, model and key; totals; the month."""
+        check_range(start, end)
+        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for item in self._rows(account_id, start, end):
+            key = (item["date"]["S"], item["model"]["S"], item["key_id"]["S"])
+            row = rows.setdefault(
+                key,
+                {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": Decimal(0)},
+            )
+            for name in _COUNTERS:
+                row[name] += int(item.get(name, {}).get("N", "0"))
+            row["cost"] += Decimal(item.get("cost_usd", {}).get("N", "0"))
+        data = [
+            {
+                "date": day,
+                "model": model,
+                "key_id": key_id,
+                "requests": row["requests"],
+                "prompt_tokens": row["prompt_tokens"],
+                "completion_tokens": row["completion_tokens"],
+                "total_tokens": row["prompt_tokens"] + row["completion_tokens"],
+                "cost_usd": usd(row["cost"]),
+            }
+            for (day, model, key_id), row in sorted(rows.items())
+        ]
+        totals = {name: sum(r[name] for r in rows.values()) for name in _COUNTERS}
+        limit = self._spend_limit(account_id)
+        return {
+            "object": "usage",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "data": data,
+            "totals": {
+                **totals,
+                "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
+                "cost_usd": usd(sum((r["cost"] for r in rows.values()), Decimal(0))),
+            },
+            "spend_limit_usd": None if limit is None else usd(limit),
+            "month_to_date_usd": usd(self.month_to_date(account_id)),
+        }
+
+    def month_to_date(self, account_id: str) -> Decimal:
+        today = _today(self._clock)
+        return sum(
+            (
+                Decimal(i.get("cost_usd", {}).get("N", "0"))
+                for i in self._rows(account_id, today.replace(day=1), today)
+            ),
+            Decimal(0),
+        )
+
+    def _rows(self, account_id: str, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
+        # Row keys start with the date, so one key-range query covers the days ("~" sorts after
+        # every "#model#key#price" suffix).
+        paginator = self._client_factory().get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._usage_table,
+            KeyConditionExpression="pk = :a AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues={
+                ":a": {"S": account_id},
+                ":from": {"S": start.isoformat()},
+                ":to": {"S": end.isoformat() + "~"},
+            },
+            ConsistentRead=True,  # totals equal the answers just returned, not a second later
+        ):
+            yield from page.get("Items", [])
+
+    def _spend_limit(self, account_id: str) -> Decimal | None:
+        item = (
+            self._client_factory()
+            .get_item(
+                TableName=self._accounts_table,
+                Key={"account_id": {"S": account_id}},
+                ProjectionExpression="spend_limit_usd",
+            )
+            .get("Item")
+            or {}
+        )
+        value = item.get("spend_limit_usd", {}).get("N")
+        return Decimal(value) if value is not None else None
