@@ -32,6 +32,7 @@ TABLES = {
     "AccountsTable": "test-accounts",
     "RateLimitsTable": "test-rate-limits",
     "UsageTable": "test-usage",
+    "IdempotencyTable": "test-idempotency",
 }
 REGION = "us-east-1"
 
@@ -56,6 +57,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("SPARKAI_ACCOUNTS_TABLE", TABLES["AccountsTable"])
     monkeypatch.setenv("SPARKAI_RATE_LIMITS_TABLE", TABLES["RateLimitsTable"])
     monkeypatch.setenv("SPARKAI_USAGE_TABLE", TABLES["UsageTable"])
+    monkeypatch.setenv("SPARKAI_IDEMPOTENCY_TABLE", TABLES["IdempotencyTable"])
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sparkai-stream-tests")
     reset_process_caches()
     yield

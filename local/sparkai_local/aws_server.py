@@ -33,6 +33,7 @@ LOCAL_TABLES = {
     "AccountsTable": "sparkai-local-accounts",
     "RateLimitsTable": "sparkai-local-rate-limits",
     "UsageTable": "sparkai-local-usage",
+    "IdempotencyTable": "sparkai-local-idempotency",
 }
 LOCAL_USAGE_PLAN_PREFIX = "sparkai-local"
 REGION = "us-east-1"

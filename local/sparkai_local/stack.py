@@ -110,6 +110,7 @@ class LocalStack:
             "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
             "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
             "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
+            "SPARKAI_IDEMPOTENCY_TABLE": LOCAL_TABLES["IdempotencyTable"],
             "SPARKAI_MODEL_TIMEOUT_SECONDS": "300",  # a laptop CPU is slower than a GPU endpoint
             "POWERTOOLS_SERVICE_NAME": "sparkai-stream-local",
             "POWERTOOLS_LOG_LEVEL": "INFO" if self.config.verbose else "WARNING",

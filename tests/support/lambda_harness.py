@@ -93,6 +93,7 @@ def table_refs() -> dict[str, str]:
         "AccountsTable": os.environ["SPARKAI_ACCOUNTS_TABLE"],
         "RateLimitsTable": os.environ["SPARKAI_RATE_LIMITS_TABLE"],
         "UsageTable": os.environ["SPARKAI_USAGE_TABLE"],
+        "IdempotencyTable": os.environ["SPARKAI_IDEMPOTENCY_TABLE"],
     }
 
 

@@ -171,7 +171,13 @@ def test_tables_are_on_demand_encrypted_and_key_tables_recoverable(
     transformed: dict[str, Any],
 ) -> None:
     tables = resources_of(transformed, "AWS::DynamoDB::Table")
-    assert set(tables) == {"ApiKeysTable", "AccountsTable", "RateLimitsTable"}
+    assert set(tables) == {
+        "ApiKeysTable",
+        "AccountsTable",
+        "RateLimitsTable",
+        "UsageTable",
+        "IdempotencyTable",
+    }
     for name, table in tables.items():
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST", name

@@ -13,14 +13,26 @@ _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 
 # Fail fast on the small DynamoDB calls: a key check or a limiter update that takes longer than
-# this is better answered with a clear 503 than by holding the request.
+# this is better answered with a clear 503 than by holding the request. The worst case must stay
+# below the authorizer function's Timeout (template.yaml, 5 s), or a slow key store would end in
+# a Lambda timeout (API Gateway's bare 500) instead of the authorizer's documented 503.
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "dynamodb": {
-        "connect_timeout": 1,
-        "read_timeout": 2,
-        "retries": {"mode": "standard", "total_max_attempts": 3},
+        "connect_timeout": 0.5,
+        "read_timeout": 1.0,
+        "retries": {"mode": "standard", "total_max_attempts": 2},
     },
 }
+
+
+def worst_case_seconds(service: str) -> float:
+    """The longest one call of `service`'s default client can take: every attempt waiting out both
+    timeouts, and botocore's standard-mode backoff at its ceiling before each retry
+    (min(2**(n-1), 20) s before retry n)."""
+    options = _DEFAULTS[service]
+    attempts = int(options["retries"]["total_max_attempts"])
+    per_attempt = float(options["connect_timeout"]) + float(options["read_timeout"])
+    return attempts * per_attempt + sum(min(2 ** (n - 1), 20) for n in range(1, attempts))
 
 
 def client(service: str, **config: Any) -> Any:

@@ -86,6 +86,15 @@ class UsageSettings:
 
 
 @dataclass(frozen=True)
+class IdempotencySettings:
+    """Where Idempotency-Key claims and stored answers live (read only when a request has one)."""
+
+    idempotency_table: str
+    # Seconds a claim may stay "running" before a retry may take it over (its run died).
+    idempotency_lease_seconds: int = 900
+
+
+@dataclass(frozen=True)
 class ChatSettings:
     """The chat API: how callers are identified, request limits and model timeouts."""
 
@@ -128,6 +137,11 @@ def get_usage_settings() -> UsageSettings:
 
 
 @lru_cache
+def get_idempotency_settings() -> IdempotencySettings:
+    return load_settings(IdempotencySettings)
+
+
+@lru_cache
 def get_chat_settings() -> ChatSettings:
     settings = load_settings(ChatSettings)
     if settings.auth_mode not in {"authorizer", "bearer"}:
@@ -147,6 +161,7 @@ def clear_settings_cache() -> None:
         get_key_store_settings,
         get_account_settings,
         get_limiter_settings,
+        get_idempotency_settings,
         get_usage_settings,
         get_chat_settings,
     ):

@@ -45,6 +45,8 @@ class InvalidApiKeyError(SparkAIError):
 class AuthUnavailableError(SparkAIError):
     """The key store could not be read, so no key can be accepted."""
 
+    retry_after = 1  # every 503 says when to retry (README); the key store is usually back fast
+
 
 class RouteNotFoundError(SparkAIError):
     """No resource exists at the requested path."""
@@ -101,6 +103,25 @@ class ModelUnavailableError(SparkAIError):
 
 class ModelTimeoutError(SparkAIError):
     """The model endpoint did not answer in time."""
+
+
+class IdempotencyKeyInUseError(SparkAIError):
+    """Another request with this Idempotency-Key is still running (or its stream is)."""
+
+    retry_after = 1
+
+
+class IdempotencyKeyReusedError(SparkAIError):
+    """This Idempotency-Key was already used with a different request body."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="Idempotency-Key")
+
+
+class IdempotencyUnavailableError(SparkAIError):
+    """The idempotency record could not be read or written, so the request is not run."""
+
+    retry_after = 1
 
 
 class ConfigurationError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +37,9 @@ class Account:
 
 @dataclass(frozen=True)
 class CreatedKey:
-    secret: str  # shown once; only its digest is stored
+    # Shown once; only its digest is stored. Kept out of repr, so logging or printing the object
+    # (or a traceback's locals) never writes the key.
+    secret: str = field(repr=False)
     record: ApiKeyRecord
 
 
@@ -249,6 +251,8 @@ class AccountAdmin:
         record = self._key(key_id)
         if record.status != REVOKED:
             self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
+        # The account's keys come from the by_account index, which is eventually consistent: a
+        # key created a moment ago may be missing, so rotate_key does not come through here.
         remaining = [
             r
             for r in self._keys.list_for_account(record.account_id)
@@ -267,9 +271,19 @@ class AccountAdmin:
         old = self._key(key_id)
         if old.state(self._clock()) != ACTIVE:
             raise AdminError(f"key {key_id} is {old.state(self._clock())}; only active keys rotate")
+        # Order matters: the new key, and the account's usage-plan key, must work before the old
+        # key stops. The new record is confirmed by a consistent read of the table itself (what
+        # every key check reads); the by_account index may not show it yet, so the old key is
+        # revoked without the "was it the last active key?" check that would read that index and
+        # could disable the usage-plan key (403 account_not_provisioned on API Gateway).
         created = self.create_key(old.account_id, name=old.name)
+        if self._keys.find_by_secret(created.secret) is None:
+            raise AdminError(f"the new key {created.record.key_id} is not readable; {key_id} kept")
+        account = self.get_account(old.account_id)
+        if account.usage_key_id:
+            self._edge.set_enabled(account.usage_key_id, True)
         if grace_seconds <= 0:
-            self.revoke_key(key_id)
+            self._keys.update(old.key_hash, status=REVOKED, revoked_at=self._now())
         else:
             deadline = self._now() + grace_seconds
             if old.expires_at is None or old.expires_at > deadline:

@@ -15,12 +15,14 @@ from sparkai.chat.usage import LogUsageRecorder
 from sparkai.config import (
     endpoint_name_for,
     get_chat_settings,
+    get_idempotency_settings,
     get_key_store_settings,
     get_limiter_settings,
     get_usage_settings,
 )
 from sparkai.endpoints.port import ModelEndpoint
 from sparkai.endpoints.sagemaker import SageMakerEndpoint
+from sparkai.idempotency.dynamodb import DynamoDBIdempotencyStore
 from sparkai.keys.store import KeyStore
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.usage.reporter import UsageReporter
@@ -75,9 +77,19 @@ def get_usage_reporter() -> UsageReporter:
     return UsageReporter(settings.usage_table, settings.accounts_table, _dynamodb)
 
 
+@lru_cache
+def get_idempotency_store() -> DynamoDBIdempotencyStore:
+    """Claims and stored answers for Idempotency-Key (settings read on the first keyed request)."""
+    settings = get_idempotency_settings()
+    return DynamoDBIdempotencyStore(
+        settings.idempotency_table, _dynamodb, lease_seconds=settings.idempotency_lease_seconds
+    )
+
+
 def reset() -> None:
     """Forget the wiring (tests that change settings between cases)."""
     _endpoints.cache_clear()
     get_chat_service.cache_clear()
+    get_idempotency_store.cache_clear()
     get_usage_reporter.cache_clear()
     default_authenticator.cache_clear()

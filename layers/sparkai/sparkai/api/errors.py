@@ -9,8 +9,13 @@ from starlette.responses import JSONResponse
 from sparkai.api.headers import rate_limit_headers
 from sparkai.errors import (
     AuthUnavailableError,
+    DashboardKeyNotFoundError,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    IdempotencyUnavailableError,
     InvalidApiKeyError,
     InvalidRequestError,
+    InvalidSessionError,
     LimiterUnavailableError,
     MethodNotAllowedError,
     ModelEndpointError,
@@ -33,12 +38,15 @@ _HTTP: dict[type[SparkAIError], tuple[int, str, str | None]] = {
     ModelNotFoundError: (404, "invalid_request_error", "model_not_found"),
     MethodNotAllowedError: (405, "invalid_request_error", "method_not_allowed"),
     RequestTooLargeError: (413, "invalid_request_error", "request_too_large"),
+    IdempotencyKeyInUseError: (409, "invalid_request_error", "idempotency_key_in_use"),
+    IdempotencyKeyReusedError: (422, "invalid_request_error", "idempotency_key_reused"),
     RateLimitExceededError: (429, "rate_limit_error", "rate_limit_exceeded"),
     # No retry-after: retrying cannot help until the month or the limit changes (OpenAI's code).
     SpendLimitExceededError: (429, "insufficient_quota", "insufficient_quota"),
     ModelEndpointError: (502, "server_error", "model_error"),
     AuthUnavailableError: (503, "server_error", "auth_unavailable"),
     LimiterUnavailableError: (503, "server_error", "rate_limiter_unavailable"),
+    IdempotencyUnavailableError: (503, "server_error", "idempotency_unavailable"),
     ModelUnavailableError: (503, "server_error", "model_unavailable"),
     ModelTimeoutError: (504, "server_error", "model_timeout"),
     # Only ever sent inside a stream (an error event), never as a status.

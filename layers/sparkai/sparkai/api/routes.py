@@ -12,9 +12,10 @@ from starlette.responses import JSONResponse, Response
 
 from sparkai.api.admission import admit
 from sparkai.api.deadline import stream_deadline
-from sparkai.api.dependencies import get_authenticator, get_chat_service
+from sparkai.api.dependencies import get_authenticator, get_chat_service, get_idempotency_store
 from sparkai.api.headers import rate_limit_headers
 from sparkai.api.identity import get_principal
+from sparkai.api.idempotency import admit_once
 from sparkai.api.streaming import sse_data
 from sparkai.auth.authenticator import Authenticator
 from sparkai.catalog import MODELS, OWNER, SparkModel
@@ -55,22 +56,42 @@ async def _chat(
     except SparkAIError:
         await get_principal(request, authenticator)  # a bad key is reported before a bad body
         raise
-    ticket = await admit(request, authenticator, service, chat_request)
+    admitted = await admit_once(
+        request,
+        chat_request,
+        route=request.url.path,
+        openai=openai,
+        principal=None,
+        authenticator=authenticator,
+        service=service,
+        admission=lambda: admit(request, authenticator, service, chat_request),
+        store_factory=get_idempotency_store,
+    )
+    if admitted.replay is not None:  # the stored answer of an earlier request with this key
+        return admitted.replay
+    ticket, once = admitted.ticket, admitted.once
+    assert ticket is not None
     if chat_request.stream:
         # /v1/chat always ends with a usage chunk; the OpenAI path only when asked, as OpenAI does.
         include_usage = not openai or bool(
             chat_request.stream_options and chat_request.stream_options.include_usage
         )
-        stream = await run_in_threadpool(
-            service.open_stream_reserved, ticket, include_usage=include_usage, deadline=deadline
+        stream = await once.guard(
+            run_in_threadpool(
+                service.open_stream_reserved,
+                ticket,
+                include_usage=include_usage,
+                deadline=deadline,
+            )
         )
         return EventSourceResponse(
-            sse_data(stream),
+            sse_data(once.recording(stream)),
             headers={"cache-control": "no-cache", **rate_limit_headers(stream.rate)},
             sep="\n",
             ping=KEEPALIVE_SECONDS,
         )
-    completed = await run_in_threadpool(service.complete_reserved, ticket)
+    completed = await once.guard(run_in_threadpool(service.complete_reserved, ticket))
+    await once.completed(completed.completion.model_dump())
     return JSONResponse(
         completed.completion.model_dump(), headers=rate_limit_headers(completed.rate)
     )

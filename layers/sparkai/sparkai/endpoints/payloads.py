@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from sparkai.endpoints.port import ModelDelta, ModelReply, TokenUsage
-from sparkai.errors import ModelEndpointError
+from sparkai.endpoints.container_errors import failed
+from sparkai.errors import ModelEndpointError, SparkAIError
 
 
 def build_payload(
@@ -43,12 +44,12 @@ def _usage(data: dict[str, Any] | None) -> TokenUsage | None:
     return None
 
 
-def _container_error(data: dict[str, Any]) -> ModelEndpointError | None:
+def _container_error(data: dict[str, Any]) -> SparkAIError | None:
     error = data.get("error")
     if error is None:
         return None
     message = error.get("message") if isinstance(error, dict) else str(error)
-    return ModelEndpointError(f"The model failed: {message}")
+    return failed(str(message or ""))
 
 
 def parse_completion(body: bytes) -> ModelReply:

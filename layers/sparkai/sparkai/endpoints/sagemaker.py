@@ -18,10 +18,10 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from sparkai.endpoints.container_errors import detail_of, rejected
 from sparkai.endpoints.payloads import PayloadPartDecoder, delta_from_event, parse_completion
 from sparkai.endpoints.port import ModelDelta, ModelReply
 from sparkai.errors import (
-    ContextLengthExceededError,
     ModelEndpointError,
     ModelTimeoutError,
     ModelUnavailableError,
@@ -65,10 +65,10 @@ def translate_error(exc: Exception, endpoint_name: str) -> SparkAIError:
         if code == "ModelError":
             original = exc.response.get("OriginalStatusCode")
             if original in _CLIENT_ERROR_STATUSES:
-                detail = exc.response.get("OriginalMessage") or message
-                return ContextLengthExceededError(
-                    f"The model rejected the request: {_short(detail)}"
-                )
+                # Only the useful part leaves: the container's text names the underlying
+                # model, its paths and hosts (container_errors keeps it in our logs).
+                detail = detail_of(exc.response.get("OriginalMessage") or message)
+                return rejected(detail, endpoint_name)
             return ModelEndpointError("The model failed to produce an answer.")
         if code in {"ModelStreamError", "InternalStreamFailure"}:
             return ModelEndpointError("The model stream failed before the answer was complete.")
@@ -76,18 +76,6 @@ def translate_error(exc: Exception, endpoint_name: str) -> SparkAIError:
     if isinstance(exc, BotoCoreError):
         return ModelUnavailableError("The model is temporarily unreachable; please retry.")
     return ModelEndpointError("The model endpoint returned an error.")
-
-
-def _short(text: str, limit: int = 300) -> str:
-    try:  # containers often wrap the message as JSON
-        data = json.loads(text)
-        text = data.get("error") or data.get("message") or text
-        if isinstance(text, dict):
-            text = text.get("message", "")
-    except (ValueError, AttributeError):
-        pass
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class SageMakerEndpoint:

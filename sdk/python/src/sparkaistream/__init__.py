@@ -33,6 +33,7 @@ from ._types import (
     RateLimitInfo,
     Usage,
 )
+from ._usage import UsageReport, UsageRow, UsageTotals
 from ._version import __version__
 
 __all__ = [
@@ -65,5 +66,8 @@ __all__ = [
     "Stream",
     "StreamError",
     "Usage",
+    "UsageReport",
+    "UsageRow",
+    "UsageTotals",
     "__version__",
 ]

@@ -15,9 +15,11 @@ from ._errors import (
     APIStatusError,
     APITimeoutError,
     SparkAIError,
+    redact_request,
     status_error_from_response,
 )
 from ._resources import AsyncChat, AsyncModels, Chat, Models, RequestOptions
+from ._usage import AsyncUsageResource, UsageResource
 from ._version import __version__
 
 __all__ = ["AsyncSparkAI", "SparkAI"]
@@ -53,6 +55,7 @@ def _check_retries(max_retries: int) -> int:
 
 
 def _connection_error(exc: Exception, request: httpx.Request) -> APIConnectionError:
+    redact_request(request)  # exc.request is this object too: no copy keeps the key
     if isinstance(exc, httpx.TimeoutException):
         error: APIConnectionError = APITimeoutError(f"Request timed out: {exc!r}", request=request)
     else:
@@ -63,9 +66,19 @@ def _connection_error(exc: Exception, request: httpx.Request) -> APIConnectionEr
 
 def _should_retry(error: SparkAIError) -> bool:
     if isinstance(error, APIStatusError):
-        return _retry.is_retryable_status(error.status_code)
+        return _retry.is_retryable_status(error.status_code, error.code)
     cause = error.__cause__
     return isinstance(cause, Exception) and _retry.is_retryable_exception(cause)
+
+
+def _replay_safe(options: RequestOptions) -> bool:
+    """A POST may have run (and been billed) before it failed: retry it only when it carries an
+    Idempotency-Key, so the server can answer the retry from the first run."""
+    if options.method != "POST":
+        return True
+    return any(
+        name.lower() == _retry.IDEMPOTENCY_HEADER.lower() for name in options.extra_headers or {}
+    )
 
 
 def _retry_after(error: SparkAIError) -> float | None:
@@ -129,7 +142,7 @@ class _BaseClient:
     ) -> float:
         """How long to wait before retrying after `error`, or raise it if this is final."""
         retries = self._retries(options)
-        if attempt >= retries or not _should_retry(error):
+        if attempt >= retries or not _should_retry(error) or not _replay_safe(options):
             raise error
         delay = _retry.retry_delay(attempt, _retry_after(error))
         logger.info(
@@ -171,6 +184,7 @@ class SparkAI(_BaseClient):
         self._sleep = sleep if sleep is not None else _retry.default_sleep
         self.chat = Chat(self)
         self.models = Models(self)
+        self.usage = UsageResource(self)
 
     def _request(self, options: RequestOptions) -> httpx.Response:
         """Send with retries. A successful streaming answer comes back unread (the caller owns
@@ -241,6 +255,7 @@ class AsyncSparkAI(_BaseClient):
         self._sleep = sleep if sleep is not None else _retry.default_async_sleep
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
+        self.usage = AsyncUsageResource(self)
 
     async def _request(self, options: RequestOptions) -> httpx.Response:
         """Send with retries; see SparkAI._request."""

@@ -30,6 +30,20 @@ __all__ = [
 _REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "apigw-requestid", "x-amz-apigw-id")
 
 
+REDACTED = "[REDACTED]"
+_SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key")
+
+
+def redact_request(request: httpx.Request | None) -> httpx.Request | None:
+    """Blank the credentials of a request in place, so that an error holding it (and anything
+    that logs, prints or pickles that error, or its httpx cause) cannot reveal the API key."""
+    if request is not None:
+        for name in _SECRET_HEADERS:
+            if name in request.headers:
+                request.headers[name] = REDACTED
+    return request
+
+
 class SparkAIError(Exception):
     """Base class of every error raised by this SDK."""
 
@@ -45,7 +59,10 @@ class APIConnectionError(SparkAIError):
         self, message: str = "Connection error.", *, request: httpx.Request | None = None
     ) -> None:
         super().__init__(message)
-        self.request = request
+        self.request = redact_request(request)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
 
 
 class APITimeoutError(APIConnectionError):

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from ._errors import APIResponseValidationError, request_id_of
+from ._retry import IDEMPOTENCY_HEADER, new_idempotency_key
 from ._streaming import AsyncStream, Stream
 from ._types import (
     ChatCompletion,
@@ -96,6 +97,15 @@ def chat_body(
         body["stream"] = True
     body.update(extra_body or {})
     return body
+
+
+def with_idempotency_key(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The call's headers with an Idempotency-Key: the caller's own if given, else a fresh one.
+    Made once per create() call, so every retry of that call sends the same key."""
+    merged = dict(headers or {})
+    if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in merged):
+        merged[IDEMPOTENCY_HEADER] = new_idempotency_key()
+    return merged
 
 
 def _completion(response: httpx.Response) -> ChatCompletion:
@@ -208,7 +218,7 @@ class Chat:
             stream,
             timeout=timeout,
             max_retries=max_retries,
-            extra_headers=extra_headers,
+            extra_headers=with_idempotency_key(extra_headers),
         )
         response = self._client._request(options)
         if stream:
@@ -311,7 +321,7 @@ class AsyncChat:
             stream,
             timeout=timeout,
             max_retries=max_retries,
-            extra_headers=extra_headers,
+            extra_headers=with_idempotency_key(extra_headers),
         )
         response = await self._client._request(options)
         if stream:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import Awaitable
 from datetime import timezone
 from email.utils import parsedate_to_datetime
@@ -17,7 +18,12 @@ INITIAL_DELAY = 0.5  # seconds; the backoff cap doubles from here on each attemp
 MAX_DELAY = 8.0  # cap of the computed (jittered) backoff
 MAX_RETRY_AFTER = 60.0  # a server's retry-after is honoured up to this many seconds
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 409 only with code idempotency_key_in_use (the first attempt is still running), 429 never with
+# code insufficient_quota (the month's spend limit: waiting does not help).
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+RETRYABLE_ONLY_WITH_CODE = {409: "idempotency_key_in_use"}
+NEVER_RETRIED_CODES = {429: "insufficient_quota"}
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 Sleep = Callable[[float], None]
 AsyncSleep = Callable[[float], Awaitable[None]]
@@ -31,8 +37,19 @@ async def default_async_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def is_retryable_status(status_code: int) -> bool:
-    return status_code in RETRYABLE_STATUSES
+def is_retryable_status(status_code: int, code: str | None = None) -> bool:
+    if status_code not in RETRYABLE_STATUSES:
+        return False
+    if status_code in RETRYABLE_ONLY_WITH_CODE:
+        return code == RETRYABLE_ONLY_WITH_CODE[status_code]
+    never = NEVER_RETRIED_CODES.get(status_code)
+    return never is None or code != never
+
+
+def new_idempotency_key() -> str:
+    """One per logical call, reused by its retries: the server answers a retry of a request it
+    already ran with the stored answer instead of running (and billing) it again."""
+    return "sparkai-" + uuid.uuid4().hex
 
 
 def is_retryable_exception(exc: Exception) -> bool:

@@ -1,0 +1,162 @@
+"""The idempotency store in DynamoDB: one item per (account, key), claimed by a conditional put.
+
+Item: pk "<account_id>#<key>" (account ids never contain '#', so keys cannot collide across
+accounts), fingerprint, state running|done, owner, lease_until, expires_at (the table's TTL), and
+once done the answer (a chat.completion as JSON: customer data, encrypted at rest by the table).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sparkai.errors import IdempotencyUnavailableError
+from sparkai.idempotency.port import TTL_SECONDS, Claim, ClaimResult
+from sparkai.observability import logger
+
+# A claim still "running" after this long belongs to a run that died (its Lambda timed out or was
+# killed): the next request with the same key and body takes it over. Lambda's own maximum
+# duration (15 minutes), so no live run, whatever its function's Timeout, is ever run twice.
+DEFAULT_LEASE_SECONDS = 900
+
+_CLAIM_CONDITION = (
+    "attribute_not_exists(pk) OR expires_at < :now"
+    " OR (#state = :running AND lease_until < :now AND fingerprint = :fp)"
+)
+
+
+def _conditional_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoDBIdempotencyStore:
+    def __init__(
+        self,
+        table_name: str,
+        client_factory: Callable[[], Any],
+        *,
+        lease_seconds: int = DEFAULT_LEASE_SECONDS,
+        ttl_seconds: int = TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = table_name
+        self._client_factory = client_factory
+        self._lease = lease_seconds
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    @staticmethod
+    def _pk(account_id: str, key: str) -> dict[str, Any]:
+        return {"pk": {"S": f"{account_id}#{key}"}}
+
+    def claim(self, account_id: str, key: str, fingerprint: str) -> ClaimResult:
+        now = int(self._clock())
+        claim = Claim(account_id, key, fingerprint, owner=uuid.uuid4().hex)
+        try:
+            self._client_factory().put_item(
+                TableName=self._table,
+                Item={
+                    **self._pk(account_id, key),
+                    "fingerprint": {"S": fingerprint},
+                    "state": {"S": "running"},
+                    "owner": {"S": claim.owner},
+                    "created_at": {"N": str(now)},
+                    "lease_until": {"N": str(now + self._lease)},
+                    "expires_at": {"N": str(now + self._ttl)},
+                },
+                ConditionExpression=_CLAIM_CONDITION,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":running": {"S": "running"},
+                    ":fp": {"S": fingerprint},
+                },
+                # The item that blocked the claim comes back in the same round trip.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _conditional_failure(exc):
+                raise self._unavailable(exc) from exc
+            existing = exc.response.get("Item") or self._read(account_id, key)
+            return self._outcome(existing, fingerprint, now)
+        except BotoCoreError as exc:
+            raise self._unavailable(exc) from exc
+        return ClaimResult("claimed", claim=claim)
+
+    def _read(self, account_id: str, key: str) -> dict[str, Any] | None:
+        """The blocking item, for DynamoDB implementations that do not return it with the error."""
+        try:
+            response = self._client_factory().get_item(
+                TableName=self._table, Key=self._pk(account_id, key), ConsistentRead=True
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+        return response.get("Item")
+
+    @staticmethod
+    def _outcome(item: dict[str, Any] | None, fingerprint: str, now: int) -> ClaimResult:
+        if item is None:  # deleted (abandoned) between our write and our read: someone else's turn
+            return ClaimResult("in_progress")
+        if item.get("fingerprint", {}).get("S") != fingerprint:
+            return ClaimResult("mismatch")
+        if item.get("state", {}).get("S") == "done" and "answer" in item:
+            return ClaimResult("replay", answer=json.loads(item["answer"]["S"]))
+        return ClaimResult("in_progress")
+
+    @staticmethod
+    def _unavailable(exc: Exception) -> IdempotencyUnavailableError:
+        logger.warning("idempotency.unavailable", extra={"error": type(exc).__name__})
+        return IdempotencyUnavailableError(
+            "The Idempotency-Key cannot be checked right now; please retry."
+        )
+
+    def complete(self, claim: Claim, answer: dict[str, Any]) -> None:
+        try:
+            self._client_factory().update_item(
+                TableName=self._table,
+                Key=self._pk(claim.account_id, claim.key),
+                UpdateExpression="SET #state = :done, answer = :answer REMOVE lease_until",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":done": {"S": "done"},
+                    ":answer": {"S": json.dumps(answer, separators=(",", ":"))},
+                    ":owner": {"S": claim.owner},
+                },
+            )
+        except (BotoCoreError, ClientError) as exc:
+            # The answer was produced and charged; the client has it. A retry finds the claim
+            # running (409) until its lease ends, then runs again.
+            logger.warning(
+                "idempotency.complete_failed",
+                extra={"account_id": claim.account_id, "error": type(exc).__name__},
+            )
+
+    def abandon(self, claim: Claim) -> None:
+        try:
+            self._client_factory().delete_item(
+                TableName=self._table,
+                Key=self._pk(claim.account_id, claim.key),
+                ConditionExpression="#owner = :owner AND #state = :running",
+                ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": claim.owner},
+                    ":running": {"S": "running"},
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failure(exc):
+                logger.warning(
+                    "idempotency.abandon_failed",
+                    extra={"account_id": claim.account_id, "error": type(exc).__name__},
+                )
+        except BotoCoreError as exc:
+            logger.warning(
+                "idempotency.abandon_failed",
+                extra={"account_id": claim.account_id, "error": type(exc).__name__},
+            )
