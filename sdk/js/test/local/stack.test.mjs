@@ -19,7 +19,8 @@ async function control(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   assert.ok(response.ok, `${method} ${path}: ${response.status}`);
-  return response.json();
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
 }
 
 beforeEach(async () => {
