@@ -157,6 +157,42 @@ def test_openai_retries_honour_retry_after(stack: RunningStack) -> None:
     assert len(sent) == 2
 
 
+def test_openai_passes_an_idempotency_key_and_a_replay_is_not_charged(stack: RunningStack) -> None:
+    # Given an account that can afford one request per minute
+    key = limited_key(stack, 1)
+    client = openai_client(stack, key=key, max_retries=0).chat.completions
+    once = {"Idempotency-Key": "local-tier-order-1"}
+    first = client.with_raw_response.create(
+        model="spark-1",
+        messages=MESSAGES,
+        extra_headers=once,  # type: ignore[arg-type]
+    )
+    assert first.headers["x-ratelimit-remaining-requests"] == "0"
+    # When the client sends the same request with the same key again (say its answer was lost)
+    again = client.with_raw_response.create(
+        model="spark-1",
+        messages=MESSAGES,
+        extra_headers=once,  # type: ignore[arg-type]
+    )
+    # Then it gets the same completion, the model ran once, and nothing more was charged:
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.parse().id == first.parse().id
+    assert again.parse().usage == first.parse().usage
+    assert invocations(stack) == 1
+    # a new request (no key) finds the minute's one request spent by the first call alone
+    with pytest.raises(openai.RateLimitError):
+        client.create(model="spark-1", messages=MESSAGES)  # type: ignore[arg-type]
+    # and the same key with another body is refused, not run
+    with pytest.raises(openai.UnprocessableEntityError) as reused:
+        client.create(
+            model="spark-1",
+            messages=[{"role": "user", "content": "Something else"}],
+            extra_headers=once,  # type: ignore[arg-type]
+        )
+    assert reused.value.code == "idempotency_key_reused"
+    assert invocations(stack) == 1
+
+
 # -- the sparkaistream SDK --------------------------------------------------------------------------
 
 
