@@ -87,6 +87,8 @@ def _round_trips() -> None:
             SPARKAI_KEYS_TABLE=LOCAL_TABLES["ApiKeysTable"],
             SPARKAI_ACCOUNTS_TABLE=LOCAL_TABLES["AccountsTable"],
             SPARKAI_RATE_LIMITS_TABLE=LOCAL_TABLES["RateLimitsTable"],
+            SPARKAI_USAGE_TABLE=LOCAL_TABLES["UsageTable"],
+            SPARKAI_IDEMPOTENCY_TABLE=LOCAL_TABLES.get("IdempotencyTable", ""),
         )
 
         def counted(
@@ -159,22 +161,33 @@ def _round_trips() -> None:
 
 
 def _overhead() -> None:
+    from decimal import Decimal
+
     from sparkai.keys.records import Principal
     from sparkai.limits.limiter import DynamoDBRateLimiter
     from sparkai.plans import Limits
+    from sparkai.usage.ledger import Charge
 
-    limiter = DynamoDBRateLimiter("limits", FakeDynamoDB)
-    principal = Principal("acct", "key", "pro", Limits(90, 75_000))
-    samples = []
-    for _ in range(5000):
-        start = time.perf_counter()
-        reservation = limiter.reserve(principal, 1000)
-        limiter.settle(reservation, 300, served=True)
-        samples.append((time.perf_counter() - start) * 1e6)
-    print(
-        f"in-process limiter overhead (reserve + settle, DynamoDB stubbed): median {statistics.median(samples):.0f} us, "
-        f"p99 {sorted(samples)[int(len(samples) * 0.99)]:.0f} us"
-    )
+    principal = Principal("acct", "key", "pro", Limits(90, 75_000), spend_limit_usd=Decimal("100"))
+    for label, usage_table in (("rate limits only", ""), ("+ spend and ledger", "usage")):
+        limiter = DynamoDBRateLimiter("limits", FakeDynamoDB, usage_table=usage_table)
+        samples, settles = [], []
+        for n in range(5000):
+            start = time.perf_counter()
+            reservation = limiter.reserve(principal, 1000, spend_usd=Decimal("0.0003"))
+            middle = time.perf_counter()
+            charge = Charge(
+                f"chat-{n}", "acct", "key", "spark-1", "2026-11-26", 100, 200, Decimal("0.0003")
+            )
+            limiter.settle(reservation, 300, served=True, charge=charge if usage_table else None)
+            end = time.perf_counter()
+            samples.append((end - start) * 1e6)
+            settles.append((end - middle) * 1e6)
+        print(
+            f"in-process limiter overhead ({label}; reserve + settle, DynamoDB stubbed): median "
+            f"{statistics.median(samples):.0f} us, p99 {sorted(samples)[int(len(samples) * 0.99)]:.0f} us; "
+            f"settle alone median {statistics.median(settles):.0f} us"
+        )
 
 
 def _exactness_over_http() -> None:

@@ -41,6 +41,10 @@ class FakeDynamoDB:
         now = time.time() * 1000
         return {"Attributes": {"req_tat": {"N": str(now + 700)}, "tok_tat": {"N": str(now + 900)}}}
 
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        return {}
+
 
 class FakeSageMakerRuntime:
     def invoke_endpoint(self, **_: Any) -> dict[str, Any]:

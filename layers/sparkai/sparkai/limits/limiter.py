@@ -215,6 +215,7 @@ class DynamoDBRateLimiter:
         spend_delta = cost - reservation.spend_usd if (served or charge) else -reservation.spend_usd
         try:
             self._settle(reservation, used_tokens, served, charge, now, spend_delta)
+            self._after_settle(reservation, used_tokens, served, now, spend_delta)
         except (BotoCoreError, ClientError):
             logger.exception(
                 "limiter.settle_failed",
@@ -342,6 +343,39 @@ class DynamoDBRateLimiter:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+
+    def _after_settle(
+        self,
+        reservation: Reservation,
+        used_tokens: int,
+        served: bool,
+        now: Decimal,
+        spend_delta: Decimal,
+    ) -> None:
+        """A transaction returns no attributes, so move this process's busy/idle guess by what the
+        settle wrote: the next reserve then usually needs no retry (1 round trip, not 2)."""
+        hint = self._hints.get(reservation.account_id)
+        update = self._settle_update(reservation, used_tokens, served, now, spend_delta)
+        if hint is None or update is None:
+            return
+        values = update["ExpressionAttributeValues"]
+        sets = update["UpdateExpression"]
+        tok, req = hint.tok_tat, hint.req_tat
+        if tok is not None and ":dt" in values:
+            step = Decimal(values[":dt"]["N"])
+            tok = tok + step if "#t = if_not_exists(#t, :now) +" in sets else tok - step
+        if req is not None and ":dr" in values:
+            req = req - Decimal(values[":dr"]["N"])
+        self._remember(
+            reservation.account_id,
+            _State(
+                req if req is not None and req > now else None,
+                tok if tok is not None and tok > now else None,
+                hint.spend_month,
+                hint.spend_usd
+                + (spend_delta if hint.spend_month == reservation.spend_month else 0),
+            ),
+        )
 
     def _settle_update(
         self,
