@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from sparkai.admin.service import CreatedKey
 from sparkai_local.aws_server import LOCAL_TABLES, REGION, local_admin, provision
+from sparkai_local.cognito import LocalUserPool, create_user_pool
+from sparkai_local.dashboard_site import dashboard_env
 
 STARTUP_TIMEOUT_SECONDS = 120
 
@@ -82,6 +84,7 @@ class LocalStack:
         self.sagemaker_url = f"http://127.0.0.1:{self.sagemaker_port}"
         self.api_url = f"http://{config.host}:{config.port}"
         self.demo: CreatedKey | None = None
+        self.user_pool: LocalUserPool | None = None  # the dashboard's sign-in (moto's Cognito)
 
     def _spawn(
         self, name: str, args: list[str], env: dict[str, str] | None = None, quiet: bool = True
@@ -115,6 +118,8 @@ class LocalStack:
             "POWERTOOLS_SERVICE_NAME": "sparkai-stream-local",
             "POWERTOOLS_LOG_LEVEL": "INFO" if self.config.verbose else "WARNING",
         }
+        if self.user_pool is not None:
+            env.update(dashboard_env(self.user_pool, self.api_url))
         if self.config.model == "smollm2" and not self.config.gguf:
             gguf = smollm2_gguf()
             if gguf:  # count prompt tokens exactly with the served model's own vocabulary
@@ -136,6 +141,7 @@ class LocalStack:
         )
         wait_for_http(self.aws_url, aws, "local AWS")
         provision(self.aws_url)
+        self.user_pool = create_user_pool(self.aws_url)
         backend = "llama" if self.config.model == "smollm2" else "scripted"
         sagemaker_args = [
             "-m",
@@ -159,7 +165,7 @@ class LocalStack:
             [
                 "-m",
                 "uvicorn",
-                "sparkai.api.app:app",
+                "sparkai_local.dashboard_site:app",  # the API app, plus /dashboard/
                 "--host",
                 self.config.host,
                 "--port",
@@ -218,6 +224,7 @@ def banner(stack: LocalStack) -> str:
     return f"""
 SparkAI Stream is running locally
   API          {url}   (buffered and streaming, same URL)
+  dashboard    {url}/dashboard/   (sign up with any e-mail: confirmed at once locally)
   model        {model} behind spark-1, spark-turbo, spark-pro
   demo key     {key}   (Pro plan: 90 requests/min, 75,000 tokens/min)
   local AWS    {stack.aws_url}   local SageMaker {stack.sagemaker_url}

@@ -67,6 +67,25 @@ class AccountSettings:
     usage_plan_prefix: str = ""
 
 
+DASHBOARD_AUTH_MODES = frozenset({"off", "authorizer", "verify"})
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard's account API (/v1/dashboard/...): who may call it, and which user pool."""
+
+    # "off": the routes answer 404 (the chat functions: they hold no key-lifecycle permissions).
+    # "authorizer": trust the claims of API Gateway's Cognito authorizer (the DashboardFunction).
+    # "verify": check the ID token here against the pool's JWKS (the local stack; any path
+    # without the Cognito authorizer in front).
+    dashboard_auth: str = "off"
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    # Where the pool's signing keys are published; empty = Cognito's own URL for the pool. The
+    # local stack points it at its moto server. The issuer is always Cognito's URL for the pool.
+    cognito_jwks_url: str = ""
+
+
 @dataclass(frozen=True)
 class LimiterSettings:
     """The per-account rate-limit state, and the usage ledger settled in the same transaction."""
@@ -142,6 +161,20 @@ def get_idempotency_settings() -> IdempotencySettings:
 
 
 @lru_cache
+def get_dashboard_settings() -> DashboardSettings:
+    settings = load_settings(DashboardSettings)
+    if settings.dashboard_auth not in DASHBOARD_AUTH_MODES:
+        raise ConfigurationError("SPARKAI_DASHBOARD_AUTH must be 'off', 'authorizer' or 'verify'")
+    if settings.dashboard_auth != "off" and not (
+        settings.user_pool_id and settings.user_pool_client_id
+    ):
+        raise ConfigurationError(
+            "SPARKAI_USER_POOL_ID and SPARKAI_USER_POOL_CLIENT_ID must be set for the dashboard"
+        )
+    return settings
+
+
+@lru_cache
 def get_chat_settings() -> ChatSettings:
     settings = load_settings(ChatSettings)
     if settings.auth_mode not in {"authorizer", "bearer"}:
@@ -163,6 +196,7 @@ def clear_settings_cache() -> None:
         get_limiter_settings,
         get_idempotency_settings,
         get_usage_settings,
+        get_dashboard_settings,
         get_chat_settings,
     ):
         getter.cache_clear()

@@ -48,6 +48,14 @@ class AuthUnavailableError(SparkAIError):
     retry_after = 1  # every 503 says when to retry (README); the key store is usually back fast
 
 
+class InvalidSessionError(SparkAIError):
+    """A dashboard call without a valid Cognito ID token (missing, forged, expired, wrong pool)."""
+
+
+class DashboardKeyNotFoundError(SparkAIError):
+    """A dashboard call names a key the signed-in account does not own (or that does not exist)."""
+
+
 class RouteNotFoundError(SparkAIError):
     """No resource exists at the requested path."""
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sparkai import __version__
+from sparkai.api.dashboard import router as dashboard_router
 from sparkai.api.errors import error_response
 from sparkai.api.middleware import RequestContextMiddleware
 from sparkai.api.openapi import install_openapi
@@ -52,6 +53,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(router)
     app.include_router(usage_router)
+    app.include_router(dashboard_router)
     install_openapi(app)  # the hand-written contract, built on the first /openapi.json
     app.add_exception_handler(SparkAIError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)

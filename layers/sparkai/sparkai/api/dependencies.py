@@ -7,6 +7,8 @@ from functools import lru_cache
 from typing import Any
 
 from sparkai import aws
+from sparkai.admin.edge import UsagePlanEdge
+from sparkai.admin.service import AccountAdmin
 from sparkai.auth.authenticator import Authenticator, default_authenticator
 from sparkai.catalog import MODELS
 from sparkai.chat.service import ChatService
@@ -14,12 +16,16 @@ from sparkai.chat.tokens import token_counter_from_setting
 from sparkai.chat.usage import LogUsageRecorder
 from sparkai.config import (
     endpoint_name_for,
+    get_account_settings,
     get_chat_settings,
+    get_dashboard_settings,
     get_idempotency_settings,
     get_key_store_settings,
     get_limiter_settings,
     get_usage_settings,
 )
+from sparkai.dashboard.service import DashboardService
+from sparkai.dashboard.tokens import CognitoTokenVerifier
 from sparkai.endpoints.port import ModelEndpoint
 from sparkai.endpoints.sagemaker import SageMakerEndpoint
 from sparkai.idempotency.dynamodb import DynamoDBIdempotencyStore
@@ -86,10 +92,40 @@ def get_idempotency_store() -> DynamoDBIdempotencyStore:
     )
 
 
+@lru_cache
+def get_dashboard_service() -> DashboardService:
+    """The dashboard's account operations: AccountAdmin over the same tables and usage plans the
+    operators' CLI uses."""
+    settings = get_account_settings()
+    keys = KeyStore(settings.keys_table, _dynamodb)
+    edge = (
+        UsagePlanEdge(aws.client("apigateway"), settings.usage_plan_prefix)
+        if settings.usage_plan_prefix
+        else None
+    )
+    admin = AccountAdmin(
+        accounts_table=settings.accounts_table, keys=keys, dynamodb=_dynamodb, edge=edge
+    )
+    return DashboardService(admin, keys, accounts_table=settings.accounts_table, dynamodb=_dynamodb)
+
+
+@lru_cache
+def get_token_verifier() -> CognitoTokenVerifier:
+    """Verifies dashboard ID tokens against the user pool's JWKS (fetched on first use, cached)."""
+    settings = get_dashboard_settings()
+    return CognitoTokenVerifier(
+        user_pool_id=settings.user_pool_id,
+        client_id=settings.user_pool_client_id,
+        jwks_url=settings.cognito_jwks_url,
+    )
+
+
 def reset() -> None:
     """Forget the wiring (tests that change settings between cases)."""
     _endpoints.cache_clear()
     get_chat_service.cache_clear()
     get_idempotency_store.cache_clear()
     get_usage_reporter.cache_clear()
+    get_dashboard_service.cache_clear()
+    get_token_verifier.cache_clear()
     default_authenticator.cache_clear()

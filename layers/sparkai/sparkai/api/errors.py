@@ -10,6 +10,7 @@ from sparkai.api.headers import rate_limit_headers
 from sparkai.errors import (
     AuthUnavailableError,
     DashboardKeyNotFoundError,
+    DashboardKeyNotFoundError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     IdempotencyUnavailableError,
@@ -34,6 +35,8 @@ from sparkai.errors import (
 _HTTP: dict[type[SparkAIError], tuple[int, str, str | None]] = {
     InvalidRequestError: (400, "invalid_request_error", None),
     InvalidApiKeyError: (401, "invalid_request_error", "invalid_api_key"),
+    InvalidSessionError: (401, "invalid_request_error", "invalid_session"),
+    DashboardKeyNotFoundError: (404, "invalid_request_error", "key_not_found"),
     RouteNotFoundError: (404, "invalid_request_error", "not_found"),
     ModelNotFoundError: (404, "invalid_request_error", "model_not_found"),
     MethodNotAllowedError: (405, "invalid_request_error", "method_not_allowed"),
@@ -91,6 +94,8 @@ def headers_for(exc: SparkAIError) -> dict[str, str]:
         headers.update(rate_limit_headers(exc.status))
     if isinstance(exc, InvalidApiKeyError):
         headers["www-authenticate"] = 'Bearer realm="sparkai"'
+    if isinstance(exc, InvalidSessionError):
+        headers["www-authenticate"] = 'Bearer realm="sparkai-dashboard", error="invalid_token"'
     return headers
 
 

@@ -1,0 +1,418 @@
+"""The dashboard's account API (/v1/dashboard/...) in process, against the local AWS endpoint
+(moto's server over HTTP: DynamoDB, API Gateway usage plans, and Cognito with its JWKS), with ID
+tokens from real Cognito sign-ins, and forged ones."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from mangum import Mangum
+from moto.utilities.utils import load_resource
+from starlette.testclient import TestClient
+
+from sparkai.api import dependencies
+from sparkai.api.app import create_app
+from sparkai.dashboard.tokens import CognitoTokenVerifier
+from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, provision
+from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
+from sparkai_local.dashboard_site import dashboard_env
+from tests.support.fixtures_servers import SageMakerServer
+from tests.support.lambda_harness import LambdaContext
+
+PASSWORD = "correct-horse-42"
+CHAT = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 16}
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[tuple[str, LocalUserPool]]:
+    server = LocalAwsServer().start()
+    provision(server.url)
+    pool = create_user_pool(server.url)
+    yield server.url, pool
+    server.stop()
+
+
+@pytest.fixture
+def pool(
+    aws: tuple[str, LocalUserPool],
+    monkeypatch: pytest.MonkeyPatch,
+    sagemaker_server: SageMakerServer,
+) -> LocalUserPool:
+    """The process configured like the local stack's API (bearer keys: the Function URL path)."""
+    url, user_pool = aws
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_server.url,
+        "SPARKAI_AUTH_MODE": "bearer",
+        "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
+        "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
+        "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
+        "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
+        "SPARKAI_IDEMPOTENCY_TABLE": LOCAL_TABLES["IdempotencyTable"],
+        **dashboard_env(user_pool, "http://127.0.0.1:3000"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return user_pool
+
+
+@pytest.fixture
+def api(pool: LocalUserPool) -> Iterator[TestClient]:
+    with TestClient(create_app()) as client:
+        yield client
+
+
+_users = iter(range(10**6))
+
+
+def new_user(pool: LocalUserPool) -> dict[str, str]:
+    """Sign up (confirmed, as locally) and sign in: the dashboard's Authorization header."""
+    email = f"user{next(_users)}-{time.monotonic_ns()}@example.com"
+    tokens = sign_up_and_sign_in(pool, email, PASSWORD)
+    return {"Authorization": f"Bearer {tokens['IdToken']}"}
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def assert_invalid_session(response: Any) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "invalid_session"
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+# -- the account and its keys ----------------------------------------------------------------------
+
+
+def test_a_new_user_gets_a_starter_account(api: TestClient, pool: LocalUserPool) -> None:
+    user = new_user(pool)
+    first = api.get("/v1/dashboard/account", headers=user)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["plan"] == "starter"
+    assert body["limits"] == {"requests_per_minute": 30, "tokens_per_minute": 15000}
+    assert body["month_to_date_usd"] == "0"
+    assert body["email"].endswith("@example.com")
+    assert first.headers["cache-control"] == "no-store"
+    # The same user on a later call is the same account, not a new one.
+    assert api.get("/v1/dashboard/account", headers=user).json()["id"] == body["id"]
+
+
+def test_key_lifecycle_create_list_rotate_revoke(api: TestClient, pool: LocalUserPool) -> None:
+    user = new_user(pool)
+    created = api.post(
+        "/v1/dashboard/keys", headers=user, json={"name": "ci", "expires_in_days": 30}
+    )
+    assert created.status_code == 201, created.text
+    secret, key = created.json()["secret"], created.json()["key"]
+    assert secret.startswith("sk-spark-") and key["prefix"] == secret[:13]
+    assert key["status"] == "active" and key["name"] == "ci"
+    assert key["expires_at"] - key["created_at"] == 30 * 86400
+
+    listed = api.get("/v1/dashboard/keys", headers=user)
+    assert [k["id"] for k in listed.json()["data"]] == [key["id"]]
+    assert secret not in listed.text  # the secret is shown once, at creation only
+
+    rotated = api.post(
+        f"/v1/dashboard/keys/{key['id']}/rotate", headers=user, json={"grace_hours": 2}
+    )
+    assert rotated.status_code == 201, rotated.text
+    assert rotated.json()["secret"] != secret
+    previous = rotated.json()["previous"]
+    assert previous["status"] == "active"  # still working during the grace period
+    assert previous["expires_at"] <= time.time() + 2 * 3600 + 5
+
+    revoked = api.post(f"/v1/dashboard/keys/{key['id']}/revoke", headers=user)
+    assert revoked.status_code == 200
+    assert revoked.json()["key"]["status"] == "revoked"
+    states = {
+        k["id"]: k["status"] for k in api.get("/v1/dashboard/keys", headers=user).json()["data"]
+    }
+    assert states == {key["id"]: "revoked", rotated.json()["key"]["id"]: "active"}
+
+
+def test_two_users_never_see_or_change_each_others_keys(
+    api: TestClient, pool: LocalUserPool
+) -> None:
+    alice, mallory = new_user(pool), new_user(pool)
+    alices_key = api.post("/v1/dashboard/keys", headers=alice, json={"name": "a"}).json()["key"]
+    api.post("/v1/dashboard/keys", headers=mallory, json={"name": "m"})
+
+    assert [k["name"] for k in api.get("/v1/dashboard/keys", headers=mallory).json()["data"]] == [
+        "m"
+    ]
+    for action in ("revoke", "rotate"):
+        answer = api.post(f"/v1/dashboard/keys/{alices_key['id']}/{action}", headers=mallory)
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"]["code"] == "key_not_found"
+    # ... and Alice's key is untouched.
+    (still,) = api.get("/v1/dashboard/keys", headers=alice).json()["data"]
+    assert still["status"] == "active"
+    assert (
+        api.post("/v1/dashboard/keys/key_doesnotexist0000/revoke", headers=alice).status_code == 404
+    )
+
+
+def test_bad_input_is_a_400_naming_the_parameter(api: TestClient, pool: LocalUserPool) -> None:
+    user = new_user(pool)
+    cases = [
+        ("post", "/v1/dashboard/keys", {"name": "x" * 65}, "name"),
+        ("post", "/v1/dashboard/keys", {"expires_in_days": 0}, "expires_in_days"),
+        ("post", "/v1/dashboard/keys", {"expires_in_days": "30"}, "expires_in_days"),
+        ("get", "/v1/dashboard/usage?start=2026-13-01", None, "start"),
+        ("get", "/v1/dashboard/usage?start=2026-01-01&end=2026-12-31", None, "end"),
+    ]
+    for method, path, body, param in cases:
+        answer = api.request(method, path, headers=user, json=body)
+        assert answer.status_code == 400, (path, body, answer.text)
+        assert answer.json()["error"]["param"] == param
+    bad_json = api.post(
+        "/v1/dashboard/keys", headers={**user, "content-type": "application/json"}, content=b"{"
+    )
+    assert bad_json.status_code == 400
+    key = api.post("/v1/dashboard/keys", headers=user, json={}).json()["key"]
+    api.post(f"/v1/dashboard/keys/{key['id']}/revoke", headers=user)
+    # A revoked key cannot be rotated: a clear 400, not a 500.
+    answer = api.post(f"/v1/dashboard/keys/{key['id']}/rotate", headers=user)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "key_id"
+
+
+# -- credentials: each opens only its own door ---------------------------------------------------------
+
+
+def test_api_keys_never_open_the_dashboard_and_id_tokens_never_call_the_model(
+    api: TestClient, pool: LocalUserPool
+) -> None:
+    user = new_user(pool)
+    secret = api.post("/v1/dashboard/keys", headers=user, json={}).json()["secret"]
+    assert api.post("/v1/chat", headers=bearer(secret), json=CHAT).status_code == 200
+
+    assert_invalid_session(api.get("/v1/dashboard/keys", headers=bearer(secret)))
+    assert_invalid_session(api.post("/v1/dashboard/keys", headers=bearer(secret), json={}))
+    for path in ("/v1/chat", "/v1/chat/completions"):
+        answer = api.post(path, headers=user, json=CHAT)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] == "invalid_api_key"
+    assert api.get("/v1/models", headers=user).status_code == 401
+
+
+def test_revoking_in_the_dashboard_is_immediate_on_the_function_url_path(
+    api: TestClient, pool: LocalUserPool
+) -> None:
+    user = new_user(pool)
+    created = api.post("/v1/dashboard/keys", headers=user, json={"name": "soon revoked"}).json()
+    for _ in range(2):  # the second call may use the process's recent-key guess: still checked
+        assert api.post("/v1/chat", headers=bearer(created["secret"]), json=CHAT).status_code == 200
+    api.post(f"/v1/dashboard/keys/{created['key']['id']}/revoke", headers=user)
+    refused = api.post("/v1/chat", headers=bearer(created["secret"]), json=CHAT)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["message"] == "This API key has been revoked."
+
+
+def test_dashboard_usage_is_exactly_the_usage_api_answer(
+    api: TestClient, pool: LocalUserPool
+) -> None:
+    user = new_user(pool)
+    secret = api.post("/v1/dashboard/keys", headers=user, json={}).json()["secret"]
+    answer = api.post("/v1/chat", headers=bearer(secret), json=CHAT).json()
+    from_dashboard = api.get("/v1/dashboard/usage", headers=user)
+    assert from_dashboard.status_code == 200, from_dashboard.text
+    assert from_dashboard.json() == api.get("/v1/usage", headers=bearer(secret)).json()
+    assert from_dashboard.json()["totals"]["total_tokens"] == answer["usage"]["total_tokens"]
+    month = api.get("/v1/dashboard/account", headers=user).json()
+    assert month["month_to_date_usd"] == from_dashboard.json()["month_to_date_usd"] != "0"
+
+
+# -- forged, expired and misdirected tokens ---------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
+
+
+def _pool_private_key() -> Any:
+    """The key moto signs its pools' tokens with (it ships in moto: local use only)."""
+    return jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json")).key
+
+
+def _claims(pool: LocalUserPool, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": pool.issuer,
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "aud": pool.client_id,
+        "token_use": "id",
+        "email": "forger@example.com",
+        "iat": now,
+        "exp": now + 3600,
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def forged_tokens(pool: LocalUserPool) -> dict[str, str]:
+    pool_key = _pool_private_key()
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    header = {"kid": "dummy", "alg": "RS256", "typ": "JWT"}
+    public_pem = pool_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    hs_signing_input = _unsigned({"kid": "dummy", "alg": "HS256"}, _claims(pool))
+    hs256 = (
+        hs_signing_input
+        + "."
+        + _b64(hmac.new(public_pem, hs_signing_input.encode(), hashlib.sha256).digest())
+    )
+    return {
+        # Control: the same construction with the right key and claims is accepted (below).
+        "valid": jwt.encode(_claims(pool), pool_key, algorithm="RS256", headers=header),
+        "wrong signature": jwt.encode(_claims(pool), other_key, algorithm="RS256", headers=header),
+        "wrong audience": jwt.encode(
+            _claims(pool, aud="another-app-client"), pool_key, algorithm="RS256", headers=header
+        ),
+        "wrong issuer": jwt.encode(
+            _claims(pool, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"),
+            pool_key,
+            algorithm="RS256",
+            headers=header,
+        ),
+        "expired": jwt.encode(
+            _claims(pool, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600),
+            pool_key,
+            algorithm="RS256",
+            headers=header,
+        ),
+        "access token": jwt.encode(
+            _claims(pool, token_use="access"), pool_key, algorithm="RS256", headers=header
+        ),
+        "no expiry": jwt.encode(
+            _claims(pool, exp=None), pool_key, algorithm="RS256", headers=header
+        ),
+        "alg none": _unsigned({"kid": "dummy", "alg": "none"}, _claims(pool)) + ".",
+        "HS256 with the public key": hs256,
+        "unknown kid": jwt.encode(
+            _claims(pool), pool_key, algorithm="RS256", headers={**header, "kid": "rotated-away"}
+        ),
+        "garbage": "not.a.jwt",
+    }
+
+
+FORGERIES = [
+    "wrong signature",
+    "wrong audience",
+    "wrong issuer",
+    "expired",
+    "access token",
+    "no expiry",
+    "alg none",
+    "HS256 with the public key",
+    "unknown kid",
+    "garbage",
+]
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_forged_expired_and_misdirected_tokens_get_401(
+    api: TestClient, pool: LocalUserPool, forgery: str
+) -> None:
+    tokens = forged_tokens(pool)
+    control = api.get("/v1/dashboard/keys", headers=bearer(tokens["valid"]))
+    assert control.status_code == 200, control.text  # the forgery alone makes the difference
+    assert_invalid_session(api.get("/v1/dashboard/keys", headers=bearer(tokens[forgery])))
+
+
+def test_missing_token_gets_401_with_a_www_authenticate(
+    api: TestClient, pool: LocalUserPool
+) -> None:
+    answer = api.get("/v1/dashboard/account")
+    assert_invalid_session(answer)
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_real_token_expires_with_the_clock(pool: LocalUserPool) -> None:
+    token = sign_up_and_sign_in(pool, f"clock-{time.monotonic_ns()}@example.com", PASSWORD)[
+        "IdToken"
+    ]
+    now = CognitoTokenVerifier(
+        user_pool_id=pool.pool_id, client_id=pool.client_id, jwks_url=pool.jwks_url
+    )
+    assert now.verify(f"Bearer {token}").email.startswith("clock-")
+    later = CognitoTokenVerifier(
+        user_pool_id=pool.pool_id,
+        client_id=pool.client_id,
+        jwks_url=pool.jwks_url,
+        clock=lambda: time.time() + 3601,  # moto's ID tokens last an hour, as Cognito's do
+    )
+    from sparkai.errors import InvalidSessionError
+
+    with pytest.raises(InvalidSessionError):
+        later.verify(f"Bearer {token}")
+
+
+# -- where the dashboard is off, and behind API Gateway's Cognito authorizer ----------------------------
+
+
+def test_dashboard_routes_are_404_where_the_dashboard_is_off(
+    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARKAI_DASHBOARD_AUTH", "off")
+    with TestClient(create_app()) as client:
+        answer = client.get("/v1/dashboard/keys", headers=new_user(pool))
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
+def _gateway_event(path: str, method: str, claims: dict[str, Any] | None) -> dict[str, Any]:
+    """A REST API proxy event as API Gateway sends it after its Cognito authorizer allowed it."""
+    event = json.loads(
+        (Path(__file__).resolve().parents[2] / "events" / "chat" / "get-models.json").read_text()
+    )
+    event.update(path=path, resource=path, httpMethod=method, body=None)
+    event["requestContext"].update(resourcePath=path, httpMethod=method)
+    event["requestContext"]["authorizer"] = {} if claims is None else {"claims": claims}
+    # The Authorization header is irrelevant here: API Gateway already checked it.
+    event["headers"]["Authorization"] = event["multiValueHeaders"]["Authorization"][0] = "Bearer x"
+    return event
+
+
+def test_behind_api_gateway_the_cognito_authorizers_claims_identify_the_user(
+    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARKAI_DASHBOARD_AUTH", "authorizer")
+    dependencies.reset()
+    handler = Mangum(create_app(), lifespan="off")
+    claims = {
+        "sub": "11111111-2222-3333-4444-555555555555",
+        "aud": pool.client_id,
+        "token_use": "id",
+        "email": "gateway@example.com",
+        "iss": pool.issuer,
+    }
+    answer = handler(
+        _gateway_event("/v1/dashboard/account", "GET", claims), LambdaContext("Dashboard")
+    )
+    assert answer["statusCode"] == 200, answer["body"]
+    assert json.loads(answer["body"])["email"] == "gateway@example.com"
+
+    for broken in (None, {**claims, "aud": "another-client"}, {**claims, "token_use": "access"}):
+        answer = handler(
+            _gateway_event("/v1/dashboard/account", "GET", broken), LambdaContext("Dashboard")
+        )
+        assert answer["statusCode"] == 401, broken
+        assert json.loads(answer["body"])["error"]["code"] == "invalid_session"
