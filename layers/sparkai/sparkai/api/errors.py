@@ -10,7 +10,6 @@ from sparkai.api.headers import rate_limit_headers
 from sparkai.errors import (
     AuthUnavailableError,
     DashboardKeyNotFoundError,
-    DashboardKeyNotFoundError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     IdempotencyUnavailableError,
