@@ -1,0 +1,343 @@
+"""Metering under concurrency, across processes (issue 12): several "Lambda instances" (spawned
+processes, each with its own app, clients and limiter hints) call the chat API at once against the
+local AWS endpoint (moto's server, one request at a time like DynamoDB's atomic writes) and a
+scripted local SageMaker Runtime. Each process runs the real code path: bearer key check,
+ChatService, the limiter's reserve/settle and the ledger's transaction; only the clock is frozen
+(no refill or month change can make a count depend on timing).
+
+- Ledger exactness: the UsageTable totals equal, exactly, the sum of the `usage` objects the calls
+  returned (buffered and streamed, three models, both routes).
+- Spend-limit exactness: N + k requests at once against a monthly limit that fits exactly N of
+  them: N are answered, k get 429 insufficient_quota, and the month's spend never passes the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from sparkai.catalog import MODELS
+from sparkai.chat.tokens import EstimatingTokenCounter
+from sparkai.plans import Limits
+from sparkai.usage.pricing import usd
+from sparkai.usage.reporter import UsageReporter
+from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, local_admin, provision
+from sparkai_local.sagemaker import Script, ScriptedBackend, create_app
+from tests.support.servers import serve
+
+T0 = 1_795_680_000.0  # 2026-11-26 08:00 UTC, frozen in every worker
+PROCESSES = 3
+BARRIER_TIMEOUT = 120  # only so a broken worker fails the test instead of hanging it
+MESSAGES = [{"role": "user", "content": "Count the ledger, please."}]
+
+# Different answers per model, so a row landing under the wrong model or price shows.
+SCRIPTS = {
+    "spark-1": Script(chunks=["a"] * 3, prompt_tokens=11),
+    "spark-turbo": Script(chunks=["b"] * 7, prompt_tokens=13),
+    "spark-pro": Script(chunks=["c"] * 5, prompt_tokens=17),
+}
+# Each worker's calls: (route, model, streamed). Both routes, all models, buffered and streamed.
+CALLS = [
+    ("/v1/chat", "spark-1", False),
+    ("/v1/chat", "spark-turbo", True),
+    ("/v1/chat/completions", "spark-pro", False),
+    ("/v1/chat/completions", "spark-1", True),
+    ("/v1/chat", "spark-pro", True),
+    ("/v1/chat/completions", "spark-turbo", False),
+] * 2
+
+
+@pytest.fixture(scope="module")
+def aws_url() -> Iterator[str]:
+    server = LocalAwsServer().start()
+    provision(server.url)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def backend() -> ScriptedBackend:
+    return ScriptedBackend(dict(SCRIPTS), endpoints=MODELS)
+
+
+@pytest.fixture(scope="module")
+def sagemaker_url(backend: ScriptedBackend) -> Iterator[str]:
+    with serve(create_app(backend)) as url:
+        yield url
+
+
+# -- the worker: one "Lambda instance" per process --------------------------------------------------
+
+
+def _worker_env(aws_url: str, sagemaker_url: str) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": aws_url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_url,
+        "SPARKAI_AUTH_MODE": "bearer",
+        "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
+        "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
+        "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
+        "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
+        "SPARKAI_IDEMPOTENCY_TABLE": LOCAL_TABLES["IdempotencyTable"],
+        "POWERTOOLS_SERVICE_NAME": "sparkai-stream-tests",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+def _sse_usage(text: str) -> dict[str, Any]:
+    """The `usage` of a stream's last data event (what an SDK reports for a streamed call)."""
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in text.splitlines()
+        if line.startswith("data: ") and line != "data: [DONE]"
+    ]
+    assert not any("error" in e for e in events), text
+    (usage,) = [e["usage"] for e in events if e.get("usage")]
+    return usage
+
+
+def _worker(
+    env: dict[str, str],
+    secret: str,
+    calls: list[tuple[str, str, bool]],
+    max_tokens: int,
+    start: Any,
+    results: Any,
+) -> None:
+    """Runs in a spawned process: the app as a Lambda instance runs it, with a frozen clock."""
+    os.environ.update(env)
+    outcome: dict[str, Any] = {"answers": [], "refusals": [], "errors": []}
+    try:
+        from fastapi.testclient import TestClient
+
+        from sparkai import aws
+        from sparkai.api.app import create_app as create_api
+        from sparkai.api.dependencies import get_chat_service
+        from sparkai.chat.service import ChatService
+        from sparkai.chat.tokens import token_counter_from_setting
+        from sparkai.chat.usage import LogUsageRecorder
+        from sparkai.config import endpoint_name_for, get_chat_settings, get_limiter_settings
+        from sparkai.endpoints.sagemaker import SageMakerEndpoint
+        from sparkai.limits.limiter import DynamoDBRateLimiter
+
+        def frozen() -> float:
+            return T0
+
+        limiter_settings = get_limiter_settings()
+        service = ChatService(
+            endpoint_for={
+                m: SageMakerEndpoint(endpoint_name_for(m), lambda: aws.client("sagemaker-runtime"))
+                for m in MODELS
+            }.__getitem__,
+            limiter=DynamoDBRateLimiter(
+                limiter_settings.rate_limits_table,
+                lambda: aws.client("dynamodb"),
+                clock=frozen,
+                usage_table=limiter_settings.usage_table,
+            ),
+            tokens=token_counter_from_setting(get_chat_settings().prompt_tokenizer),
+            usage=LogUsageRecorder(),
+            clock=frozen,
+        )
+        app = create_api()
+        app.dependency_overrides[get_chat_service] = lambda: service
+        headers = {"Authorization": f"Bearer {secret}"}
+        with TestClient(app, raise_server_exceptions=False) as http:
+            http.get("/v1/models", headers=headers)  # warm: key cached, clients created
+            start.wait(BARRIER_TIMEOUT)  # every process starts its calls together
+            for route, model, streamed in calls:
+                body: dict[str, Any] = {
+                    "model": model,
+                    "messages": MESSAGES,
+                    "max_tokens": max_tokens,
+                    "stream": streamed,
+                }
+                if streamed and route == "/v1/chat/completions":
+                    body["stream_options"] = {"include_usage": True}
+                response = http.post(route, json=body, headers=headers)
+                if response.status_code == 200:
+                    usage = _sse_usage(response.text) if streamed else response.json()["usage"]
+                    outcome["answers"].append({"model": model, "usage": usage})
+                elif response.status_code == 429:
+                    outcome["refusals"].append(
+                        {"body": response.json(), "retry_after": response.headers.get("retry-after")}
+                    )
+                else:
+                    outcome["errors"].append(f"{response.status_code} {response.text[:300]}")
+    except BaseException as exc:  # reported to the test instead of vanishing with the process
+        outcome["errors"].append(f"{type(exc).__name__}: {exc}")
+    results.put(outcome)
+
+
+def run_workers(
+    aws_url: str,
+    sagemaker_url: str,
+    secret: str,
+    calls_per_process: list[list[tuple[str, str, bool]]],
+    max_tokens: int,
+) -> list[dict[str, Any]]:
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(calls_per_process))
+    results = context.Queue()
+    env = _worker_env(aws_url, sagemaker_url)
+    processes = [
+        context.Process(target=_worker, args=(env, secret, calls, max_tokens, start, results))
+        for calls in calls_per_process
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=300) for _ in processes]
+    for process in processes:
+        process.join(30)
+    assert all(p.exitcode == 0 for p in processes), [p.exitcode for p in processes]
+    errors = [e for o in outcomes for e in o["errors"]]
+    assert errors == []
+    return outcomes
+
+
+# -- what the ledger holds -------------------------------------------------------------------------
+
+
+def ledger_rows(aws_url: str, account_id: str) -> list[dict[str, Any]]:
+    dynamodb = client("dynamodb", aws_url)
+    items = dynamodb.query(
+        TableName=LOCAL_TABLES["UsageTable"],
+        KeyConditionExpression="pk = :a",
+        ExpressionAttributeValues={":a": {"S": account_id}},
+        ConsistentRead=True,
+    )["Items"]
+    return [
+        {
+            "model": i["model"]["S"],
+            "requests": int(i["requests"]["N"]),
+            "prompt_tokens": int(i["prompt_tokens"]["N"]),
+            "completion_tokens": int(i["completion_tokens"]["N"]),
+            "cost_usd": Decimal(i["cost_usd"]["N"]),
+        }
+        for i in items
+    ]
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "requests": sum(r["requests"] for r in rows),
+        "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
+        "completion_tokens": sum(r["completion_tokens"] for r in rows),
+        "cost_usd": sum((r["cost_usd"] for r in rows), Decimal(0)),
+    }
+
+
+def returned_totals(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the API told the callers, priced at the catalogue's documented prices."""
+    return {
+        "requests": len(answers),
+        "prompt_tokens": sum(a["usage"]["prompt_tokens"] for a in answers),
+        "completion_tokens": sum(a["usage"]["completion_tokens"] for a in answers),
+        "cost_usd": sum(
+            (
+                MODELS[a["model"]].price_per_1k_tokens * a["usage"]["total_tokens"] / 1000
+                for a in answers
+            ),
+            Decimal(0),
+        ),
+    }
+
+
+def spend_counter(aws_url: str, account_id: str) -> Decimal:
+    item = client("dynamodb", aws_url).get_item(
+        TableName=LOCAL_TABLES["RateLimitsTable"],
+        Key={"account_id": {"S": account_id}},
+        ConsistentRead=True,
+    )["Item"]
+    return Decimal(item["spend_usd"]["N"])
+
+
+# -- the tests -------------------------------------------------------------------------------------
+
+
+def test_concurrent_calls_from_several_processes_are_in_the_ledger_exactly(
+    aws_url: str, sagemaker_url: str
+) -> None:
+    # Given an account without a spend limit and with limits no burst reaches
+    admin = local_admin(aws_url)
+    account = admin.create_account("enterprise", limits=Limits(10_000, 10_000_000))
+    admin.set_budget(account.account_id, None)
+    key = admin.create_key(account.account_id)
+
+    # When 3 processes make 12 calls each at once (36: buffered and streamed, 3 models, 2 routes)
+    outcomes = run_workers(aws_url, sagemaker_url, key.secret, [CALLS] * PROCESSES, 64)
+
+    # Then every call was answered, and the ledger holds exactly what the answers said they used
+    answers = [a for o in outcomes for a in o["answers"]]
+    assert len(answers) == len(CALLS) * PROCESSES
+    assert all(o["refusals"] == [] for o in outcomes)
+    rows = ledger_rows(aws_url, account.account_id)
+    assert totals(rows) == returned_totals(answers)
+    for model in MODELS:  # and each model's row at its own price
+        mine = [a for a in answers if a["model"] == model]
+        assert totals([r for r in rows if r["model"] == model]) == returned_totals(mine)
+    # The usage report (GET /v1/usage, sparkai-admin usage) shows the same totals.
+    reporter = UsageReporter(
+        LOCAL_TABLES["UsageTable"],
+        LOCAL_TABLES["AccountsTable"],
+        lambda: client("dynamodb", aws_url),
+        clock=lambda: T0,
+    )
+    first, last = reporter.default_range()
+    report = reporter.report(account.account_id, first, last)
+    expected = returned_totals(answers)
+    assert report["totals"]["requests"] == expected["requests"]
+    assert Decimal(report["totals"]["cost_usd"]) == expected["cost_usd"]
+    assert Decimal(report["month_to_date_usd"]) == expected["cost_usd"]
+    # The limiter's month counter settled to the same real cost (no worst case left on it).
+    assert spend_counter(aws_url, account.account_id) == expected["cost_usd"]
+
+
+def test_concurrent_calls_near_the_spend_limit_never_exceed_it(
+    aws_url: str, sagemaker_url: str, backend: ScriptedBackend
+) -> None:
+    # Given answers that use exactly their worst case (prompt as estimated + max_tokens), so no
+    # settle gives anything back and the number that fit does not depend on the order
+    max_tokens = 40
+    prompt = EstimatingTokenCounter().count_messages(MESSAGES)
+    backend.set_script("spark-pro", Script(chunks=["x"] * max_tokens, prompt_tokens=prompt))
+    per_call = MODELS["spark-pro"].price_per_1k_tokens * (prompt + max_tokens) / 1000
+    fit = 7
+    admin = local_admin(aws_url)
+    account = admin.create_account("enterprise", limits=Limits(10_000, 10_000_000))
+    admin.set_budget(account.account_id, per_call * fit)  # a limit that fits exactly 7 calls
+    key = admin.create_key(account.account_id)
+
+    # When 3 processes send 4 calls each at once (12 = 7 + 5), buffered and streamed
+    calls = [
+        ("/v1/chat", "spark-pro", False),
+        ("/v1/chat", "spark-pro", True),
+        ("/v1/chat/completions", "spark-pro", False),
+        ("/v1/chat/completions", "spark-pro", True),
+    ]
+    outcomes = run_workers(aws_url, sagemaker_url, key.secret, [calls] * PROCESSES, max_tokens)
+
+    # Then exactly the 7 that fit ran, the other 5 were told why, without a retry-after
+    answers = [a for o in outcomes for a in o["answers"]]
+    refusals = [r for o in outcomes for r in o["refusals"]]
+    assert len(answers) == fit
+    assert len(refusals) == len(calls) * PROCESSES - fit
+    for refusal in refusals:
+        assert refusal["body"]["error"]["code"] == "insufficient_quota"
+        assert refusal["body"]["error"]["type"] == "insufficient_quota"
+        assert f"limit of ${usd(per_call * fit)}" in refusal["body"]["error"]["message"]
+        assert refusal["retry_after"] is None
+    # And the month's spend, in the ledger and on the limiter, is at most the limit (here: equal)
+    rows = ledger_rows(aws_url, account.account_id)
+    assert totals(rows) == returned_totals(answers)
+    assert totals(rows)["cost_usd"] == per_call * fit
+    assert spend_counter(aws_url, account.account_id) <= per_call * fit
