@@ -31,7 +31,9 @@ def test_valid_key_gets_an_allow_all_policy_with_context(moto: None, make_key: K
         "plan": "starter",
         "rpm": 30,
         "tpm": 15000,
+        "key_prefix": "sk-spark-exam",  # for the access log: never more of the key
     }
+    assert EXAMPLE_KEY not in str(result)
 
 
 def test_lowercase_header_and_scheme_are_accepted(moto: None, make_key: KeyFactory) -> None:

@@ -105,7 +105,12 @@ def test_functions_run_python_312_or_newer_on_arm64_with_the_shared_layer(
     transformed: dict[str, Any],
 ) -> None:
     functions = resources_of(transformed, "AWS::Lambda::Function")
-    assert set(functions) == {"AuthorizerFunction", "ChatFunction", "ChatStreamFunction"}
+    assert set(functions) == {
+        "AuthorizerFunction",
+        "ChatFunction",
+        "ChatStreamFunction",
+        "GatewayStreamFunction",
+    }
     for name, function in functions.items():
         props = function["Properties"]
         version = re.fullmatch(r"python3\.(\d+)", props["Runtime"])
@@ -144,7 +149,8 @@ def test_authorizer_may_only_read_keys(transformed: dict[str, Any]) -> None:
     ]
 
 
-@pytest.mark.parametrize("function", ["ChatFunction", "ChatStreamFunction"])
+# The functions that call models (ChatFunction serves no chat route: test_iam_matches_code_paths).
+@pytest.mark.parametrize("function", ["GatewayStreamFunction", "ChatStreamFunction"])
 def test_chat_functions_invoke_only_the_three_spark_endpoints(
     transformed: dict[str, Any], function: str
 ) -> None:

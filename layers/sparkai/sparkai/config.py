@@ -119,6 +119,8 @@ class ChatSettings:
 
     # "authorizer": trust the API Gateway Lambda authorizer's context (the buffered REST path).
     # "bearer": verify the Authorization header against the key store (Function URL, local stack).
+    # "adapter": the same authorizer context, as the Lambda Web Adapter forwards API Gateway's
+    # requestContext (x-amzn-request-context) to uvicorn: the streaming REST routes.
     auth_mode: str = "bearer"
     max_body_bytes: int = 1_048_576
     # Seconds to wait for the model. API Gateway cuts REST integrations at 29 s, so the
@@ -150,6 +152,9 @@ def get_limiter_settings() -> LimiterSettings:
     return load_settings(LimiterSettings)
 
 
+AUTH_MODES = frozenset({"authorizer", "adapter", "bearer"})
+
+
 @lru_cache
 def get_usage_settings() -> UsageSettings:
     return load_settings(UsageSettings)
@@ -177,8 +182,8 @@ def get_dashboard_settings() -> DashboardSettings:
 @lru_cache
 def get_chat_settings() -> ChatSettings:
     settings = load_settings(ChatSettings)
-    if settings.auth_mode not in {"authorizer", "bearer"}:
-        raise ConfigurationError("SPARKAI_AUTH_MODE must be 'authorizer' or 'bearer'")
+    if settings.auth_mode not in AUTH_MODES:
+        raise ConfigurationError("SPARKAI_AUTH_MODE must be 'authorizer', 'adapter' or 'bearer'")
     return settings
 
 

@@ -14,10 +14,16 @@ from sparkai.auth.authenticator import Authenticator
 from sparkai.chat.schemas import ChatRequest
 from sparkai.chat.service import ChatService, Ticket
 from sparkai.config import get_chat_settings
+from sparkai.keys.records import Principal
 
 
 async def admit(
-    request: Request, authenticator: Authenticator, service: ChatService, chat_request: ChatRequest
+    request: Request,
+    authenticator: Authenticator,
+    service: ChatService,
+    chat_request: ChatRequest,
+    *,
+    principal: Principal | None = None,
 ) -> Ticket:
     """The caller's request with its budget reserved, in one DynamoDB round trip of waiting.
 
@@ -27,6 +33,8 @@ async def admit(
     time as the check: two overlapping calls, not two in a row. If the check disagrees (revoked,
     expired, plan changed) the speculative reservation is given back before anything runs.
     """
+    if principal is not None:  # already identified (before the body was read): reserve
+        return await run_in_threadpool(service.reserve, principal, chat_request)
     header = request.headers.get("authorization")
     bearer = get_chat_settings().auth_mode == "bearer"
     guess = authenticator.recent(header) if bearer else None

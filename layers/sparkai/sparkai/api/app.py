@@ -12,6 +12,7 @@ from sparkai import __version__
 from sparkai.api.dashboard import router as dashboard_router
 from sparkai.api.errors import error_response
 from sparkai.api.middleware import RequestContextMiddleware
+from sparkai.api.metrics import MetricsMiddleware
 from sparkai.api.openapi import install_openapi
 from sparkai.api.routes import router
 from sparkai.api.usage_routes import router as usage_router
@@ -63,3 +64,4 @@ def create_app() -> FastAPI:
 
 
 app = create_app()
+    app.add_middleware(MetricsMiddleware)  # inner: an unhandled error reaches it (counted 5xx)

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import uuid
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sparkai.api.errors import internal_error_response
+from sparkai.api.identity import adapter_request_context
+from sparkai.config import get_chat_settings
 from sparkai.observability import logger
 
 
 def request_id_for(scope: Scope) -> str:
-    """API Gateway's request id when behind it (so logs and the gateway agree), else a new one."""
+    """API Gateway's request id when behind it (so logs, access logs and the gateway agree), else
+    a new one. Behind the Web Adapter ("adapter" mode) the id travels in its context header."""
     event = scope.get("aws.event") or {}
-    gateway_id = (event.get("requestContext") or {}).get("requestId")
-    return gateway_id or "req_" + uuid.uuid4().hex
+    context = event.get("requestContext") or {}
+    if not context and get_chat_settings().auth_mode == "adapter":
+        context = adapter_request_context(Headers(scope=scope))
+    gateway_id = context.get("requestId")
+    return str(gateway_id) if gateway_id else "req_" + uuid.uuid4().hex
 
 
 class RequestContextMiddleware:

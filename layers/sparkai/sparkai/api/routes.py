@@ -16,6 +16,7 @@ from sparkai.api.dependencies import get_authenticator, get_chat_service, get_id
 from sparkai.api.headers import rate_limit_headers
 from sparkai.api.identity import get_principal
 from sparkai.api.idempotency import admit_once
+from sparkai.api.metrics import observe_stream, request_metrics
 from sparkai.api.streaming import sse_data
 from sparkai.auth.authenticator import Authenticator
 from sparkai.catalog import MODELS, OWNER, SparkModel
@@ -45,32 +46,50 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+async def caller_before_body(request: Request, authenticator: Authenticator) -> Principal | None:
+    """The caller, known before a byte of the body is read, so an unknown key cannot make us read
+    (or parse) a megabyte. Behind API Gateway it comes free with the request. On the bearer path
+    the key is checked against the store first, except for a key this process accepted within
+    RECENT_SECONDS: then None, and admit() verifies it while reserving (one DynamoDB wait, not
+    two); such a key never reaches the model unverified."""
+    if get_chat_settings().auth_mode == "bearer" and authenticator.recent(
+        request.headers.get("authorization")
+    ):
+        return None
+    return await get_principal(request, authenticator)
+
+
 async def _chat(
     request: Request, service: ChatService, authenticator: Authenticator, *, openai: bool
 ) -> Response:
+    principal = await caller_before_body(request, authenticator)
     deadline = stream_deadline(request)  # from the arrival: a stream ends before the function
     try:
         chat_request = parse_chat_request(
             await read_body(request, get_chat_settings().max_body_bytes)
         )
     except SparkAIError:
-        await get_principal(request, authenticator)  # a bad key is reported before a bad body
+        if principal is None:  # a bad key is reported before a bad body
+            await get_principal(request, authenticator)
         raise
+    metrics = request_metrics(request)
+    metrics.model, metrics.plan = chat_request.model, principal.plan if principal else None
     admitted = await admit_once(
         request,
         chat_request,
         route=request.url.path,
         openai=openai,
-        principal=None,
+        principal=principal,
         authenticator=authenticator,
         service=service,
-        admission=lambda: admit(request, authenticator, service, chat_request),
+        admission=lambda: admit(request, authenticator, service, chat_request, principal=principal),
         store_factory=get_idempotency_store,
     )
     if admitted.replay is not None:  # the stored answer of an earlier request with this key
         return admitted.replay
     ticket, once = admitted.ticket, admitted.once
     assert ticket is not None
+    metrics.plan = ticket.principal.plan
     if chat_request.stream:
         # /v1/chat always ends with a usage chunk; the OpenAI path only when asked, as OpenAI does.
         include_usage = not openai or bool(
@@ -85,13 +104,15 @@ async def _chat(
             )
         )
         return EventSourceResponse(
-            sse_data(once.recording(stream)),
+            observe_stream(request, sse_data(once.recording(stream)), stream.usage),
             headers={"cache-control": "no-cache", **rate_limit_headers(stream.rate)},
             sep="\n",
             ping=KEEPALIVE_SECONDS,
         )
     completed = await once.guard(run_in_threadpool(service.complete_reserved, ticket))
     await once.completed(completed.completion.model_dump())
+    usage = completed.completion.usage
+    metrics.note_usage(usage.prompt_tokens, usage.completion_tokens)
     return JSONResponse(
         completed.completion.model_dump(), headers=rate_limit_headers(completed.rate)
     )

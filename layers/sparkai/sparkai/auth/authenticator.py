@@ -105,6 +105,7 @@ class Authenticator:
             key_hash=record.key_hash,
             usage_key=record.usage_key,
             spend_limit_usd=record.spend_limit_usd,
+            key_prefix=record.prefix,
         )
 
 

@@ -65,6 +65,8 @@ def authorize(
             "spend_limit_usd": ""
             if principal.spend_limit_usd is None
             else format(principal.spend_limit_usd, "f"),
+            # The stage access log writes $context.authorizer.key_prefix: which key, never the key.
+            "key_prefix": principal.key_prefix,
         },
         usage_identifier_key=principal.usage_key,
     )

@@ -49,4 +49,5 @@ class Principal:
     limits: Limits
     key_hash: str = ""  # lets the chat function record last use without seeing the key
     usage_key: str | None = None  # API Gateway usage-plan key value, returned by the authorizer
+    key_prefix: str = ""  # display prefix (sk-spark-Ab3x): what access logs may show, never the key
     spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit

@@ -1,0 +1,241 @@
+"""IAM that matches the code path. Each function's routes (from template.yaml's events) are
+exercised in-process in that function's template environment, for every stream mode, with a
+botocore hook recording the AWS operations its code really calls (`before-parameter-build`: the
+same per-call event as `before-call`, but with the API parameters, so table and endpoint names
+are known rather than the wire request); the template must
+grant exactly those actions on exactly those resources: none missing (AccessDenied in AWS, which
+no local test would otherwise see), none extra.
+
+Scope: the API-key routes' resources (the keys, accounts and rate-limit tables and the SageMaker
+endpoints). Statements on resources other features own (usage ledger, idempotency) are those
+features' to pair with their own code paths; the dashboard's Cognito routes are not exercised.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from sparkai.api.app import create_app
+from sparkai_local.template import load_template
+from tests.conftest import KeyFactory
+from tests.support.adapter_relay import send
+from tests.support.events import EXAMPLE_KEY, load_event
+from tests.support.fixtures_servers import SageMakerServer
+from tests.support.lambda_harness import deployed, function_environment, function_spec, table_refs
+from tests.support.servers import serve
+
+CHAT_TABLES = ("ApiKeysTable", "AccountsTable", "RateLimitsTable")
+ENDPOINT_PARAMETERS = ("Spark1EndpointName", "SparkTurboEndpointName", "SparkProEndpointName")
+Grant = tuple[str, str]  # (IAM action, resource: a table's logical id or "endpoint:<parameter>")
+_TRANSACTIONS = {
+    "TransactWriteItems": {
+        "Put": "PutItem",
+        "Update": "UpdateItem",
+        "Delete": "DeleteItem",
+        "ConditionCheck": "ConditionCheckItem",
+    },
+    "TransactGetItems": {"Get": "GetItem"},
+}
+
+
+class Recorder:
+    """Every AWS operation any boto3 client in this process makes, as (action, resource)."""
+
+    def __init__(self) -> None:
+        self.calls: set[Grant] = set()
+        tables = table_refs()
+        self._tables = {name: logical for logical, name in tables.items()}
+        parameters = load_template()["Parameters"]
+        self._endpoints = {parameters[p]["Default"]: p for p in ENDPOINT_PARAMETERS}
+
+    def _table(self, name: str) -> str:
+        return self._tables.get(name, "table:" + name)
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        action = f"{model.service_model.signing_name}:{model.name}"
+        if model.name in _TRANSACTIONS:
+            # IAM authorizes a transaction item by item, as the single-item action on its table.
+            for item in params.get("TransactItems", []):
+                ((kind, body),) = item.items()
+                self.calls.add(
+                    (f"dynamodb:{_TRANSACTIONS[model.name][kind]}", self._table(body["TableName"]))
+                )
+            return
+        if "TableName" in params:
+            resource = self._table(params["TableName"])
+        elif "EndpointName" in params:
+            resource = "endpoint:" + self._endpoints.get(params["EndpointName"], "?")
+        else:
+            resource = "*"
+        self.calls.add((action, resource))
+
+
+@pytest.fixture
+def recorder(moto: None) -> Iterator[Recorder]:
+    # The app's clients come from boto3's default session (sparkai.aws), created after this.
+    boto3.setup_default_session()
+    recorder = Recorder()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build", recorder)
+    yield recorder
+    boto3.DEFAULT_SESSION.events.unregister("before-parameter-build", recorder)
+
+
+def _resources(resource: Any) -> list[str]:
+    if isinstance(resource, list):
+        return [r for item in resource for r in _resources(item)]
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return [resource["Fn::GetAtt"][0]]
+    text = json.dumps(resource)
+    return [f"endpoint:{p}" for p in ENDPOINT_PARAMETERS if f"endpoint/${{{p}}}" in text] or [text]
+
+
+def granted(function: str) -> set[Grant]:
+    """What template.yaml's inline policies let `function` do, on the chat path's resources."""
+    props = load_template()["Resources"][function]["Properties"]
+    grants: set[Grant] = set()
+    for policy in props.get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                grants |= {(action, r) for r in _resources(statement["Resource"])}
+    return {g for g in grants if g[1] in CHAT_TABLES or g[1].startswith("endpoint:")}
+
+
+def in_scope(calls: set[Grant]) -> set[Grant]:
+    return {c for c in calls if c[1] in CHAT_TABLES or c[1].startswith("endpoint:")}
+
+
+def api_routes(function: str) -> set[tuple[str, str]]:
+    events = load_template()["Resources"][function]["Properties"].get("Events", {})
+    return {
+        (e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+        for e in events.values()
+        if e["Type"] == "Api"
+    }
+
+
+CHAT_ROUTES = {("POST", "/v1/chat"), ("POST", "/v1/chat/completions")}
+NOT_API_KEY_ROUTES = ("/v1/dashboard", "/healthz")  # Cognito JWTs / no auth: other pairings
+
+
+def app_routes() -> set[tuple[str, str]]:
+    """Every API-key route the app serves (its OpenAPI paths): what a Function URL exposes."""
+    paths = create_app().openapi()["paths"]
+    return {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if path.startswith("/v1/") and not path.startswith(NOT_API_KEY_ROUTES)
+    }
+
+
+BODY = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 16}
+
+
+def _exercise_over_http(call: Callable[[str, str, bytes], httpx.Response], routes: set) -> None:
+    """Every chat route in both stream modes, and every GET route, expecting success."""
+    for method, path in sorted(routes):
+        if (method, path) in CHAT_ROUTES:
+            for stream in (False, True):
+                response = call(method, path, json.dumps({**BODY, "stream": stream}).encode())
+                assert response.status_code == 200, (path, stream, response.text)
+        elif method == "GET":
+            path = path.replace("{model_id}", "spark-1")
+            assert call(method, path, b"").status_code == 200, path
+
+
+def test_the_gateway_streaming_function_may_do_exactly_what_its_routes_call(
+    recorder: Recorder, sagemaker_server: SageMakerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
+    routes = api_routes("GatewayStreamFunction")
+    assert routes == CHAT_ROUTES  # every chat route on the REST API streams through it
+    template_event = load_event("chat_stream/apigw-buffered")
+
+    with function_environment(function_spec("GatewayStreamFunction")), serve(create_app()) as url:
+
+        def call(method: str, path: str, body: bytes) -> httpx.Response:
+            event = {**template_event, "httpMethod": method, "path": path, "resource": path}
+            event["body"] = body.decode()
+            return send(url, event)
+
+        _exercise_over_http(call, routes)
+
+    needed = in_scope(recorder.calls)
+    assert ("sagemaker:InvokeEndpointWithResponseStream", "endpoint:Spark1EndpointName") in needed
+    assert ("sagemaker:InvokeEndpoint", "endpoint:Spark1EndpointName") in needed
+    # One model exercised stands for the three: the grant must cover each endpoint equally.
+    expected = {
+        (action, "endpoint:" + p) if resource.startswith("endpoint:") else (action, resource)
+        for action, resource in needed
+        for p in ENDPOINT_PARAMETERS
+    }
+    assert granted("GatewayStreamFunction") == expected
+
+
+def test_the_function_url_function_may_do_exactly_what_its_routes_call(
+    recorder: Recorder,
+    make_key: KeyFactory,
+    sagemaker_server: SageMakerServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
+    make_key(secret=EXAMPLE_KEY)
+    recorder.calls.clear()  # the key factory's own writes are not the function's
+    # A Function URL serves every route of the app: chat (both modes), models, usage.
+    routes = app_routes()
+    assert routes >= CHAT_ROUTES
+    with function_environment(function_spec("ChatStreamFunction")), serve(create_app()) as url:
+
+        def call(method: str, path: str, body: bytes) -> httpx.Response:
+            headers = {"authorization": f"Bearer {EXAMPLE_KEY}", "content-type": "application/json"}
+            return httpx.request(method, url + path, headers=headers, content=body or None)
+
+        _exercise_over_http(call, routes)
+
+    needed = in_scope(recorder.calls)
+    assert ("dynamodb:GetItem", "ApiKeysTable") in needed  # the bearer key check
+    expected = {
+        (action, "endpoint:" + p) if resource.startswith("endpoint:") else (action, resource)
+        for action, resource in needed
+        for p in ENDPOINT_PARAMETERS
+    }
+    assert granted("ChatStreamFunction") == expected
+
+
+def test_the_mangum_function_may_do_exactly_what_its_routes_call(recorder: Recorder) -> None:
+    routes = api_routes("ChatFunction")
+    assert not routes & CHAT_ROUTES  # chat moved to the streaming integration
+    assert ("GET", "/v1/models") in routes
+    base = load_event("chat/get-models")
+    with deployed("ChatFunction") as handler:
+        for method, path in sorted(routes):
+            if path.startswith(NOT_API_KEY_ROUTES):
+                continue
+            event = load_event("chat/get-model") if "{" in path else {**base, "path": path}
+            response = handler({**event, "resource": path, "httpMethod": method})
+            assert response["statusCode"] == 200, (path, response["body"])
+    assert granted("ChatFunction") == in_scope(recorder.calls)
+
+
+def test_the_recorder_sees_what_a_route_calls(
+    recorder: Recorder, sagemaker_server: SageMakerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check above is only as good as the hook: a denied-in-AWS call must show up here.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
+    with function_environment(function_spec("GatewayStreamFunction")), serve(create_app()) as url:
+        event = load_event("chat_stream/apigw-stream")
+        assert send(url, event).status_code == 200
+    assert {
+        ("sagemaker:InvokeEndpointWithResponseStream", "endpoint:Spark1EndpointName"),
+        ("dynamodb:UpdateItem", "RateLimitsTable"),
+    } <= recorder.calls
