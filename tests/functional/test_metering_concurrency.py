@@ -169,7 +169,10 @@ def _worker(
                     outcome["answers"].append({"model": model, "usage": usage})
                 elif response.status_code == 429:
                     outcome["refusals"].append(
-                        {"body": response.json(), "retry_after": response.headers.get("retry-after")}
+                        {
+                            "body": response.json(),
+                            "retry_after": response.headers.get("retry-after"),
+                        }
                     )
                 else:
                     outcome["errors"].append(f"{response.status_code} {response.text[:300]}")
