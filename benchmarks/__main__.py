@@ -6,7 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-ALL = ["cold_imports", "warm_overhead", "limiter", "streaming", "local_model", "api_throughput"]
+ALL = [
+    "cold_imports",
+    "warm_overhead",
+    "limiter",
+    "idempotency",
+    "streaming",
+    "local_model",
+    "api_throughput",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -14,8 +14,8 @@ from sparkai.api.admission import admit
 from sparkai.api.deadline import stream_deadline
 from sparkai.api.dependencies import get_authenticator, get_chat_service, get_idempotency_store
 from sparkai.api.headers import rate_limit_headers
-from sparkai.api.identity import get_principal
 from sparkai.api.idempotency import admit_once
+from sparkai.api.identity import get_principal
 from sparkai.api.metrics import observe_stream, request_metrics
 from sparkai.api.streaming import sse_data
 from sparkai.auth.authenticator import Authenticator
@@ -109,8 +109,9 @@ async def _chat(
             sep="\n",
             ping=KEEPALIVE_SECONDS,
         )
-    completed = await once.guard(run_in_threadpool(service.complete_reserved, ticket))
-    await once.completed(completed.completion.model_dump())
+    completed = await once.guard(
+        run_in_threadpool(service.complete_reserved, ticket, on_answer=once.answer_writer())
+    )
     usage = completed.completion.usage
     metrics.note_usage(usage.prompt_tokens, usage.completion_tokens)
     return JSONResponse(

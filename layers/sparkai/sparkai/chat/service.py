@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sparkai.catalog import MODELS, SparkModel
@@ -25,6 +26,7 @@ from sparkai.errors import (
 )
 from sparkai.keys.records import Principal
 from sparkai.limits import RateLimiter, RateLimitStatus, Reservation
+from sparkai.observability import logger
 from sparkai.plans import PLANS
 from sparkai.usage.ledger import Charge
 from sparkai.usage.pricing import cost_usd
@@ -113,7 +115,11 @@ class ChatService:
     def complete(self, principal: Principal, request: ChatRequest) -> Completed:
         return self.complete_reserved(self.reserve(principal, request))
 
-    def complete_reserved(self, ticket: Ticket) -> Completed:
+    def complete_reserved(
+        self, ticket: Ticket, *, on_answer: Callable[[ChatCompletion], None] | None = None
+    ) -> Completed:
+        """The model's answer, settled. `on_answer` (e.g. storing it for Idempotency-Key
+        replays) runs at the same time as the settlement: one round trip of waiting, not two."""
         prepared = ticket.prepared
         payload = self._payload(ticket.request, prepared, stream=False)
         try:
@@ -128,7 +134,6 @@ class ChatService:
             prepared.prompt_estimate, self._tokens.count_text(reply.content)
         )
         completion_id = self._new_id()
-        self._settle(ticket, completion_id, used, streamed=False, complete=True)
         completion = ChatCompletion(
             id=completion_id,
             created=int(self._clock()),
@@ -141,6 +146,11 @@ class ChatService:
             ],
             usage=Usage.of(used.prompt_tokens, used.completion_tokens),
         )
+        settle = partial(self._settle, ticket, completion_id, used, streamed=False, complete=True)
+        if on_answer is None:
+            settle()
+        else:
+            _alongside(settle, partial(on_answer, completion))
         return Completed(completion, ticket.reservation.status)
 
     # -- streamed -----------------------------------------------------------------------------------
@@ -272,6 +282,24 @@ class ChatService:
                 complete=complete,
             ),
         )
+
+
+def _alongside(first: Callable[[], None], second: Callable[[], None]) -> None:
+    """Run both, `second` on another thread, and return when both are done. A failure of
+    `second` is logged, never raised: the answer exists and is settled, the client gets it."""
+
+    def run() -> None:
+        try:
+            second()
+        except Exception:
+            logger.exception("chat.on_answer_failed")
+
+    thread = threading.Thread(target=run, name="sparkai-alongside", daemon=True)
+    thread.start()
+    try:
+        first()
+    finally:
+        thread.join()
 
 
 def _with_prompt(usage: TokenUsage | None, prompt_estimate: int) -> TokenUsage | None:
