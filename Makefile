@@ -7,13 +7,14 @@ PYTEST := $(VENV)/bin/pytest
 # Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
 ARGS ?=
 
-.PHONY: help run test test-unit test-functional test-template test-local test-sdk test-php bench lint format build validate deploy lock clean
+.PHONY: help run test test-unit test-functional test-template test-local test-sdk test-php bench bench-peer lint format build validate deploy lock clean
 
 help:
 	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
 	@echo "make test      every test tier: unit, functional, template, local (real processes), SDK"
 	@echo "make test-php  the PHP SDK's unit suite (installs Debian's PHP when missing, as root)"
 	@echo "make bench     benchmarks (cold imports, per-request overhead, streaming, limiter, local model)"
+	@echo "make bench-peer  SparkAI next to LiteLLM's proxy (pinned, throwaway venv), same local backend"
 	@echo "make lint      ruff check + format check"
 	@echo "make build     sam build;  make deploy: sam deploy (samconfig.toml, ENV=default|prod)"
 
@@ -50,6 +51,10 @@ test-php:
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# LiteLLM's proxy side by side, from a pinned throwaway venv in ~/.cache/sparkai (never a project dependency).
+bench-peer: $(STAMP)
+	$(PY) -m benchmarks.peer $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

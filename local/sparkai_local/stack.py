@@ -115,6 +115,8 @@ class LocalStack:
             "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
             "SPARKAI_IDEMPOTENCY_TABLE": LOCAL_TABLES["IdempotencyTable"],
             "SPARKAI_MODEL_TIMEOUT_SECONDS": "300",  # a laptop CPU is slower than a GPU endpoint
+            # uvicorn outlives each response here: a stream ends before its usage is settled.
+            "SPARKAI_SETTLE_AFTER_LAST_BYTE": "1",
             "POWERTOOLS_SERVICE_NAME": "sparkai-stream-local",
             "POWERTOOLS_LOG_LEVEL": "INFO" if self.config.verbose else "WARNING",
         }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +16,8 @@ from sparkai.api.headers import rate_limit_headers
 from sparkai.api.idempotency import admit_once
 from sparkai.api.identity import get_principal
 from sparkai.api.metrics import observe_stream, request_metrics
-from sparkai.api.streaming import sse_data
+from sparkai.api.sse import EventSourceResponse
+from sparkai.api.streaming import DONE, sse_data
 from sparkai.auth.authenticator import Authenticator
 from sparkai.catalog import MODELS, OWNER, SparkModel
 from sparkai.chat.schemas import parse_chat_request
@@ -108,6 +108,7 @@ async def _chat(
             headers={"cache-control": "no-cache", **rate_limit_headers(stream.rate)},
             sep="\n",
             ping=KEEPALIVE_SECONDS,
+            final=DONE,
         )
     completed = await once.guard(
         run_in_threadpool(service.complete_reserved, ticket, on_answer=once.answer_writer())

@@ -32,6 +32,13 @@ async def sse_data(stream: ChatStream) -> AsyncIterator[str]:
             if event is None:
                 break
             yield _dumps(event)
+            if event.get("usage"):
+                # The usage chunk is always the last one: [DONE] leaves now, and only then does
+                # the stream finish (settle, record) while the client already has everything.
+                yield DONE
+                while await to_thread.run_sync(next, events, None, abandon_on_cancel=True):
+                    pass
+                return
         yield DONE
     except SparkAIError as exc:
         yield _dumps(body_for(exc))

@@ -1,0 +1,367 @@
+"""SparkAI Stream next to a peer gateway (LiteLLM's proxy), side by side in one run, from one
+client program, both in front of the same local SageMaker server (scripted model, no delay).
+
+LiteLLM lives in a throwaway virtual environment outside the project (never a project
+dependency), pinned, and is refused if its site-packages holds any `.pth` file: some LiteLLM
+releases were compromised through a `.pth` that runs code at every interpreter start.
+
+    make bench-peer                      # or: python -m benchmarks.peer [--buffered N --streams N]
+
+Printed: added latency over the direct backend (p50, concurrency 1) for a buffered request, a
+stream's first byte and its whole 20-chunk body, and buffered requests/s at concurrency 8; two
+repetitions in alternating order (SparkAI first, then LiteLLM first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PEER_VERSION = "1.108.7"
+PEER_REQUIREMENT = f"litellm[proxy]=={PEER_VERSION}"
+PEER_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sparkai" / "peer-venv"
+# .pth files a clean venv may legitimately hold (setuptools' own); anything else is refused.
+STANDARD_PTH = {"distutils-precedence.pth"}
+CHUNKS = [f" w{i}" for i in range(20)]
+MODEL = "spark-1"
+MESSAGES = [{"role": "user", "content": "Hello!"}]
+CONCURRENCY = 8
+PEER_MASTER_KEY = "sk-peer-bench-master"  # noqa: S105 - a throwaway local proxy's key
+
+
+# -- the peer's environment -------------------------------------------------------------------------
+
+
+def _site_packages(venv: Path) -> Path:
+    found = sorted(venv.glob("lib/python3*/site-packages"))
+    if not found:
+        raise SystemExit(f"no site-packages under {venv}")
+    return found[0]
+
+
+def check_no_pth(venv: Path) -> None:
+    """Refuse a peer environment holding a non-standard .pth (code run at interpreter start)."""
+    extra = sorted(
+        p.name for p in _site_packages(venv).rglob("*.pth") if p.name not in STANDARD_PTH
+    )
+    if extra:
+        raise SystemExit(
+            f"refusing to run: {venv} has unexpected .pth files {extra}; delete the venv and "
+            "check the pinned release"
+        )
+
+
+def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
+    python = venv / "bin" / "python"
+    version = (
+        subprocess.run(
+            [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if python.exists()
+        else ""
+    )
+    if version != PEER_VERSION:
+        print(f"installing {PEER_REQUIREMENT} into {venv} (outside the project)", flush=True)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--progress-bar", "off"]
+            + [PEER_REQUIREMENT],
+            check=True,
+        )
+    check_no_pth(venv)
+    return venv
+
+
+# -- the servers ------------------------------------------------------------------------------------
+
+
+def _wait(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def peer_config(sagemaker_url: str, endpoint: str) -> dict:
+    """Two deployments of one endpoint: LiteLLM's sagemaker_base_url is the whole invocation URL,
+    so the buffered and the streaming path are two model names. rpm/tpm are kept by the proxy's
+    router in its own memory (no database, no Redis): its cheapest way to enforce key limits."""
+
+    def deployment(name: str, path: str) -> dict:
+        return {
+            "model_name": name,
+            "litellm_params": {
+                "model": f"sagemaker_chat/{endpoint}",
+                "sagemaker_base_url": f"{sagemaker_url}/endpoints/{endpoint}/{path}",
+                "aws_access_key_id": "local",
+                "aws_secret_access_key": "local",
+                "aws_region_name": "us-east-1",
+                "rpm": 1_000_000,
+                "tpm": 1_000_000_000,
+            },
+        }
+
+    return {
+        "model_list": [
+            deployment(MODEL, "invocations"),
+            deployment(MODEL + "-stream", "invocations-response-stream"),
+        ],
+        "router_settings": {"routing_strategy": "usage-based-routing-v2"},
+        "litellm_settings": {"set_verbose": False, "telemetry": False},
+        "general_settings": {"master_key": PEER_MASTER_KEY},
+    }
+
+
+@contextmanager
+def litellm_proxy(venv: Path, sagemaker_url: str, endpoint: str) -> Iterator[str]:
+    from sparkai_local.stack import free_port
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.json"  # YAML is a JSON superset
+        config.write_text(json.dumps(peer_config(sagemaker_url, endpoint)))
+        env = {
+            **os.environ,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch from GitHub at start
+            "LITELLM_LOG": "ERROR",
+            "LITELLM_TELEMETRY": "False",
+            "DISABLE_SCHEMA_UPDATE": "True",
+        }
+        env.pop("DATABASE_URL", None)
+        process = subprocess.Popen(
+            [str(venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1"]
+            + ["--port", str(port), "--num_workers", "1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=tmp,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait(url + "/health/liveliness")
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+# -- the client -------------------------------------------------------------------------------------
+
+
+class Target:
+    def __init__(
+        self, name: str, buffered: Callable[[], tuple], stream: Callable[[], tuple]
+    ) -> None:
+        self.name = name
+        self.buffered = buffered  # (url, headers, json)
+        self.stream = stream
+
+
+def _p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def buffered_latencies(http: httpx.Client, target: Target, n: int) -> list[float]:
+    url, headers, body = target.buffered()
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        response = http.post(url, headers=headers, json=body)
+        response.read()
+        out.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            raise RuntimeError(f"{target.name}: {response.status_code} {response.text[:300]}")
+    return out
+
+
+def stream_latencies(http: httpx.Client, target: Target, n: int) -> tuple[list[float], list[float]]:
+    url, headers, body = target.stream()
+    first_bytes, wholes = [], []
+    for _ in range(n):
+        start = time.perf_counter()
+        first = None
+        with http.stream("POST", url, headers=headers, json=body) as response:
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"{target.name}: {response.status_code} {response.read()[:300]!r}"
+                )
+            for _part in response.iter_raw():
+                if first is None:
+                    first = time.perf_counter() - start
+        wholes.append(time.perf_counter() - start)
+        first_bytes.append(first or wholes[-1])
+    return first_bytes, wholes
+
+
+async def _throughput(target: Target, n_per_client: int) -> float:
+    url, headers, body = target.buffered()
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
+        async def client() -> None:
+            for _ in range(n_per_client):
+                response = await http.post(url, headers=headers, json=body)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{target.name}: {response.status_code}")
+
+        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))  # warm the connections
+        start = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+        return CONCURRENCY * n_per_client / (time.perf_counter() - start)
+
+
+def measure(direct: Target, gateway: Target, args: argparse.Namespace) -> dict[str, float]:
+    """One gateway, with the direct backend measured right before it (same conditions)."""
+    with httpx.Client(timeout=60) as http:
+        buffered_latencies(http, direct, 50)  # warm both paths and their connections
+        buffered_latencies(http, gateway, 50)
+        stream_latencies(http, gateway, 10)
+        d_buf = _p50(buffered_latencies(http, direct, args.buffered))
+        g_buf = _p50(buffered_latencies(http, gateway, args.buffered))
+        d_first, d_whole = stream_latencies(http, direct, args.streams)
+        g_first, g_whole = stream_latencies(http, gateway, args.streams)
+    return {
+        "buffered": g_buf - d_buf,
+        "first_byte": _p50(g_first) - _p50(d_first),
+        "whole": _p50(g_whole) - _p50(d_whole),
+        "throughput": asyncio.run(_throughput(gateway, args.throughput)),
+        "direct_buffered": d_buf,
+    }
+
+
+def _fmt(values: list[float], unit: str) -> str:
+    if unit == "req/s":
+        return " / ".join(f"{v:.1f}" for v in values) + " req/s"
+    return " / ".join(f"{v:+.1f}" for v in values) + " ms"
+
+
+def print_table(results: dict[str, list[dict[str, float]]]) -> None:
+    names = list(results)
+    rows = [
+        ("buffered p50", "buffered", "ms"),
+        ("stream time to first byte p50", "first_byte", "ms"),
+        (f"whole stream ({len(CHUNKS)} chunks) p50", "whole", "ms"),
+        (f"throughput at concurrency {CONCURRENCY}", "throughput", "req/s"),
+    ]
+    print()
+    print("| added over the direct backend | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for label, key, unit in rows:
+        cells = [_fmt([r[key] for r in results[name]], unit) for name in names]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    a, b = (results[n] for n in names)
+    print()
+    print("ratios SparkAI / LiteLLM per repetition (targets: <= 0.5, <= 1.0, <= 0.7, >= 1.5):")
+    for i in range(len(a)):
+        print(
+            "  rep {}: added {:.2f}x, first byte {:.2f}x, whole stream {:.2f}x, throughput {:.2f}x".format(
+                i + 1,
+                *(
+                    a[i][k] / b[i][k] if b[i][k] else float("nan")
+                    for k in ("buffered", "first_byte", "whole", "throughput")
+                ),
+            )
+        )
+    direct = [r["direct_buffered"] for name in names for r in results[name]]
+    print(f"direct backend buffered p50: {min(direct):.1f}-{max(direct):.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--buffered", type=int, default=2000, help="buffered requests per sample")
+    parser.add_argument("--streams", type=int, default=300, help="streams per sample")
+    parser.add_argument("--throughput", type=int, default=100, help="requests per client at c=8")
+    parser.add_argument("--repetitions", type=int, default=2)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    venv = ensure_peer_venv()
+
+    from sparkai.config import endpoint_name_for
+    from sparkai.plans import Limits
+    from sparkai_local.aws_server import local_admin
+    from sparkai_local.stack import StackConfig, free_port, running
+
+    with running(StackConfig(model="scripted", port=free_port())) as stack:
+        sagemaker = stack.sagemaker_url
+        endpoint = endpoint_name_for(MODEL)
+        script = {"chunks": CHUNKS, "delay_seconds": 0}
+        httpx.put(f"{sagemaker}/_local/scripts/{endpoint}", json=script).raise_for_status()
+        admin = local_admin(stack.aws_url)
+        account = admin.create_account("enterprise", limits=Limits(10**7, 10**10))
+        key = admin.create_key(account.account_id).secret
+        with litellm_proxy(venv, sagemaker, endpoint) as peer_url:
+            payload = {"messages": MESSAGES, "max_tokens": 64}
+            direct = Target(
+                "direct",
+                lambda: (f"{sagemaker}/endpoints/{endpoint}/invocations", {}, payload),
+                lambda: (
+                    f"{sagemaker}/endpoints/{endpoint}/invocations-response-stream",
+                    {},
+                    {**payload, "stream": True},
+                ),
+            )
+            ours = {"authorization": f"Bearer {key}"}
+            sparkai = Target(
+                "SparkAI Stream (local stack)",
+                lambda: (f"{stack.api_url}/v1/chat", ours, {"model": MODEL, **payload}),
+                lambda: (
+                    f"{stack.api_url}/v1/chat",
+                    ours,
+                    {"model": MODEL, **payload, "stream": True},
+                ),
+            )
+            theirs = {"authorization": f"Bearer {PEER_MASTER_KEY}"}
+            peer = Target(
+                f"LiteLLM {PEER_VERSION} proxy, in-memory rpm/tpm",
+                lambda: (
+                    f"{peer_url}/v1/chat/completions",
+                    theirs,
+                    {"model": MODEL, **payload},
+                ),
+                lambda: (
+                    f"{peer_url}/v1/chat/completions",
+                    theirs,
+                    {"model": MODEL + "-stream", **payload, "stream": True},
+                ),
+            )
+            results: dict[str, list[dict[str, float]]] = {sparkai.name: [], peer.name: []}
+            for rep in range(args.repetitions):
+                order = [sparkai, peer] if rep % 2 == 0 else [peer, sparkai]
+                for gateway in order:
+                    print(f"rep {rep + 1}: {gateway.name} ...", flush=True)
+                    results[gateway.name].append(measure(direct, gateway, args))
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"{args.buffered} buffered requests (c=1) and {args.streams} streams per sample, "
+        f"{CONCURRENCY}x{args.throughput} requests for throughput"
+    )
+    print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
