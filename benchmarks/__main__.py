@@ -12,6 +12,7 @@ ALL = [
     "limiter",
     "idempotency",
     "streaming",
+    "gateway_path",
     "local_model",
     "api_throughput",
 ]

@@ -9,6 +9,7 @@ whose body named a known model are measured; API Gateway's own metrics count eve
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -91,8 +92,11 @@ def emf_document(metrics: RequestMetrics, latency_ms: float) -> dict[str, Any] |
 
 
 def _stdout(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    """CloudWatch Logs reads a Lambda's stdout (the Web Adapter's uvicorn process's too) and turns
+    EMF lines into metrics. Elsewhere (the local stack, tests) there is no one to read them."""
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 class MetricsMiddleware:
