@@ -116,6 +116,7 @@ HELLO = [{"role": "user", "content": "Hi"}]
             "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}],
         },
         {"model": "spark-1", "messages": HELLO, "unknown": {"ignored": True}},
+        {"model": "spark-1", "messages": HELLO, "max_tokens": 64.0, "n": 1.0},  # JSON integers
         # invalid
         {"model": "spark-1", "messages": HELLO, "max_tokens": 4097},
         {"model": "spark-turbo", "messages": HELLO, "max_tokens": 0},
@@ -154,3 +155,14 @@ def test_the_chat_request_schema_agrees_with_the_parser(
     except SparkAIError:
         accepted = False
     assert valid == accepted, f"schema says {valid}, server says {accepted}"
+
+
+def test_a_405_lists_exactly_the_documented_methods(document: dict[str, Any]) -> None:
+    """RFC 9110: a 405 carries `Allow`; here it names what the contract documents for the path."""
+    client = TestClient(create_app())
+    for path, item in document["paths"].items():
+        concrete = path.replace("{model_id}", "spark-1").replace("{key_id}", "key_x")
+        response = client.request("PATCH", concrete)
+        assert response.status_code == 405, path
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert response.headers["allow"] == ", ".join(sorted(m.upper() for m in item)), path

@@ -7,12 +7,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from sparkai import __version__
 from sparkai.api.dashboard import router as dashboard_router
 from sparkai.api.errors import error_response
-from sparkai.api.middleware import RequestContextMiddleware
 from sparkai.api.metrics import MetricsMiddleware
+from sparkai.api.middleware import RequestContextMiddleware
 from sparkai.api.openapi import install_openapi
 from sparkai.api.routes import router
 from sparkai.api.usage_routes import router as usage_router
@@ -29,12 +30,27 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the path supports. Starlette's own `Allow` names only the first route that
+    matched the path (GET and POST of one path are separate routes here), so ask each route."""
+    return ", ".join(
+        method
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return error_response(
+        response = error_response(
             MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}.")
         )
+        response.headers["allow"] = _allowed_methods(request)  # RFC 9110 requires it on a 405
+        return response
     if exc.status_code == 404:
         return error_response(
             RouteNotFoundError(f"Unknown route: {request.method} {request.url.path}.")
@@ -59,9 +75,9 @@ def create_app() -> FastAPI:
     app.add_exception_handler(SparkAIError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(MetricsMiddleware)  # inner: an unhandled error reaches it (counted 5xx)
     app.add_middleware(RequestContextMiddleware)
     return app
 
 
 app = create_app()
-    app.add_middleware(MetricsMiddleware)  # inner: an unhandled error reaches it (counted 5xx)

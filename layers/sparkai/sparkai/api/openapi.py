@@ -229,6 +229,27 @@ def _schemas() -> dict[str, Any]:
                 "usage": _ref("Usage"),
             },
         },
+        "ChatStreamEvent": {
+            "type": "object",
+            "description": "One server-sent event: `data` is a ChatCompletionChunk as JSON, an "
+            "Error (a failure after the first byte; the stream then ends), or `[DONE]`. "
+            "Comment lines (`: ping`) keep idle connections open.",
+            "required": ["data"],
+            "properties": {
+                "event": {"type": "string"},
+                "id": {"type": "string"},
+                "data": {
+                    "type": "string",
+                    "if": {"const": "[DONE]"},
+                    "else": {
+                        "contentMediaType": "application/json",
+                        "contentSchema": {
+                            "oneOf": [_ref("ChatCompletionChunk"), _ref("Error")]
+                        },
+                    },
+                },
+            },
+        },
         "Model": {
             "type": "object",
             "required": [
@@ -398,12 +419,8 @@ def _chat_operation(path: str) -> dict[str, Any]:
                 "headers": _header_refs("x-request-id", *RATE_LIMIT_HEADERS),
                 "content": {
                     "application/json": {"schema": _ref("ChatCompletion")},
-                    "text/event-stream": {
-                        "schema": {"type": "string"},
-                        "x-sse-data-schema": {
-                            "oneOf": [_ref("ChatCompletionChunk"), _ref("Error")]
-                        },
-                    },
+                    # OpenAPI 3.1: for an event stream, `schema` describes one event.
+                    "text/event-stream": {"schema": _ref("ChatStreamEvent")},
                 },
             },
             **_errors("400", "401", "404", "409", "413", "422", "429", "500", "502", "503", "504"),

@@ -63,6 +63,14 @@ class ChatRequest(BaseModel):
     n: Annotated[int, Field(ge=1)] = 1
     user: str | None = None
 
+    @field_validator("max_tokens", "n", mode="before")
+    @classmethod
+    def _integral_number(cls, value: object) -> object:
+        # JSON has one number type: 64.0 is the integer 64 (JSON Schema agrees), "64" is not.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
     @property
     def stop_sequences(self) -> list[str]:
         if self.stop is None:
