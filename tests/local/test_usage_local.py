@@ -1,0 +1,141 @@
+"""Local tier, metering (issue 12): the stack as a user runs it. A key's chat calls (buffered and
+streamed) show up in GET /v1/usage with that key, totals equal to the `usage` the calls returned,
+exactly; `sparkai-admin --local usage` shows the same; a budget set with `sparkai-admin --local
+account set-budget` refuses the next call with 429 insufficient_quota."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.local.conftest import ROOT, RunningStack
+
+PRICE = {"spark-1": Decimal("0.0003"), "spark-turbo": Decimal("0.0006")}
+# Only a bound for a broken stack: the local stack settles a stream just after its last byte
+# (SPARKAI_SETTLE_AFTER_LAST_BYTE), so the test reads the usage until the stream is in it.
+SETTLE_BOUND_SECONDS = 15
+
+
+def admin_local(stack: RunningStack, *args: str) -> str:
+    """`sparkai-admin --local --json ...` with nothing but the stack's state file to go on."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPARKAI_"))}
+    env["SPARKAI_LOCAL_STATE"] = str(stack.state_file)
+    result = subprocess.run(
+        [sys.executable, "-m", "sparkai.admin.cli", "--local", "--json", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def streamed_usage(response: httpx.Response) -> dict[str, Any]:
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in response.text.splitlines()
+        if line.startswith("data: ") and line != "data: [DONE]"
+    ]
+    return events[-1]["usage"]
+
+
+def expected_totals(returned: list[tuple[str, dict[str, int]]]) -> dict[str, Any]:
+    return {
+        "requests": len(returned),
+        "prompt_tokens": sum(u["prompt_tokens"] for _, u in returned),
+        "completion_tokens": sum(u["completion_tokens"] for _, u in returned),
+        "total_tokens": sum(u["total_tokens"] for _, u in returned),
+        "cost_usd": sum(
+            (PRICE[model] * u["total_tokens"] / 1000 for model, u in returned), Decimal(0)
+        ),
+    }
+
+
+def as_decimal(totals: dict[str, Any]) -> dict[str, Any]:
+    return {**totals, "cost_usd": Decimal(totals["cost_usd"])}
+
+
+def test_usage_shows_buffered_and_streamed_calls_and_the_admin_cli_agrees(
+    stack: RunningStack,
+) -> None:
+    # Given a fresh Pro account and key, made with the admin CLI against the running stack
+    account_id = json.loads(admin_local(stack, "account", "create", "--plan", "pro"))["account_id"]
+    created = json.loads(admin_local(stack, "key", "create", account_id))
+    headers = {"Authorization": f"Bearer {created['key']}"}
+    returned: list[tuple[str, dict[str, int]]] = []
+
+    with httpx.Client(base_url=stack.url, headers=headers, timeout=60) as http:
+        # When a buffered call is answered
+        answer = http.post(
+            "/v1/chat",
+            json={"model": "spark-1", "messages": [{"role": "user", "content": "Hello!"}]},
+        )
+        assert answer.status_code == 200, answer.text
+        returned.append(("spark-1", answer.json()["usage"]))
+
+        # Then GET /v1/usage with the same key shows it at once (settled before the answer)
+        usage = http.get("/v1/usage")
+        assert usage.status_code == 200, usage.text
+        body = usage.json()
+        assert as_decimal(body["totals"]) == expected_totals(returned)
+        (row,) = body["data"]
+        assert (row["model"], row["key_id"]) == ("spark-1", created["key_id"])
+        assert body["spend_limit_usd"] is None  # Pro: no default limit
+
+        # When a streamed call on another model reaches its end
+        streamed = http.post(
+            "/v1/chat",
+            json={
+                "model": "spark-turbo",
+                "messages": [{"role": "user", "content": "Hello again!"}],
+                "stream": True,
+            },
+        )
+        assert streamed.status_code == 200, streamed.text
+        returned.append(("spark-turbo", streamed_usage(streamed)))
+
+        # Then the usage has it too, exactly (read until the stream's settle has landed)
+        bound = time.monotonic() + SETTLE_BOUND_SECONDS
+        while True:
+            body = http.get("/v1/usage").json()
+            if body["totals"]["requests"] == 2 or time.monotonic() > bound:
+                break
+        assert as_decimal(body["totals"]) == expected_totals(returned)
+        assert sorted(r["model"] for r in body["data"]) == ["spark-1", "spark-turbo"]
+        assert Decimal(body["month_to_date_usd"]) == expected_totals(returned)["cost_usd"]
+
+    # And the operator's view of the month is the same rows and totals
+    month = body["end"][:7]
+    report = json.loads(admin_local(stack, "usage", account_id, "--month", month))
+    assert report["data"] == body["data"]
+    assert report["totals"] == body["totals"]
+
+
+def test_a_budget_set_with_the_admin_cli_refuses_the_next_call(stack: RunningStack) -> None:
+    account_id = json.loads(admin_local(stack, "account", "create", "--plan", "pro"))["account_id"]
+    key = json.loads(admin_local(stack, "key", "create", account_id))["key"]
+    budget = json.loads(
+        admin_local(stack, "account", "set-budget", account_id, "--monthly-usd", "0.00001")
+    )
+    assert budget["spend_limit_usd"] == "0.00001"
+
+    refused = httpx.post(
+        f"{stack.url}/v1/chat",
+        json={"model": "spark-1", "messages": [{"role": "user", "content": "Hello!"}]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "insufficient_quota" and error["type"] == "insufficient_quota"
+    assert "$0.00001" in error["message"]
+    assert "retry-after" not in refused.headers
