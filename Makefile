@@ -7,12 +7,15 @@ PYTEST := $(VENV)/bin/pytest
 # Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
 ARGS ?=
 
-.PHONY: help run test test-unit test-functional test-template test-local test-sdk test-php bench bench-peer lint format build validate deploy lock clean
+.PHONY: help run test test-unit test-functional test-template test-local test-sdk test-php bench bench-peer lint format build validate deploy lock clean test-js test-contract openapi
 
 help:
 	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
 	@echo "make test      every test tier: unit, functional, template, local (real processes), SDK"
 	@echo "make test-php  the PHP SDK's unit suite (installs Debian's PHP when missing, as root)"
+	@echo "make test-js   the JS SDK's unit suite (npm ci from the lockfile, build, node --test)"
+	@echo "make test-contract  Schemathesis against the local stack from its /openapi.json"
+	@echo "make openapi   regenerate docs/openapi.yaml from the app"
 	@echo "make bench     benchmarks (cold imports, per-request overhead, streaming, limiter, local model)"
 	@echo "make bench-peer  SparkAI next to LiteLLM's proxy (pinned, throwaway venv), same local backend"
 	@echo "make lint      ruff check + format check"
@@ -27,9 +30,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure-php.sh || [ $$? -eq 2 ]  # PHP before tests/local, which runs the PHP SDK's local suite
+	@scripts/ensure-js.sh || [ $$? -eq 2 ]  # Node, npm ci and the JS build: tests/local runs its local suite
 	$(PYTEST) tests -n 2 --dist loadgroup
 	cd sdk/python && ../../$(PYTEST) -q
 	@$(MAKE) --no-print-directory test-php
+	@$(MAKE) --no-print-directory test-js
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
@@ -41,6 +46,17 @@ test-local: $(STAMP)
 	$(PYTEST) tests/local
 test-sdk: $(STAMP)
 	cd sdk/python && ../../$(PYTEST) -q
+# The JS SDK's unit suite (its local suite runs in tests/local/test_js_sdk.py); skipped, loudly,
+# when Node.js cannot be installed here (ensure-js.sh exits 2 after saying why).
+test-js:
+	@scripts/ensure-js.sh; status=$$?; \
+	if [ $$status -eq 2 ]; then echo "make test-js: SKIPPED (Node.js is not installed; see the line above)"; exit 0; fi; \
+	if [ $$status -ne 0 ]; then exit $$status; fi; \
+	cd sdk/js && node --test test/unit/
+test-contract: $(STAMP)
+	$(PYTEST) tests/contract
+openapi: $(STAMP)
+	$(PY) scripts/openapi.py
 # The PHP SDK's unit suite (its local suite runs in tests/local/test_php_sdk.py). ensure-php.sh
 # exits 2 when PHP cannot be installed here, after printing why: the tier is then skipped, loudly.
 test-php:
