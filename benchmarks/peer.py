@@ -39,7 +39,7 @@ CHUNKS = [f" w{i}" for i in range(20)]
 MODEL = "spark-1"
 MESSAGES = [{"role": "user", "content": "Hello!"}]
 CONCURRENCY = 8
-PEER_MASTER_KEY = "sk-peer-bench-master"  # noqa: S105 - a throwaway local proxy's key
+PEER_MASTER_KEY = "sk-peer-bench-master"  # a throwaway local proxy's key
 
 
 # -- the peer's environment -------------------------------------------------------------------------
@@ -81,8 +81,16 @@ def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
         if not python.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--progress-bar", "off"]
-            + [PEER_REQUIREMENT],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--progress-bar",
+                "off",
+                PEER_REQUIREMENT,
+            ],
             check=True,
         )
     check_no_pth(venv)
@@ -150,8 +158,10 @@ def litellm_proxy(venv: Path, sagemaker_url: str, endpoint: str) -> Iterator[str
         }
         env.pop("DATABASE_URL", None)
         process = subprocess.Popen(
-            [str(venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1"]
-            + ["--port", str(port), "--num_workers", "1"],
+            [
+                *(str(venv / "bin" / "litellm"), "--config", str(config)),
+                *("--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -167,6 +177,25 @@ def litellm_proxy(venv: Path, sagemaker_url: str, endpoint: str) -> Iterator[str
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def quiet_children() -> Iterator[None]:
+    """The API process writes a metrics line (EMF) per request to the stdout it inherits (in
+    Lambda, CloudWatch's); here it would bury the table. Children get /dev/null, we the terminal."""
+    sys.stdout.flush()
+    terminal = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.stdout = os.fdopen(os.dup(terminal), "w", buffering=1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(terminal, 1)
+        sys.stdout = sys.__stdout__
+        os.close(terminal)
+        os.close(devnull)
 
 
 # -- the client -------------------------------------------------------------------------------------
@@ -290,6 +319,15 @@ def print_table(results: dict[str, list[dict[str, float]]]) -> None:
     print(f"direct backend buffered p50: {min(direct):.1f}-{max(direct):.1f} ms")
 
 
+def _cpu_model() -> str:
+    for line in (
+        Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    ):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buffered", type=int, default=2000, help="buffered requests per sample")
@@ -305,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     from sparkai_local.aws_server import local_admin
     from sparkai_local.stack import StackConfig, free_port, running
 
-    with running(StackConfig(model="scripted", port=free_port())) as stack:
+    with quiet_children(), running(StackConfig(model="scripted", port=free_port())) as stack:
         sagemaker = stack.sagemaker_url
         endpoint = endpoint_name_for(MODEL)
         script = {"chunks": CHUNKS, "delay_seconds": 0}
@@ -355,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"rep {rep + 1}: {gateway.name} ...", flush=True)
                     results[gateway.name].append(measure(direct, gateway, args))
     print(
-        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"\n{_cpu_model()}, {os.cpu_count()} cores; "
         f"{args.buffered} buffered requests (c=1) and {args.streams} streams per sample, "
         f"{CONCURRENCY}x{args.throughput} requests for throughput"
     )
