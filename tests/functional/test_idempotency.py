@@ -88,6 +88,18 @@ def test_a_retry_gets_the_stored_answer_without_a_model_call_or_a_charge(
     assert api.post(key, HELLO, idem="order-42").json()["id"] == first.json()["id"]
 
 
+def test_a_replay_gives_its_reservation_back(api: Api, make_key: KeyFactory) -> None:
+    # Given an account that can afford two requests this minute, one already used
+    key = make_key("enterprise", limits=Limits(2, 100_000)).secret
+    first = api.post(key, HELLO, idem="order-7")
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    # When the request is replayed (its reservation was made alongside the claim)
+    assert api.post(key, HELLO, idem="order-7").headers["idempotent-replayed"] == "true"
+    # Then the second request of the minute is still there: the replay gave it back
+    assert api.post(key, HELLO, idem=None).status_code == 200
+    assert api.post(key, HELLO, idem=None).status_code == 429
+
+
 def test_the_same_request_written_differently_is_the_same_request(
     api: Api, make_key: KeyFactory
 ) -> None:
