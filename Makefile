@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/pytest
 # Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
 ARGS ?=
 
-.PHONY: help run test test-unit test-functional test-template test-local test-sdk test-php bench bench-peer lint format build validate deploy lock clean test-js test-contract openapi
+.PHONY: help run test test-unit test-functional test-template test-toolchain test-local test-sdk test-php bench lint format build validate deploy lock clean test-js test-contract openapi
 
 help:
 	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
@@ -28,10 +28,12 @@ $(STAMP): pyproject.toml layers/sparkai/requirements.txt sdk/python/pyproject.to
 run: $(STAMP)
 	$(PY) -m sparkai_local $(ARGS)
 
+# --max-worker-restart=0: a crashed worker (SIGILL, SIGSEGV) fails the run at once. Replacing it
+# under --dist loadgroup can deadlock pytest-xdist 3.8 (pytest-dev/pytest-xdist#1323, #1378).
 test: $(STAMP)
 	@scripts/ensure-php.sh || [ $$? -eq 2 ]  # PHP before tests/local, which runs the PHP SDK's local suite
 	@scripts/ensure-js.sh || [ $$? -eq 2 ]  # Node, npm ci and the JS build: tests/local runs its local suite
-	$(PYTEST) tests -n 2 --dist loadgroup
+	$(PYTEST) tests -n 2 --dist loadgroup --max-worker-restart=0
 	cd sdk/python && ../../$(PYTEST) -q
 	@$(MAKE) --no-print-directory test-php
 	@$(MAKE) --no-print-directory test-js
@@ -42,6 +44,8 @@ test-functional: $(STAMP)
 	$(PYTEST) tests/functional
 test-template: $(STAMP)
 	$(PYTEST) tests/template
+test-toolchain: $(STAMP)
+	$(PYTEST) tests/toolchain
 test-local: $(STAMP)
 	$(PYTEST) tests/local
 test-sdk: $(STAMP)

@@ -14,8 +14,20 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 scripts/llama-wheel.sh .venv/bin/python "$LLAMA_VERSION"
+llama_cache=$(scripts/llama-flags.sh --cache-dir "$LLAMA_VERSION")
+llama_wheel=$(ls "$llama_cache"/llama_cpp_python-"$LLAMA_VERSION"-*.whl | head -n 1)
+# pip keeps an installed llama-cpp-python of the same version, whatever it was built with (a .venv
+# made before the portable build holds a -march=native one): install this wheel whenever it is not
+# the one installed. Its deps come with the project below.
+llama_digest=$(sha256sum "$llama_wheel" | cut -c1-64)
+if [ "$(cat .venv/llama-cpp-python.sha256 2>/dev/null)" != "$llama_digest" ]; then
+  echo "==> installing the portable llama-cpp-python wheel"
+  .venv/bin/python -m pip install --quiet --progress-bar off --no-deps --force-reinstall "$llama_wheel"
+  echo "$llama_digest" >.venv/llama-cpp-python.sha256
+fi
+cp "$llama_cache/CMAKE_ARGS" .venv/llama-cpp-python.CMAKE_ARGS  # shown by `make run ARGS=--verbose`
 echo "==> installing the project, its test tools and the SDK into .venv"
-.venv/bin/python -m pip install --quiet --progress-bar off --find-links "$(scripts/llama-flags.sh --cache-dir "$LLAMA_VERSION")" -e ".[dev]" -e sdk/python
+.venv/bin/python -m pip install --quiet --progress-bar off --find-links "$llama_cache" -e ".[dev]" -e sdk/python
 if [ ! -x .venv-sam/bin/sam ] || ! .venv-sam/bin/sam --version | grep -q "$SAM_CLI_VERSION"; then
   echo "==> installing the SAM CLI $SAM_CLI_VERSION into .venv-sam"
   "$python" -m venv .venv-sam

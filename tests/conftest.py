@@ -25,7 +25,13 @@ from sparkai.plans import Limits
 from sparkai_local.template import create_tables
 
 # Fixtures of the local SageMaker-runtime server and the API server live beside their helpers.
-pytest_plugins = ["tests.support.fixtures_servers"]
+# inflight: which test each worker runs, for .ci/run's time guard; no_native_model: llama.cpp
+# runs only in child processes, never in a test worker.
+pytest_plugins = [
+    "tests.support.fixtures_servers",
+    "tests.support.inflight",
+    "tests.support.no_native_model",
+]
 
 TABLES = {
     "ApiKeysTable": "test-api-keys",

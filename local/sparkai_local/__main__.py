@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 
-from sparkai_local.stack import LocalStack, StackConfig, banner
+from sparkai_local.stack import LocalStack, StackConfig, banner, llama_build_flags
+from sparkai_local.supervisor import ChildDied
 
 
 def parse_args(argv: list[str] | None) -> StackConfig:
@@ -81,22 +82,24 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     stack = LocalStack(config)
     print(f"Starting SparkAI Stream locally ({config.model} model)...", flush=True)
+    if config.verbose and config.model == "smollm2":
+        print(f"llama.cpp build flags: {llama_build_flags() or 'not recorded'}", flush=True)
+    failed = True
     try:
         stack.start()
         print(banner(stack), flush=True)
         while not stop.wait(0.5):
-            failure = stack.failed()
-            if failure:
-                print(
-                    f"{failure[0]} stopped unexpectedly (exit code {failure[1]}); shutting down.",
-                    file=sys.stderr,
-                )
-                return 1
-    except RuntimeError as exc:
-        print(f"sparkai-local: {exc}", file=sys.stderr)
+            died = stack.failed()
+            if died:
+                raise died
+        failed = False
+    except RuntimeError as exc:  # ChildDied, StartupTimeout: the whole message for the user
+        print(f"\nsparkai-local: {exc}", file=sys.stderr, flush=True)
+        if isinstance(exc, ChildDied):
+            print("Stopping the other processes.", file=sys.stderr, flush=True)
         return 1
     finally:
-        stack.stop()
+        stack.stop(keep_logs=failed)
         print("Stopped.", flush=True)
     return 0
 

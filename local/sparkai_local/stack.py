@@ -5,21 +5,33 @@ process on a real port, supervised together; Ctrl-C stops them all."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from sparkai.admin.local_stack import LocalStackState, remove_state, write_state
 from sparkai.admin.service import CreatedKey
-from sparkai_local.aws_server import LOCAL_TABLES, REGION, local_admin, provision
+from sparkai.catalog import MODELS
+from sparkai_local.aws_server import (
+    LOCAL_TABLES,
+    LOCAL_USAGE_PLAN_PREFIX,
+    REGION,
+    local_admin,
+    provision,
+)
 from sparkai_local.cognito import LocalUserPool, create_user_pool
 from sparkai_local.dashboard_site import dashboard_env
+from sparkai_local.supervisor import Child, ChildDied, StartupTimeout
 
 STARTUP_TIMEOUT_SECONDS = 120
 
@@ -45,12 +57,15 @@ def free_port() -> int:
 
 
 def wait_for_http(
-    url: str, process: subprocess.Popen[bytes], name: str, timeout: float = STARTUP_TIMEOUT_SECONDS
+    url: str, child: Child, others: list[Child], timeout: float = STARTUP_TIMEOUT_SECONDS
 ) -> None:
+    """Until `url` answers; ChildDied as soon as `child` (or any other child) ends."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited during startup (code {process.returncode})")
+        for each in others:
+            if each.poll() is not None:
+                when = "during startup" if each is child else f"while {child.name} was starting"
+                raise ChildDied(each, when)
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local URL
                 return
@@ -58,7 +73,7 @@ def wait_for_http(
             return  # it answers: it is up
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
-    raise RuntimeError(f"{name} did not start within {timeout:.0f} s")
+    raise StartupTimeout(child, timeout)
 
 
 def smollm2_gguf() -> str | None:
@@ -75,7 +90,10 @@ class LocalStack:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.children: list[Child] = []
+        # Each child's output, kept when something fails (the message points here).
+        self.log_dir = Path(tempfile.mkdtemp(prefix="sparkai-local-logs-"))
+        self.state_file: Path | None = None
         bind = "0.0.0.0" if config.bind_all else "127.0.0.1"  # noqa: S104 - opt-in, for containers
         self._bind = bind
         self.aws_port = config.aws_port or free_port()
@@ -88,17 +106,16 @@ class LocalStack:
 
     def _spawn(
         self, name: str, args: list[str], env: dict[str, str] | None = None, quiet: bool = True
-    ) -> subprocess.Popen[bytes]:
-        output = subprocess.DEVNULL if quiet and not self.config.verbose else None
-        process = subprocess.Popen(
-            [sys.executable, *args],
-            env=env or os.environ.copy(),
-            stdout=output,
-            stderr=None if self.config.verbose else output,
-            start_new_session=True,  # Ctrl-C goes to us; we stop the children in order
+    ) -> Child:
+        child = Child(
+            name,
+            args,
+            env or os.environ.copy(),
+            self.log_dir,
+            echo=self.config.verbose or not quiet,
         )
-        self.processes.append((name, process))
-        return process
+        self.children.append(child)
+        return child
 
     def api_env(self) -> dict[str, str]:
         env = {
@@ -141,7 +158,7 @@ class LocalStack:
                 "--no-provision",
             ],
         )
-        wait_for_http(self.aws_url, aws, "local AWS")
+        wait_for_http(self.aws_url, aws, self.children)
         provision(self.aws_url)
         self.user_pool = create_user_pool(self.aws_url)
         backend = "llama" if self.config.model == "smollm2" else "scripted"
@@ -159,8 +176,12 @@ class LocalStack:
             sagemaker_args += ["--n-ctx", str(self.config.n_ctx)]
             for mapping in self.config.gguf:
                 sagemaker_args += ["--model", mapping]
+            # A tiny generation per served model before it listens: a model that cannot run
+            # (a CPU instruction the OS refuses, a missing GGUF) stops the stack before the banner.
+            for endpoint in MODELS:
+                sagemaker_args += ["--warm-up", endpoint]
         sagemaker = self._spawn("local SageMaker", sagemaker_args)
-        wait_for_http(self.sagemaker_url + "/ping", sagemaker, "local SageMaker")
+        wait_for_http(self.sagemaker_url + "/ping", sagemaker, self.children)
         self.demo = self._seed()
         api = self._spawn(
             "API",
@@ -179,30 +200,50 @@ class LocalStack:
             env=self.api_env(),
             quiet=False,
         )
-        wait_for_http(self.api_url + "/healthz", api, "API")
+        wait_for_http(self.api_url + "/healthz", api, self.children)
+        self.state_file = write_state(
+            LocalStackState(
+                pid=os.getpid(),
+                api_url=self.api_url,
+                aws_url=self.aws_url,
+                sagemaker_url=self.sagemaker_url,
+                region=REGION,
+                keys_table=LOCAL_TABLES["ApiKeysTable"],
+                accounts_table=LOCAL_TABLES["AccountsTable"],
+                rate_limits_table=LOCAL_TABLES["RateLimitsTable"],
+                usage_table=LOCAL_TABLES["UsageTable"],
+                usage_plan_prefix=LOCAL_USAGE_PLAN_PREFIX,
+            )
+        )
 
     def _seed(self) -> CreatedKey:
         admin = local_admin(self.aws_url, with_usage_plans=True)
         account = admin.create_account("pro", name="Local demo")
         return admin.create_key(account.account_id, name="demo", secret=self.config.demo_key)
 
-    def failed(self) -> tuple[str, int] | None:
-        for name, process in self.processes:
-            if process.poll() is not None:
-                return name, process.returncode
+    def failed(self) -> ChildDied | None:
+        """What went wrong, if a child has ended while the stack should be serving."""
+        for child in self.children:
+            if child.poll() is not None:
+                return ChildDied(child, "while the stack was serving")
         return None
 
-    def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process in reversed(self.processes):
+    def stop(self, *, keep_logs: bool = False) -> None:
+        if self.state_file is not None:
+            remove_state(os.getpid(), self.state_file)
+            self.state_file = None
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
             try:
-                process.wait(timeout=10)
+                child.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes.clear()
+                child.process.kill()
+                child.process.wait()
+        self.children.clear()
+        if not keep_logs:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
 @contextmanager
@@ -213,6 +254,24 @@ def running(config: StackConfig) -> Iterator[LocalStack]:
         yield stack
     finally:
         stack.stop()
+
+
+def admin_command() -> str:
+    """How to call sparkai-admin from here: the venv's script, relative when under this folder."""
+    script = Path(sys.executable).parent / "sparkai-admin"
+    if not script.exists():
+        return "sparkai-admin"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else str(script)
+
+
+def llama_build_flags() -> str | None:
+    """The CMake flags the installed llama.cpp was built with (bootstrap records them)."""
+    recorded = Path(sys.prefix) / "llama-cpp-python.CMAKE_ARGS"
+    try:
+        return recorded.read_text().strip()
+    except OSError:
+        return None
 
 
 def banner(stack: LocalStack) -> str:
@@ -244,6 +303,8 @@ Try it:
 
   export SPARKAI_API_KEY={key} SPARKAI_BASE_URL={url}
   sparkai chat "Write a haiku about the sea"
+
+  {admin_command()} --local key list {stack.demo.record.account_id}
 
 Ctrl-C stops everything.
 """

@@ -20,11 +20,10 @@ from sparkai.endpoints.payloads import PayloadPartDecoder, build_payload, delta_
 from sparkai.endpoints.port import ModelDelta, TokenUsage
 from sparkai.endpoints.sagemaker import SageMakerEndpoint
 from sparkai.errors import ContextLengthExceededError, ModelEndpointError, ModelUnavailableError
-from sparkai_local.sagemaker import Script, create_app
+from sparkai_local.sagemaker import Script
 from sparkai_local.sagemaker.containers import chunk, encode_chunk, end_of_stream, usage_chunk
 from sparkai_local.sagemaker.scripted import DEFAULT_CHUNKS, DEFAULT_PROMPT_TOKENS, InvokeError
 from tests.support.fixtures_servers import SageMakerServer, sagemaker_runtime_client
-from tests.support.servers import serve
 
 ENDPOINT = "spark-1"
 DEFAULT_TEXT = "".join(DEFAULT_CHUNKS)
@@ -442,10 +441,26 @@ def test_command_line_server_answers_and_stops_on_sigterm(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_llama_backend_answers_buffered_and_streamed() -> None:
-    from sparkai_local.sagemaker.llama import LlamaBackend
-
-    backend = LlamaBackend(n_ctx=2048)
-    with serve(create_app(backend)) as url:
+    # The model runs in its own process, as under `make run`: native code never runs in a test
+    # worker (a crash there would take the worker down, not fail this test).
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "sparkai_local.sagemaker", "--backend", "llama"),
+            *("--port", "0", "--n-ctx", "2048", "--warm-up", "any-endpoint-name"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        while not (line := process.stdout.readline()).startswith("Local SageMaker Runtime"):
+            assert line, "the llama server exited before listening:\n" + "".join(lines)
+            lines.append(line)
+        url = line.rsplit(" ", 1)[-1].strip()
         client = sagemaker_runtime_client(url)
         endpoint = adapter(client, "any-endpoint-name")
 
@@ -462,7 +477,15 @@ def test_llama_backend_answers_buffered_and_streamed() -> None:
         )
         with pytest.raises(ClientError) as raised:
             client.invoke_endpoint(EndpointName="any-endpoint-name", Body=json.dumps(too_long))
+        stats = httpx.get(f"{url}/_local/stats").json()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=WAIT + 5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
+    assert any(line.startswith("warm-up: any-endpoint-name generated a token") for line in lines)
     assert reply.content.strip()
     assert reply.usage is not None and reply.usage.prompt_tokens > 10
     assert 0 < reply.usage.completion_tokens <= 16
@@ -473,7 +496,8 @@ def test_llama_backend_answers_buffered_and_streamed() -> None:
     assert raised.value.response["Error"]["Code"] == "ModelError"
     assert raised.value.response["OriginalStatusCode"] == 422
     assert "must have less than 2048 tokens" in raised.value.response["OriginalMessage"]
-    assert backend.stats()["streams"]["completed"] == 1
+    assert stats["streams"]["completed"] == 1  # the warm-up is not counted
+    assert stats["invocations"] == {"any-endpoint-name": 3}  # buffered, streamed, too long
 
 
 def test_repetition_guard_spots_a_looping_answer() -> None:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class RunningStack:
     sagemaker_url: str
     process: subprocess.Popen[str]
     output: list[str]
+    state_file: Path  # where this stack tells `sparkai-admin --local` how to reach it
 
     def ports(self) -> list[int]:
         return [int(u.rsplit(":", 1)[1]) for u in (self.url, self.aws_url, self.sagemaker_url)]
@@ -41,11 +43,20 @@ def port_is_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_stack(*args: str, timeout: float = 180) -> RunningStack:
-    port = free_port()
+def stack_env(state_file: Path) -> dict[str, str]:
+    """A user's environment: no AWS or SparkAI settings, and (unlike a user) a state file of the
+    stack's own, so tests never touch a developer's running `make run`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPARKAI_"))}
     env["SPARKAI_DEMO_KEY"] = DEMO_KEY
+    env["SPARKAI_LOCAL_STATE"] = str(state_file)
     env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_stack(*args: str, timeout: float = 180) -> RunningStack:
+    port = free_port()
+    state_file = Path(tempfile.mkdtemp(prefix="sparkai-local-test-")) / "local-stack.json"
+    env = stack_env(state_file)
     process = subprocess.Popen(
         [sys.executable, "-m", "sparkai_local", "--port", str(port), *args],
         cwd=ROOT,
@@ -66,7 +77,9 @@ def start_stack(*args: str, timeout: float = 180) -> RunningStack:
     text = "".join(output)
     aws, sagemaker = re.search(r"local AWS\s+(\S+)\s+local SageMaker\s+(\S+)", text).groups()  # type: ignore[union-attr]
     key = re.search(r"demo key\s+(\S+)", text).group(1)  # type: ignore[union-attr]
-    return RunningStack(f"http://127.0.0.1:{port}", key, aws, sagemaker, process, output)
+    return RunningStack(
+        f"http://127.0.0.1:{port}", key, aws, sagemaker, process, output, state_file
+    )
 
 
 def stop_stack(stack: RunningStack) -> int:

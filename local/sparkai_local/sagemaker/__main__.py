@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import signal
 import sys
@@ -15,7 +16,7 @@ import uvicorn
 from sparkai_local.net import listening_socket
 from sparkai_local.sagemaker.backends import ModelBackend
 from sparkai_local.sagemaker.containers import STYLES
-from sparkai_local.sagemaker.llama import DEFAULT_N_CTX, MIN_N_CTX, LlamaBackend
+from sparkai_local.sagemaker.llama import DEFAULT_N_CTX, MIN_N_CTX, LlamaBackend, ModelCannotRun
 from sparkai_local.sagemaker.scripted import Script, ScriptedBackend
 from sparkai_local.sagemaker.server import create_app
 
@@ -80,6 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="scripted: the only endpoint names that exist (default: any)",
     )
+    parser.add_argument(
+        "--warm-up",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="llama: generate one token with ENDPOINT's model before listening; exit 3 if it cannot",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     if args.n_ctx < MIN_N_CTX:
@@ -97,8 +105,19 @@ def main(argv: list[str] | None = None) -> None:
     # signal to the handlers that were there before: make both a quiet, successful exit, which
     # they also are if the signal comes before uvicorn has taken over.
     signal.signal(signal.SIGTERM, _exit_quietly)
+    # If native model code dies (SIGILL, SIGSEGV), the log shows the Python stack that called it.
+    faulthandler.enable()
     with contextlib.suppress(KeyboardInterrupt):
-        app = create_app(build_backend(args))
+        backend = build_backend(args)
+        if isinstance(backend, LlamaBackend) and args.warm_up:
+            try:
+                for line in backend.warm_up(args.warm_up):
+                    print(line, flush=True)
+            except ModelCannotRun as exc:
+                print(f"Local SageMaker Runtime: {exc.message}", file=sys.stderr, flush=True)
+                print(f"Fix: {exc.fix}", file=sys.stderr, flush=True)
+                sys.exit(3)
+        app = create_app(backend)
         # Bind first so `--port 0` can say which port it got, and clients may connect at once.
         sock = listening_socket(args.host, args.port)
         host, port = sock.getsockname()[:2]

