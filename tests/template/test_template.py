@@ -205,6 +205,65 @@ def test_tables_are_on_demand_encrypted_and_key_tables_recoverable(
     }
 
 
+def test_the_usage_ledger_is_billing_data_keyed_as_the_code_writes_it(
+    transformed: dict[str, Any],
+) -> None:
+    from decimal import Decimal
+
+    from sparkai.usage.ledger import Charge, marker_put, row_key
+
+    price = Decimal("0.0003")
+    ledger = transformed["Resources"]["UsageTable"]
+    props = ledger["Properties"]
+    # Billing data: recoverable, encrypted, kept when the stack (or the table) goes.
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert ledger["DeletionPolicy"] == "Retain" and ledger["UpdateReplacePolicy"] == "Retain"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    # The key the settle transaction and the reports use (string pk/sk) ...
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ]
+    charge = Charge("chat-1", "acct_1", "key_1", "spark-1", "2026-11-26", 1, 1, price)
+    key = row_key("acct_1", "2026-11-26", "spark-1", "key_1", price)
+    assert {name: next(iter(v)) for name, v in key.items()} == {"pk": "S", "sk": "S"}
+    # ... and the TTL on the attribute only settle markers carry (aggregates never expire).
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert "expires_at" in marker_put("UsageTable", charge, 0)["Put"]["Item"]
+
+
+def test_the_idempotency_table_expires_its_claims(transformed: dict[str, Any]) -> None:
+    props = transformed["Resources"]["IdempotencyTable"]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+@pytest.mark.parametrize("function", ["GatewayStreamFunction", "ChatStreamFunction"])
+def test_chat_paths_may_write_the_ledger_only_inside_the_settle_transaction(
+    transformed: dict[str, Any], function: str
+) -> None:
+    statements = role_statements(transformed, function)
+    (settle,) = [s for s in statements if s["Sid"] == "SettleIntoUsageLedger"]
+    assert sorted(settle["Action"]) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert settle["Resource"] == {"Fn::GetAtt": ["UsageTable", "Arn"]}
+    assert settle["Condition"] == {
+        "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}
+    }
+    # Nothing else on the ledger but the usage report's Query.
+    others = [
+        s
+        for s in statements
+        if s["Sid"] != "SettleIntoUsageLedger" and "UsageTable" in json.dumps(s["Resource"])
+    ]
+    assert all(s["Action"] == "dynamodb:Query" for s in others), others
+
+
 def test_usage_plans_match_the_plans_module(transformed: dict[str, Any]) -> None:
     plans = {
         p["Properties"]["UsagePlanName"]["Fn::Sub"].rsplit("-", 1)[1]: p["Properties"]
