@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/pytest
 # Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
 ARGS ?=
 
-.PHONY: help run test test-unit test-functional test-template test-toolchain test-local test-sdk test-php bench lint format build validate deploy lock clean test-js test-contract openapi
+.PHONY: help run test test-unit test-functional test-template test-toolchain test-local test-sdk test-php bench bench-peer lint format build validate deploy lock clean test-js test-contract openapi
 
 help:
 	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
