@@ -264,3 +264,19 @@ def test_async_usage() -> None:
     report = asyncio.run(client.usage.retrieve(start="2026-11-01"))
     assert report.totals.requests == 4
     assert dict(script.requests[0].url.params) == {"start": "2026-11-01"}
+
+
+def test_idempotency_errors_have_their_own_classes() -> None:
+    from sparkaistream import ConflictError, UnprocessableEntityError
+
+    script = Script(
+        error_response(409, "idempotency_key_in_use", headers={"retry-after": "1"}),
+        error_response(422, "idempotency_key_reused", param="Idempotency-Key"),
+    )
+    client, _ = make_client(script, max_retries=0)
+    with pytest.raises(ConflictError) as in_use:
+        client.chat.create(model="spark-1", messages=USER_HELLO)
+    assert in_use.value.retry_after == 1.0
+    with pytest.raises(UnprocessableEntityError) as reused:
+        client.chat.create(model="spark-1", messages=USER_HELLO)
+    assert reused.value.param == "Idempotency-Key"

@@ -10,6 +10,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -17,6 +18,7 @@ from ._errors import (
     RequestTooLargeError,
     SparkAIError,
     StreamError,
+    UnprocessableEntityError,
 )
 from ._streaming import AsyncStream, Stream
 from ._types import (
@@ -51,6 +53,7 @@ __all__ = [
     "Choice",
     "ChoiceDelta",
     "ChunkChoice",
+    "ConflictError",
     "InternalServerError",
     "MessageParam",
     "Model",
@@ -65,6 +68,7 @@ __all__ = [
     "SparkAIError",
     "Stream",
     "StreamError",
+    "UnprocessableEntityError",
     "Usage",
     "UsageReport",
     "UsageRow",

@@ -17,6 +17,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ConflictError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -24,6 +25,7 @@ __all__ = [
     "RequestTooLargeError",
     "SparkAIError",
     "StreamError",
+    "UnprocessableEntityError",
 ]
 
 # API Gateway answers some errors itself (e.g. 403 "Forbidden"); it names the request differently.
@@ -139,8 +141,17 @@ class NotFoundError(APIStatusError):
     """404: unknown route or model."""
 
 
+class ConflictError(APIStatusError):
+    """409: a request with the same Idempotency-Key is still running (code idempotency_key_in_use;
+    retried, honouring retry-after)."""
+
+
 class RequestTooLargeError(APIStatusError):
     """413: the request body is too large."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the Idempotency-Key was already used with a different request (idempotency_key_reused)."""
 
 
 class RateLimitError(APIStatusError):
@@ -156,7 +167,9 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    409: ConflictError,
     413: RequestTooLargeError,
+    422: UnprocessableEntityError,
     429: RateLimitError,
 }
 
