@@ -1,0 +1,1 @@
+"""Browser tier: the dashboard in headless Chromium against the local stack."""
