@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/pytest
 # Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
 ARGS ?=
 
-.PHONY: help run test test-unit test-functional test-template test-toolchain test-local test-sdk test-php bench bench-peer lint format build validate deploy lock clean test-js test-contract openapi
+.PHONY: help run test test-unit test-functional test-template test-toolchain test-local test-sdk test-php bench bench-peer lint format build validate deploy deploy-dashboard test-browser lock clean test-js test-contract openapi
 
 help:
 	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
@@ -93,6 +93,14 @@ validate: $(STAMP)
 ENV ?= default
 deploy: build
 	$(VENV)/bin/sam deploy --config-env $(ENV)
+
+# The dashboard's files and config.json (from the stack's outputs) to its bucket; after `deploy`.
+STACK ?= sparkai-stream
+deploy-dashboard: $(STAMP)
+	$(PY) -m sparkai.admin.dashboard_publish --stack $(STACK)
+
+test-browser: $(STAMP)
+	$(PYTEST) tests/browser
 
 lock: $(STAMP)
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links \
