@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sparkai import snapstart
 from sparkai.auth.authorizer import authorize
 from sparkai.observability import logger
+
+# Under SnapStart the snapshot holds boto3 and the key store's client; restore gives fresh ones.
+snapstart.prepare(warm=snapstart.warm_dynamodb)
 
 
 @logger.inject_lambda_context(clear_state=True)
