@@ -22,7 +22,10 @@ from sparkai.auth.authenticator import default_authenticator
 from sparkai.config import clear_settings_cache
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
+from sparkai_local import moto_numbers
 from sparkai_local.template import create_tables
+
+moto_numbers.install()  # DynamoDB's exact decimal arithmetic in in-process moto too
 
 # Fixtures of the local SageMaker-runtime server and the API server live beside their helpers.
 # inflight: which test each worker runs, for .ci/run's time guard; no_native_model: llama.cpp

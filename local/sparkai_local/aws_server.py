@@ -26,7 +26,10 @@ from sparkai.admin.edge import UsagePlanEdge
 from sparkai.admin.service import AccountAdmin
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
+from sparkai_local import moto_numbers
 from sparkai_local.template import create_tables
+
+moto_numbers.install()
 
 LOCAL_TABLES = {
     "ApiKeysTable": "sparkai-local-api-keys",

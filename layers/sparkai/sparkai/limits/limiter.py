@@ -118,6 +118,15 @@ def _unelapsed(refund: Decimal, reserved_until: Decimal | None, now: Decimal) ->
     return max(Decimal(0), min(refund, reserved_until - now))
 
 
+def _update_expression(sets: list[str], adds: list[str]) -> str:
+    # Money is changed with ADD, never `SET x = x + :d`: ADD is exact decimal arithmetic in DynamoDB
+    # and in moto alike (moto's SET arithmetic cannot read back what it wrote for 3E-7 or 0E-7).
+    clauses = ["SET " + ", ".join(sets)] if sets else []
+    if adds:
+        clauses.append("ADD " + ", ".join(adds))
+    return " ".join(clauses)
+
+
 def _plan_name(plan_id: str) -> str:
     plan = PLANS.get(plan_id)
     return plan.name if plan else plan_id
@@ -311,7 +320,7 @@ class DynamoDBRateLimiter:
             ":m": {"S": spend_month},
             ":cost": _num(spend_usd),
         }
-        conditions, sets = [], ["#e = :exp"]
+        conditions, sets, adds = [], ["#e = :exp"], []
         for attr, tat, inc, tag in (
             ("#r", hint.req_tat, req_inc, "r"),
             ("#t", hint.tok_tat, tok_inc, "t"),
@@ -328,7 +337,7 @@ class DynamoDBRateLimiter:
         limit = principal.spend_limit_usd
         if hint.spend_month == spend_month:  # this month's counter exists: add to it
             conditions.append("#sm = :m")
-            sets.append("#s = #s + :cost")
+            adds.append("#s :cost")
             if limit is not None:
                 values[":smax"] = _num(limit - spend_usd)
                 conditions.append("#s <= :smax")
@@ -338,7 +347,7 @@ class DynamoDBRateLimiter:
         return {
             "TableName": self._table,
             "Key": {"account_id": {"S": principal.account_id}},
-            "UpdateExpression": "SET " + ", ".join(sets),
+            "UpdateExpression": _update_expression(sets, adds),
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -388,8 +397,8 @@ class DynamoDBRateLimiter:
         """The limiter item's part of a settle, or None when nothing changes."""
         limits = reservation.limits
         names: dict[str, str] = {}
-        values: dict[str, Any] = {":now": {"N": str(now)}}
-        sets = []
+        values: dict[str, Any] = {}
+        sets, adds = [], []
         delta_tokens = used_tokens - reservation.tokens
         if delta_tokens > 0:  # the model used more than reserved: charge the difference
             names["#t"] = "tok_tat"
@@ -413,14 +422,16 @@ class DynamoDBRateLimiter:
         if spend_delta and reservation.spend_month:
             names["#s"], names["#sm"] = "spend_usd", "spend_month"
             values[":ds"], values[":m"] = _num(spend_delta), {"S": reservation.spend_month}
-            sets.append("#s = #s + :ds")
+            adds.append("#s :ds")
             condition = "#sm = :m"  # never correct another month's counter
-        if not sets:
+        if not sets and not adds:
             return None
+        if any(":now" in part for part in sets):  # DynamoDB refuses unused values
+            values[":now"] = {"N": str(now)}
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"account_id": {"S": reservation.account_id}},
-            "UpdateExpression": "SET " + ", ".join(sets),
+            "UpdateExpression": _update_expression(sets, adds),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
