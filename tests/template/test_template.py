@@ -67,6 +67,7 @@ def test_rest_api_uses_the_lambda_authorizer_on_every_method(transformed: dict[s
         ("/v1/chat/completions", "post"),
         ("/v1/models", "get"),
         ("/v1/models/{model_id}", "get"),
+        ("/v1/usage", "get"),  # the usage API takes the same API keys (issue 12)
     }
     for path, ops in key_paths.items():
         for method, op in ops.items():
