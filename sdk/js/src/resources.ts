@@ -19,7 +19,8 @@ export const CHAT_PATH = '/v1/chat';
 export const MODELS_PATH = '/v1/models';
 export const USAGE_PATH = '/v1/usage';
 
-/** The JSON body of POST /v1/chat: the parameters that were given (undefined ones dropped). */
+/** The JSON body of POST /v1/chat: the parameters that were given (undefined ones dropped). Fields
+ * the types do not know are still sent as given (plain JavaScript callers; the API ignores them). */
 export function chatBody(params: ChatCreateParams): Record<string, unknown> {
   if (!params || typeof params !== 'object') throw new TypeError('chat.create() takes one object: { model, messages, ... }.');
   if (!Array.isArray(params.messages)) {

@@ -32,8 +32,10 @@ export interface ChatCreateParamsBase {
   /** Up to 4 stop sequences. */
   stop?: string | string[];
   user?: string;
-  /** Any other field is sent as given (the API ignores unknown fields). */
-  [extra: string]: unknown;
+  /** Must be 1 (one choice per request). */
+  n?: 1;
+  /** /v1/chat always ends a stream with a usage chunk; accepted for OpenAI compatibility. */
+  stream_options?: { include_usage?: boolean } | null;
 }
 
 export interface ChatCreateParamsNonStreaming extends ChatCreateParamsBase {

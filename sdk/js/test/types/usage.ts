@@ -46,6 +46,8 @@ export async function examples(): Promise<void> {
   }
   // @ts-expect-error a buffered answer is not a stream
   await client.chat.create({ model: 'spark-1', messages: [] }).then((c) => c.textDeltas());
+  // @ts-expect-error parameters are typed: a misspelt one is an error, not silently sent
+  await client.chat.create({ model: 'spark-1', messages: [], max_token: 5 });
   // @ts-expect-error roles are typed
   await client.chat.create({ model: 'spark-1', messages: [{ role: 'robot', content: 'x' }] });
 }
