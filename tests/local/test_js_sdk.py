@@ -66,7 +66,7 @@ def test_js_sdk_local_tier(stack: RunningStack) -> None:
         "SPARKAI_TEST_EXHAUSTED_KEY": exhausted_key(stack),
     }
     result = subprocess.run(
-        ["node", "--test", "--test-reporter=tap", "test/local/"],
+        ["node", "--test", "--test-reporter=tap", "test/local/stack.test.mjs"],
         cwd=JS,
         env=env,
         capture_output=True,
