@@ -26,10 +26,11 @@ from sparkai.admin.edge import UsagePlanEdge
 from sparkai.admin.service import AccountAdmin
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
-from sparkai_local import moto_numbers
+from sparkai_local import moto_numbers, moto_transactions
 from sparkai_local.template import create_tables
 
 moto_numbers.install()
+moto_transactions.install()  # settles stay fast as the usage ledger grows
 
 LOCAL_TABLES = {
     "ApiKeysTable": "sparkai-local-api-keys",
