@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError, EventStreamError
 
 from sparkai.endpoints.payloads import PayloadPartDecoder, build_payload, delta_from_event
-from sparkai.endpoints.port import ModelDelta, TokenUsage
+from sparkai.endpoints.port import GenerationRequest, Message, ModelDelta, TokenUsage
 from sparkai.endpoints.sagemaker import SageMakerEndpoint
 from sparkai.errors import ContextLengthExceededError, ModelEndpointError, ModelUnavailableError
 from sparkai_local.sagemaker import Script
@@ -31,15 +31,19 @@ WAIT = 10  # seconds to wait for something the server does in the background; ne
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def payload(*, stream: bool, max_tokens: int = 64) -> dict[str, Any]:
-    return build_payload(
-        [{"role": "user", "content": "Hi, how are you?"}],
+def generation(*, stream: bool, max_tokens: int = 64) -> GenerationRequest:
+    return GenerationRequest(
+        (Message("user", "Hi, how are you?"),),
         max_tokens=max_tokens,
         temperature=0.2,
         top_p=None,
-        stop=[],
+        stop=(),
         stream=stream,
     )
+
+
+def payload(*, stream: bool, max_tokens: int = 64) -> dict[str, Any]:
+    return build_payload(generation(stream=stream, max_tokens=max_tokens))
 
 
 def invoke_stream(client: Any, endpoint: str = ENDPOINT, **kwargs: Any) -> Any:
@@ -91,7 +95,7 @@ def test_production_adapter_invokes(
 ) -> None:
     sagemaker_server.backend.set_script(ENDPOINT, Script(chunks=["Four", "."], prompt_tokens=9))
 
-    reply = adapter(sagemaker_client).invoke(payload(stream=False))
+    reply = adapter(sagemaker_client).invoke(generation(stream=False))
 
     assert (reply.content, reply.finish_reason) == ("Four.", "stop")
     assert reply.usage == TokenUsage(9, 2)
@@ -141,7 +145,7 @@ def test_production_adapter_streams(
     script = Script(chunks=["Stream", "ing ", "works", "."], style=style, prompt_tokens=12)  # type: ignore[arg-type]
     sagemaker_server.backend.set_script(ENDPOINT, script)
 
-    deltas = list(adapter(sagemaker_client).stream(payload(stream=True)))
+    deltas = list(adapter(sagemaker_client).stream(generation(stream=True)))
 
     assert joined(deltas) == "Streaming works."
     assert final_usage(deltas) == TokenUsage(12, 4)
@@ -152,7 +156,7 @@ def test_usage_chunk_follows_the_script_over_the_request(
 ) -> None:
     sagemaker_server.backend.set_script(ENDPOINT, Script(include_usage=False))
 
-    deltas = list(adapter(sagemaker_client).stream(payload(stream=True)))
+    deltas = list(adapter(sagemaker_client).stream(generation(stream=True)))
 
     assert joined(deltas) == DEFAULT_TEXT
     assert final_usage(deltas) is None
@@ -184,7 +188,7 @@ def test_raw_parts_split_anywhere_decode_in_the_production_adapter(
     response = invoke_stream(sagemaker_client)
     assert [e["PayloadPart"]["Bytes"] for e in response["Body"]] == parts
 
-    deltas = list(adapter(sagemaker_client).stream(payload(stream=True)))
+    deltas = list(adapter(sagemaker_client).stream(generation(stream=True)))
     assert joined(deltas) == "Café crème 🍰"
     assert final_usage(deltas) == TokenUsage(7, 3)
 
@@ -214,9 +218,9 @@ def test_model_error_carries_the_containers_status_and_message(
     assert response["LogStreamArn"].endswith(":log-group:/aws/sagemaker/Endpoints/spark-1")
 
     with pytest.raises(ContextLengthExceededError, match="must be <= 4096"):
-        adapter(sagemaker_client).invoke(payload(stream=False))
+        adapter(sagemaker_client).invoke(generation(stream=False))
     with pytest.raises(ContextLengthExceededError):
-        adapter(sagemaker_client).stream(payload(stream=True))
+        adapter(sagemaker_client).stream(generation(stream=True))
 
 
 @pytest.mark.parametrize(
@@ -244,7 +248,7 @@ def test_sagemaker_errors_reach_botocore_with_their_code(
     assert raised.value.response["Error"] == {"Code": code, "Message": f"{code} for the test"}
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     with pytest.raises(domain_error):
-        adapter(sagemaker_client).invoke(payload(stream=False))
+        adapter(sagemaker_client).invoke(generation(stream=False))
 
 
 def test_invoke_error_fails_only_the_next_count_invocations(
@@ -255,8 +259,8 @@ def test_invoke_error_fails_only_the_next_count_invocations(
 
     for _ in range(2):
         with pytest.raises(ModelUnavailableError):
-            endpoint.invoke(payload(stream=False))
-    assert endpoint.invoke(payload(stream=False)).content == DEFAULT_TEXT
+            endpoint.invoke(generation(stream=False))
+    assert endpoint.invoke(generation(stream=False)).content == DEFAULT_TEXT
     assert sagemaker_server.backend.invocations == {ENDPOINT: 3}
 
 
@@ -270,7 +274,7 @@ def test_unknown_endpoint_is_a_validation_error(sagemaker_client: Any) -> None:
     }
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ModelUnavailableError, match="not deployed"):
-        adapter(sagemaker_client, "spark-missing").invoke(payload(stream=False))
+        adapter(sagemaker_client, "spark-missing").invoke(generation(stream=False))
 
 
 def test_invalid_json_is_the_containers_400(sagemaker_client: Any) -> None:
@@ -298,7 +302,7 @@ def test_mid_stream_failure_is_an_event_stream_error(
     record = sagemaker_server.backend.wait_for_stream()
     assert (record.failed, record.chunks_emitted, record.completed) == (kind, 2, False)
 
-    stream = adapter(sagemaker_client).stream(payload(stream=True))
+    stream = adapter(sagemaker_client).stream(generation(stream=True))
     with pytest.raises(ModelEndpointError, match="stream failed"):
         list(stream)
 
@@ -343,7 +347,7 @@ def test_adapter_close_stops_the_stream_on_the_server(
     sagemaker_server: SageMakerServer, sagemaker_client: Any
 ) -> None:
     sagemaker_server.backend.set_script(ENDPOINT, Script(gate_after=2))
-    stream = adapter(sagemaker_client).stream(payload(stream=True))
+    stream = adapter(sagemaker_client).stream(generation(stream=True))
     deltas = iter(stream)
 
     assert [next(deltas).content, next(deltas).content] == ["Hello!", " I'm"]
@@ -370,7 +374,7 @@ def test_disconnect_is_noticed_during_a_delay(
 ) -> None:
     # A delay far longer than WAIT: the record can only finish in time if the delay is cut short.
     sagemaker_server.backend.set_script(ENDPOINT, Script(delay_seconds=600))
-    stream = adapter(sagemaker_client).stream(payload(stream=True))
+    stream = adapter(sagemaker_client).stream(generation(stream=True))
 
     assert next(iter(stream)).content == "Hello!"
     stream.close()
@@ -390,7 +394,7 @@ def test_control_api_scripts_stats_and_reset(
     assert httpx.put(f"{url}/_local/scripts/spark-new", json=script).status_code == 200
     assert httpx.put(f"{url}/_local/scripts/spark-new", json={"bogus": 1}).status_code == 400
 
-    deltas = list(adapter(sagemaker_client, "spark-new").stream(payload(stream=True)))
+    deltas = list(adapter(sagemaker_client, "spark-new").stream(generation(stream=True)))
 
     assert joined(deltas) == "Scripted over HTTP"
     stats = httpx.get(f"{url}/_local/stats").json()
@@ -399,7 +403,7 @@ def test_control_api_scripts_stats_and_reset(
     assert httpx.post(f"{url}/_local/reset").status_code == 204
     assert httpx.get(f"{url}/_local/stats").json()["invocations"] == {}
     with pytest.raises(ModelUnavailableError):  # reset forgets endpoints added by scripts
-        adapter(sagemaker_client, "spark-new").invoke(payload(stream=False))
+        adapter(sagemaker_client, "spark-new").invoke(generation(stream=False))
 
 
 def test_script_json_round_trip_keeps_split_utf8_bytes() -> None:
@@ -425,7 +429,7 @@ def test_command_line_server_answers_and_stops_on_sigterm(tmp_path: Path) -> Non
         url = line.rsplit(" ", 1)[-1].strip()
         assert url.startswith("http://127.0.0.1:"), line
 
-        deltas = list(adapter(sagemaker_runtime_client(url)).stream(payload(stream=True)))
+        deltas = list(adapter(sagemaker_runtime_client(url)).stream(generation(stream=True)))
 
         assert joined(deltas) == "From a file"
         process.send_signal(signal.SIGTERM)
@@ -464,16 +468,18 @@ def test_llama_backend_answers_buffered_and_streamed() -> None:
         client = sagemaker_runtime_client(url)
         endpoint = adapter(client, "any-endpoint-name")
 
-        reply = endpoint.invoke(payload(stream=False, max_tokens=16))
-        deltas = list(endpoint.stream(payload(stream=True, max_tokens=16)))
+        reply = endpoint.invoke(generation(stream=False, max_tokens=16))
+        deltas = list(endpoint.stream(generation(stream=True, max_tokens=16)))
 
         too_long = build_payload(
-            [{"role": "user", "content": "word " * 3000}],
-            max_tokens=16,
-            temperature=0.2,
-            top_p=None,
-            stop=[],
-            stream=False,
+            GenerationRequest(
+                (Message("user", "word " * 3000),),
+                max_tokens=16,
+                temperature=0.2,
+                top_p=None,
+                stop=(),
+                stream=False,
+            )
         )
         with pytest.raises(ClientError) as raised:
             client.invoke_endpoint(EndpointName="any-endpoint-name", Body=json.dumps(too_long))

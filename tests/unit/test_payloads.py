@@ -12,18 +12,20 @@ from sparkai.endpoints.payloads import (
     delta_from_event,
     parse_completion,
 )
-from sparkai.endpoints.port import ModelDelta, TokenUsage
+from sparkai.endpoints.port import GenerationRequest, Message, ModelDelta, TokenUsage
 from sparkai.errors import ModelEndpointError
 
 
 def test_payload_is_the_openai_messages_shape() -> None:
     payload = build_payload(
-        [{"role": "user", "content": "hi"}],
-        max_tokens=10,
-        temperature=0.2,
-        top_p=0.9,
-        stop=["\n"],
-        stream=True,
+        GenerationRequest(
+            (Message("user", "hi"),),
+            max_tokens=10,
+            temperature=0.2,
+            top_p=0.9,
+            stop=("\n",),
+            stream=True,
+        )
     )
     assert payload == {
         "messages": [{"role": "user", "content": "hi"}],
@@ -34,7 +36,9 @@ def test_payload_is_the_openai_messages_shape() -> None:
         "stop": ["\n"],
         "stream_options": {"include_usage": True},
     }
-    plain = build_payload([], max_tokens=1, temperature=0.7, top_p=None, stop=[], stream=False)
+    plain = build_payload(
+        GenerationRequest((), max_tokens=1, temperature=0.7, top_p=None, stop=(), stream=False)
+    )
     assert "top_p" not in plain and "stop" not in plain and "stream_options" not in plain
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from sparkai.catalog import MODELS
+from sparkai.endpoints.port import Message
 from sparkai.errors import InvalidRequestError, UnknownModelError
 
 Role = Literal["system", "user", "assistant"]
@@ -35,11 +36,10 @@ class ChatMessage(BaseModel):
     def _join_parts(cls, value: str | list[TextPart]) -> str:
         return value if isinstance(value, str) else "".join(part.text for part in value)
 
-    def as_payload(self) -> dict[str, str]:
-        message = {"role": self.role, "content": self.content}
-        if self.name:
-            message["name"] = self.name
-        return message
+    def as_message(self) -> Message:
+        """The domain value the model port takes (the validator joined any text parts)."""
+        assert isinstance(self.content, str)
+        return Message(role=self.role, content=self.content, name=self.name or None)
 
 
 class StreamOptions(BaseModel):

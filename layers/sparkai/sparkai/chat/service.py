@@ -15,8 +15,13 @@ from sparkai.catalog import MODELS, SparkModel
 from sparkai.chat.schemas import AssistantMessage, ChatCompletion, ChatRequest, Choice, Usage, chunk
 from sparkai.chat.tokens import TokenCounter
 from sparkai.chat.usage import UsageRecord, UsageRecorder
-from sparkai.endpoints.payloads import build_payload
-from sparkai.endpoints.port import ModelDelta, ModelEndpoint, ModelStream, TokenUsage
+from sparkai.endpoints.port import (
+    GenerationRequest,
+    ModelDelta,
+    ModelEndpoint,
+    ModelStream,
+    TokenUsage,
+)
 from sparkai.errors import (
     InvalidRequestError,
     ModelEndpointError,
@@ -121,9 +126,10 @@ class ChatService:
         """The model's answer, settled. `on_answer` (e.g. storing it for Idempotency-Key
         replays) runs at the same time as the settlement: one round trip of waiting, not two."""
         prepared = ticket.prepared
-        payload = self._payload(ticket.request, prepared, stream=False)
         try:
-            reply = self._endpoint_for(prepared.model.id).invoke(payload)
+            reply = self._endpoint_for(prepared.model.id).invoke(
+                self._generation(ticket.request, prepared, stream=False)
+            )
         except CHARGED_FAILURES:
             self._charge_prompt(ticket)
             raise
@@ -172,10 +178,11 @@ class ChatService:
         StreamDeadlineExceededError event, settled and metered with what was sent, before the
         function that carries it is killed."""
         prepared = ticket.prepared
-        payload = self._payload(ticket.request, prepared, stream=True)
         model_stream: ModelStream | None = None
         try:
-            model_stream = self._endpoint_for(prepared.model.id).stream(payload)
+            model_stream = self._endpoint_for(prepared.model.id).stream(
+                self._generation(ticket.request, prepared, stream=True)
+            )
             deltas = iter(model_stream)
             first = next(deltas, None)
         except BaseException as exc:
@@ -214,7 +221,7 @@ class ChatService:
 
     def _prepare(self, principal: Principal, request: ChatRequest) -> _Prepared:
         model = MODELS[request.model]
-        messages = [m.as_payload() for m in request.messages]
+        messages = [m.as_message().fields() for m in request.messages]
         prompt = self._tokens.count_messages(messages)
         budget = principal.limits.tokens_per_minute
         plan = PLANS[principal.plan].name if principal.plan in PLANS else principal.plan
@@ -233,13 +240,15 @@ class ChatService:
         return _Prepared(model, messages, prompt, max_tokens)
 
     @staticmethod
-    def _payload(request: ChatRequest, prepared: _Prepared, *, stream: bool) -> dict[str, Any]:
-        return build_payload(
-            prepared.messages,
+    def _generation(
+        request: ChatRequest, prepared: _Prepared, *, stream: bool
+    ) -> GenerationRequest:
+        return GenerationRequest(
+            messages=tuple(m.as_message() for m in request.messages),
             max_tokens=prepared.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
-            stop=request.stop_sequences,
+            stop=tuple(request.stop_sequences),
             stream=stream,
         )
 

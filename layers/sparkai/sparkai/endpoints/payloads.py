@@ -6,31 +6,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sparkai.endpoints.port import ModelDelta, ModelReply, TokenUsage
 from sparkai.endpoints.container_errors import failed
+from sparkai.endpoints.port import GenerationRequest, ModelDelta, ModelReply, TokenUsage
 from sparkai.errors import ModelEndpointError, SparkAIError
 
 
-def build_payload(
-    messages: list[dict[str, str]],
-    *,
-    max_tokens: int,
-    temperature: float,
-    top_p: float | None,
-    stop: list[str],
-    stream: bool,
-) -> dict[str, Any]:
+def build_payload(request: GenerationRequest) -> dict[str, Any]:
+    """The /invocations body for `request` (optional fields only when set, as containers differ
+    in what they accept)."""
     payload: dict[str, Any] = {
-        "messages": messages,
-        "max_tokens": max_tokens,
-        "temperature": temperature,
-        "stream": stream,
+        "messages": [m.fields() for m in request.messages],
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "stream": request.stream,
     }
-    if top_p is not None:
-        payload["top_p"] = top_p
-    if stop:
-        payload["stop"] = stop
-    if stream:
+    if request.top_p is not None:
+        payload["top_p"] = request.top_p
+    if request.stop:
+        payload["stop"] = list(request.stop)
+    if request.stream:
         payload["stream_options"] = {"include_usage": True}
     return payload
 

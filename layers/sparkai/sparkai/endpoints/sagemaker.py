@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import (
@@ -19,8 +20,13 @@ from botocore.exceptions import (
 )
 
 from sparkai.endpoints.container_errors import detail_of, rejected
-from sparkai.endpoints.payloads import PayloadPartDecoder, delta_from_event, parse_completion
-from sparkai.endpoints.port import ModelDelta, ModelReply
+from sparkai.endpoints.payloads import (
+    PayloadPartDecoder,
+    build_payload,
+    delta_from_event,
+    parse_completion,
+)
+from sparkai.endpoints.port import GenerationRequest, ModelDelta, ModelReply
 from sparkai.errors import (
     ModelEndpointError,
     ModelTimeoutError,
@@ -85,7 +91,8 @@ class SageMakerEndpoint:
         self.endpoint_name = endpoint_name
         self._client_factory = client_factory
 
-    def invoke(self, payload: dict[str, Any]) -> ModelReply:
+    def invoke(self, request: GenerationRequest) -> ModelReply:
+        payload = build_payload(replace(request, stream=False))
         try:
             response = self._client_factory().invoke_endpoint(
                 EndpointName=self.endpoint_name,
@@ -98,7 +105,8 @@ class SageMakerEndpoint:
             raise translate_error(exc, self.endpoint_name) from exc
         return parse_completion(body)
 
-    def stream(self, payload: dict[str, Any]) -> SageMakerStream:
+    def stream(self, request: GenerationRequest) -> SageMakerStream:
+        payload = build_payload(replace(request, stream=True))
         try:
             response = self._client_factory().invoke_endpoint_with_response_stream(
                 EndpointName=self.endpoint_name,
