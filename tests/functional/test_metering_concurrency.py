@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from sparkai.catalog import MODELS
-from sparkai.chat.tokens import EstimatingTokenCounter
+from sparkai.chat.tokens import prompt_token_bound
 from sparkai.plans import Limits
 from sparkai.usage.pricing import usd
 from sparkai.usage.reporter import UsageReporter
@@ -308,10 +308,11 @@ def test_concurrent_calls_from_several_processes_are_in_the_ledger_exactly(
 def test_concurrent_calls_near_the_spend_limit_never_exceed_it(
     aws_url: str, sagemaker_url: str, backend: ScriptedBackend
 ) -> None:
-    # Given answers that use exactly their worst case (prompt as estimated + max_tokens), so no
-    # settle gives anything back and the number that fit does not depend on the order
+    # Given answers that use exactly their worst case (the prompt's upper bound + max_tokens, what
+    # the spend reservation holds), so no settle gives anything back and the number that fit does
+    # not depend on the order
     max_tokens = 40
-    prompt = EstimatingTokenCounter().count_messages(MESSAGES)
+    prompt = prompt_token_bound(MESSAGES)
     backend.set_script("spark-pro", Script(chunks=["x"] * max_tokens, prompt_tokens=prompt))
     per_call = MODELS["spark-pro"].price_per_1k_tokens * (prompt + max_tokens) / 1000
     fit = 7

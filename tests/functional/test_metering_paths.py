@@ -16,13 +16,14 @@ from fastapi.testclient import TestClient
 from sparkai.api.app import create_app
 from sparkai.chat.schemas import parse_chat_request
 from sparkai.chat.service import ChatService
-from sparkai.chat.tokens import EstimatingTokenCounter
+from sparkai.chat.tokens import EstimatingTokenCounter, prompt_token_bound
 from sparkai.chat.usage import LogUsageRecorder
 from sparkai.endpoints.port import ModelDelta, ModelReply, TokenUsage
 from sparkai.errors import (
     InvalidRequestError,
     ModelEndpointError,
     ModelTimeoutError,
+    SpendLimitExceededError,
     StreamDeadlineExceededError,
 )
 from sparkai.keys.records import Principal
@@ -329,3 +330,29 @@ def test_over_the_spend_limit_is_429_insufficient_quota_without_retry_after(
     error = response.json()["error"]
     assert error["code"] == "insufficient_quota" and "$0.0001" in error["message"]
     assert "retry-after" not in response.headers
+
+
+def test_a_model_counting_more_prompt_tokens_than_estimated_never_passes_the_spend_limit(
+    service: ChatService, model: ScriptedModel, dynamodb: Any
+) -> None:
+    # Given a model whose tokenizer counts "Hello there" as 40 tokens (our estimate says ~11)
+    model.reply = ModelReply("Hi there", "stop", TokenUsage(40, 20))
+    estimate = EstimatingTokenCounter().count_messages([{"role": "user", "content": "Hello there"}])
+    bound = prompt_token_bound([{"role": "user", "content": "Hello there"}])
+    assert estimate + 20 < 60 <= bound + 20
+    # When the limit fits the estimate but not the prompt's upper bound, the request is refused:
+    # admitted, it would settle at 60 tokens' cost, past the limit.
+    tight = Principal(
+        "acct_m", "key_m", "pro", Limits(90, 75_000), spend_limit_usd=cost(estimate + 20 + 5)
+    )
+    with pytest.raises(SpendLimitExceededError):
+        service.complete(tight, request(max_tokens=20))
+    assert ledger(dynamodb) == (0, 0, 0, Decimal(0))
+    # And with room for the bound it runs and settles at the model's count, within the limit.
+    roomy = Principal(
+        "acct_m", "key_m", "pro", Limits(90, 75_000), spend_limit_usd=cost(bound + 20)
+    )
+    completed = service.complete(roomy, request(max_tokens=20))
+    assert completed.completion.usage.total_tokens == 60
+    assert ledger(dynamodb) == (1, 40, 20, cost(60))
+    assert spend(dynamodb) == cost(60) <= roomy.spend_limit_usd

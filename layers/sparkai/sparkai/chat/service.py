@@ -13,7 +13,7 @@ from typing import Any
 
 from sparkai.catalog import MODELS, SparkModel
 from sparkai.chat.schemas import AssistantMessage, ChatCompletion, ChatRequest, Choice, Usage, chunk
-from sparkai.chat.tokens import TokenCounter
+from sparkai.chat.tokens import TokenCounter, prompt_token_bound
 from sparkai.chat.usage import UsageRecord, UsageRecorder
 from sparkai.endpoints.port import (
     GenerationRequest,
@@ -103,11 +103,15 @@ class ChatService:
     def reserve(self, principal: Principal, request: ChatRequest) -> Ticket:
         """Check the request fits the plan and reserve its requests and tokens (429 if not)."""
         prepared = self._prepare(principal, request)
-        worst_case = prepared.prompt_estimate + prepared.max_tokens
+        # Rate budgets reserve the estimate (an overage is charged at settle and only slows the
+        # next minute); the spend limit is a hard cap, so it reserves the prompt's upper bound.
         reservation = self._limiter.reserve(
             principal,
-            worst_case,
-            spend_usd=cost_usd(prepared.model.price_per_1k_tokens, worst_case),
+            prepared.prompt_estimate + prepared.max_tokens,
+            spend_usd=cost_usd(
+                prepared.model.price_per_1k_tokens,
+                prompt_token_bound(prepared.messages) + prepared.max_tokens,
+            ),
         )
         return Ticket(principal, request, prepared, reservation)
 

@@ -33,6 +33,22 @@ def count_messages(counter: TokenCounter, messages: Sequence[dict[str, str]]) ->
     )
 
 
+# The most a chat template adds: Qwen2.5's injects a ~25-token default system prompt when there is
+# none, and every template wraps each message in a handful of special tokens.
+TEMPLATE_ALLOWANCE = 64
+PER_MESSAGE_ALLOWANCE = 8
+
+
+def prompt_token_bound(messages: Sequence[dict[str, str]]) -> int:
+    """A prompt's token count can never exceed this: byte-level BPE vocabularies (every spark
+    model's) emit at most one token per UTF-8 byte, plus the template's own tokens. The monthly
+    spend reservation uses it, so a settle at the model's real count can never pass the limit."""
+    return TEMPLATE_ALLOWANCE + sum(
+        PER_MESSAGE_ALLOWANCE + sum(len(value.encode("utf-8")) for value in m.values())
+        for m in messages
+    )
+
+
 class EstimatingTokenCounter:
     def count_text(self, text: str) -> int:
         return math.ceil(len(text.encode("utf-8")) / 3)
