@@ -17,15 +17,17 @@ ENV = "SPARKAI_INFLIGHT_DIR"
 
 
 _config: pytest.Config | None = None
+_folder: str | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _config
-    _config = config
+    # Read once: tests run with SPARKAI_* variables cleared (tests/conftest.py).
+    global _config, _folder
+    _config, _folder = config, os.environ.get(ENV)
 
 
 def _record(text: str) -> None:
-    folder = os.environ.get(ENV)
+    folder = _folder
     if not folder or _config is None:
         return
     # The xdist controller hears every worker's test starts relayed; the workers' own files

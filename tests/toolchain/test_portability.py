@@ -3,14 +3,14 @@ AVX-512 or AMX instruction (what a `-march=native` build on a newer CPU brings i
 the local model with SIGILL on a VM that advertises AVX-512/AMX it cannot execute).
 
 The libraries are disassembled with objdump, never loaded: this process must not run native
-model code. SPARKAI_PORTABILITY_LIB_DIR checks another build's `lib/` folder (e.g. an unpacked
-wheel) instead of the installed one.
+model code. PORTABILITY_LIB_DIR checks another build's `lib/` folder (e.g. an unpacked
+wheel) instead of the installed one (not SPARKAI_*: every test starts without those).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib.metadata
 import os
 import platform
 import re
@@ -30,13 +30,16 @@ AMX = re.compile(
 
 
 def llama_lib_dir() -> Path:
-    override = os.environ.get("SPARKAI_PORTABILITY_LIB_DIR")
+    override = os.environ.get("PORTABILITY_LIB_DIR")
     if override:
         return Path(override)
-    spec = importlib.util.find_spec("llama_cpp")  # finds the package without importing it
-    if spec is None or not spec.submodule_search_locations:
+    # Located through the distribution's metadata: importing (or even finding) the package is
+    # refused in test processes (tests/support/no_native_model.py).
+    try:
+        distribution = importlib.metadata.distribution("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
         pytest.fail("llama-cpp-python is not installed in this environment")
-    return Path(next(iter(spec.submodule_search_locations))) / "lib"
+    return Path(str(distribution.locate_file("llama_cpp/lib")))
 
 
 def foreign_instructions(library: Path, objdump: str) -> dict[str, list[str]]:
