@@ -42,9 +42,9 @@ def main() -> None:
 
     from sparkai import aws
     from sparkai.api.app import create_app
-    from sparkai.api.dependencies import _endpoints
     from sparkai.catalog import MODELS
     from sparkai.plans import Limits
+    from sparkai.wiring import model_endpoints
     from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, local_admin, provision
     from sparkai_local.sagemaker import ScriptedBackend
     from sparkai_local.sagemaker import create_app as sagemaker_app
@@ -88,7 +88,7 @@ def main() -> None:
             events.register("before-send.dynamodb", trips.on_dynamodb)
             events.register("after-call.dynamodb", trips.on_dynamodb_done)
             events.register("after-call-error.dynamodb", trips.on_dynamodb_done)
-            for endpoint in _endpoints().values():
+            for endpoint in model_endpoints().values():
                 endpoint._client_factory().meta.events.register(
                     "before-send.sagemaker-runtime", trips.on_model
                 )

@@ -105,9 +105,9 @@ def _round_trips() -> None:
                 events.register("before-send.dynamodb", trips.on_dynamodb)
                 events.register("after-call.dynamodb", trips.on_dynamodb_done)
                 events.register("after-call-error.dynamodb", trips.on_dynamodb_done)
-                from sparkai.api.dependencies import _endpoints
+                from sparkai.wiring import model_endpoints
 
-                for endpoint in _endpoints().values():
+                for endpoint in model_endpoints().values():
                     endpoint._client_factory().meta.events.register(
                         "before-send.sagemaker-runtime", trips.on_model
                     )

@@ -77,7 +77,6 @@ def main() -> None:
     from sparkai import aws
     from sparkai.api import dependencies
     from sparkai.api.app import create_app
-    from sparkai.auth.authenticator import default_authenticator
     from sparkai.config import clear_settings_cache
     from sparkai.plans import Limits
     from sparkai_local.aws_server import (
@@ -119,7 +118,6 @@ def main() -> None:
         ):
             clear_settings_cache()
             dependencies.reset()
-            default_authenticator.cache_clear()
             aws.reset_clients()
             if stub:
                 fake = FakeDynamoDB()

@@ -64,9 +64,9 @@ def main() -> None:
     dynamodb = FakeDynamoDB()
     aws.set_client("dynamodb", dynamodb)
     runtime = FakeSageMakerRuntime()
-    from sparkai.api import dependencies
+    from sparkai import wiring
 
-    for endpoint in dependencies._endpoints().values():  # the chat function's own clients
+    for endpoint in wiring.model_endpoints().values():  # the chat function's own clients
         endpoint._client_factory = lambda: runtime  # type: ignore[attr-defined]
 
     authorizer = _load("functions/authorizer")

@@ -15,13 +15,10 @@ import pytest
 import requests
 from moto import mock_aws
 
-from sparkai import aws
 from sparkai.admin.service import AccountAdmin, CreatedKey
-from sparkai.api import dependencies
-from sparkai.auth.authenticator import default_authenticator
-from sparkai.config import clear_settings_cache
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
+from sparkai.wiring import reset as reset_process_caches
 from sparkai_local import moto_numbers
 from sparkai_local.template import create_tables
 
@@ -44,13 +41,6 @@ TABLES = {
     "IdempotencyTable": "test-idempotency",
 }
 REGION = "us-east-1"
-
-
-def reset_process_caches() -> None:
-    clear_settings_cache()
-    dependencies.reset()
-    default_authenticator.cache_clear()
-    aws.reset_clients()
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sparkai import aws
-from sparkai.api import dependencies
-from sparkai.auth.authenticator import default_authenticator
-from sparkai.config import clear_settings_cache
+from sparkai import wiring
 from sparkai_local.template import ROOT, load_template
 
 _modules: dict[str, ModuleType] = {}
@@ -98,10 +95,7 @@ def table_refs() -> dict[str, str]:
 
 
 def _reset_caches() -> None:
-    clear_settings_cache()
-    dependencies.reset()
-    default_authenticator.cache_clear()
-    aws.reset_clients()
+    wiring.reset()  # settings, clients and services: the next call builds them as a cold start
 
 
 @contextmanager

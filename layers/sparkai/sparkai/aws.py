@@ -7,7 +7,19 @@ stack: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, AWS_ENDPOI
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:  # stubs only: the authorizer's cold import pays nothing for the types
+    from collections.abc import Callable
+
+    from types_boto3_apigateway.client import APIGatewayClient
+    from types_boto3_dynamodb.client import DynamoDBClient
+    from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
+
+    # What stores and adapters take: a client per call, so SnapStart's restore (or a test) can
+    # swap the process's client under a long-lived store.
+    DynamoDBFactory = Callable[[], DynamoDBClient]
+    SageMakerRuntimeFactory = Callable[[], SageMakerRuntimeClient]
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
@@ -49,6 +61,19 @@ def client(service: str, **config: Any) -> Any:
             options = {**_DEFAULTS.get(service, {}), **config}
             _clients[cache_key] = boto3.client(service, config=Config(**options))
         return _clients[cache_key]
+
+
+def dynamodb() -> DynamoDBClient:
+    """The shared DynamoDB client (fail-fast timeouts, see _DEFAULTS)."""
+    return cast("DynamoDBClient", client("dynamodb"))
+
+
+def sagemaker_runtime(**config: Any) -> SageMakerRuntimeClient:
+    return cast("SageMakerRuntimeClient", client("sagemaker-runtime", **config))
+
+
+def apigateway() -> APIGatewayClient:
+    return cast("APIGatewayClient", client("apigateway"))
 
 
 def set_client(service: str, value: Any, **config: Any) -> None:

@@ -14,7 +14,7 @@ import os
 import random
 from collections.abc import Callable
 
-from sparkai import aws
+from sparkai import aws, wiring
 
 SNAPSTART = "snap-start"
 
@@ -28,7 +28,7 @@ def after_restore() -> None:
     """A fresh random state, and no AWS client (nor pooled connection) from before the snapshot;
     the next call builds one from botocore's already-loaded service models, which is cheap."""
     random.seed()
-    aws.reset_clients()
+    wiring.reset_clients()
 
 
 def prepare(

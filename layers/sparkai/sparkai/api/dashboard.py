@@ -8,22 +8,20 @@ answer; every answer is `cache-control: no-store` (one of them carries a key's s
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from sparkai.admin.service import Account
-from sparkai.api.dependencies import get_dashboard_service, get_token_verifier, get_usage_reporter
-from sparkai.config import get_dashboard_settings
-from sparkai.dashboard.service import DashboardService
-from sparkai.dashboard.tokens import DashboardUser, user_from_authorizer
-from sparkai.errors import InvalidRequestError, RequestTooLargeError, RouteNotFoundError
+from sparkai.api.dependencies import DashboardServiceDep as ServiceDep
+from sparkai.api.dependencies import DashboardUserDep as UserDep
+from sparkai.api.dependencies import UsageReporterDep as ReporterDep
+from sparkai.errors import InvalidRequestError, RequestTooLargeError
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.plans import PLANS
-from sparkai.usage.reporter import UsageReporter
 
 MAX_BODY_BYTES = 4096
 MAX_NAME_CHARS = 64
@@ -33,21 +31,7 @@ DEFAULT_GRACE_HOURS = 24
 NO_STORE = {"cache-control": "no-store"}
 
 
-async def get_dashboard_user(request: Request) -> DashboardUser:
-    settings = get_dashboard_settings()
-    if settings.dashboard_auth == "off":  # this function holds no key-lifecycle permissions
-        raise RouteNotFoundError(f"Unknown route: {request.method} {request.url.path}.")
-    if settings.dashboard_auth == "authorizer":
-        return user_from_authorizer(request.scope.get("aws.event"), settings.user_pool_client_id)
-    return await run_in_threadpool(
-        get_token_verifier().verify, request.headers.get("authorization")
-    )
-
-
 router = APIRouter(prefix="/v1/dashboard")
-UserDep = Annotated[DashboardUser, Depends(get_dashboard_user)]
-ServiceDep = Annotated[DashboardService, Depends(get_dashboard_service)]
-ReporterDep = Annotated[UsageReporter, Depends(get_usage_reporter)]
 
 
 def _answer(data: dict[str, Any], status: int = 200) -> JSONResponse:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sparkai.api.admission import admit
 from sparkai.api.deadline import stream_deadline
-from sparkai.api.dependencies import get_authenticator, get_chat_service, get_idempotency_store
+from sparkai.api.dependencies import (
+    AuthenticatorDep,
+    CallerDep,
+    ChatServiceDep,
+    get_idempotency_store,
+)
 from sparkai.api.headers import rate_limit_headers
 from sparkai.api.idempotency import admit_once
 from sparkai.api.identity import get_principal
@@ -27,9 +32,6 @@ from sparkai.errors import ModelNotFoundError, RequestTooLargeError, SparkAIErro
 from sparkai.keys.records import Principal
 
 router = APIRouter()
-CallerDep = Annotated[Principal, Depends(get_principal)]
-ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
-AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 KEEPALIVE_SECONDS = 15
 
 

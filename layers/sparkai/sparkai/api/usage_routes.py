@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from sparkai.api.dependencies import get_usage_reporter
-from sparkai.api.identity import get_principal
-from sparkai.keys.records import Principal
-from sparkai.usage.reporter import UsageReporter
+from sparkai.api.dependencies import CallerDep, UsageReporterDep
 
 router = APIRouter()
 
 
 @router.get("/v1/usage")
 async def get_usage(
-    principal: Annotated[Principal, Depends(get_principal)],
-    reporter: Annotated[UsageReporter, Depends(get_usage_reporter)],
+    principal: CallerDep,
+    reporter: UsageReporterDep,
     start: str | None = None,
     end: str | None = None,
 ) -> dict[str, Any]:

@@ -6,10 +6,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from functools import lru_cache
 
-from sparkai import aws
-from sparkai.config import get_key_store_settings
 from sparkai.errors import InvalidApiKeyError
 from sparkai.keys.material import display_prefix, parse_bearer
 from sparkai.keys.records import ACTIVE, Principal
@@ -107,11 +104,3 @@ class Authenticator:
             spend_limit_usd=record.spend_limit_usd,
             key_prefix=record.prefix,
         )
-
-
-@lru_cache
-def default_authenticator() -> Authenticator:
-    """The process-wide authenticator over the configured keys table."""
-    return Authenticator(
-        KeyStore(get_key_store_settings().keys_table, lambda: aws.client("dynamodb"))
-    )

@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponse,
 )
 
-from sparkai.auth.authenticator import Authenticator, default_authenticator
+from sparkai.auth.authenticator import Authenticator
 from sparkai.errors import AuthUnavailableError, InvalidApiKeyError
 from sparkai.observability import logger
+from sparkai.wiring import get_authenticator
 
 # API Gateway answers 401 (the UNAUTHORIZED gateway response) only for this exact message.
 UNAUTHORIZED = "Unauthorized"
@@ -37,7 +38,7 @@ def authorize(
     """The authorizer's answer for one API Gateway REQUEST event."""
     event = APIGatewayAuthorizerRequestEvent(raw_event)
     try:
-        principal = (authenticator or default_authenticator()).authenticate(
+        principal = (authenticator or get_authenticator()).authenticate(
             _header(event, "authorization")
         )
     except InvalidApiKeyError:
