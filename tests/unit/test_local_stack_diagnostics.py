@@ -114,3 +114,12 @@ def test_a_missing_setting_is_one_sentence_not_a_traceback(
     assert err.startswith("sparkai-admin: SPARKAI_ACCOUNTS_TABLE must be set: pass --stack NAME")
     assert "--local" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_second_stack_leaves_the_running_stacks_file_alone(tmp_path: Path) -> None:
+    path = tmp_path / "local-stack.json"
+    parent = os.getppid()  # a live process other than this one
+    write_state(state(parent), path)
+
+    assert write_state(state(os.getpid()), path) is None
+    assert read_state(path).pid == parent

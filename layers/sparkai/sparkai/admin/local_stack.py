@@ -50,8 +50,16 @@ class LocalStackState:
         }
 
 
-def write_state(state: LocalStackState, path: Path | None = None) -> Path:
+def write_state(state: LocalStackState, path: Path | None = None) -> Path | None:
+    """Write the file, unless another stack that is still running owns it (the first one wins,
+    so a second stack, e.g. a benchmark's, never hides the one a developer is using)."""
     path = path or state_path()
+    try:
+        owner = int(json.loads(path.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        owner = None
+    if owner is not None and owner != state.pid and _alive(owner):
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + f".{os.getpid()}.tmp")
     partial.write_text(json.dumps(asdict(state), indent=2) + "\n")
