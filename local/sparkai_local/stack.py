@@ -22,6 +22,7 @@ from pathlib import Path
 from sparkai.admin.local_stack import LocalStackState, remove_state, write_state
 from sparkai.admin.service import CreatedKey
 from sparkai.catalog import MODELS
+from sparkai.plans import plan_name
 from sparkai_local.aws_server import (
     LOCAL_TABLES,
     LOCAL_USAGE_PLAN_PREFIX,
@@ -277,6 +278,8 @@ def llama_build_flags() -> str | None:
 def banner(stack: LocalStack) -> str:
     assert stack.demo is not None
     url, key = stack.api_url, stack.demo.secret
+    record = stack.demo.record
+    limits = record.limits  # the demo account's own plan, as the key store holds it
     model = (
         "SmolLM2-135M-Instruct (llama.cpp, CPU)"
         if stack.config.model == "smollm2"
@@ -287,7 +290,7 @@ SparkAI Stream is running locally
   API          {url}   (buffered and streaming, same URL)
   dashboard    {url}/dashboard/   (sign up with any e-mail: confirmed at once locally)
   model        {model} behind spark-1, spark-turbo, spark-pro
-  demo key     {key}   (Pro plan: 90 requests/min, 75,000 tokens/min)
+  demo key     {key}   ({plan_name(record.plan)} plan: {limits.requests_per_minute:,} requests/min, {limits.tokens_per_minute:,} tokens/min)
   local AWS    {stack.aws_url}   local SageMaker {stack.sagemaker_url}
 
 Try it:

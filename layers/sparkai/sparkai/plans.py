@@ -37,6 +37,13 @@ PLANS: dict[str, Plan] = {
     )
 }
 
+
+def plan_name(plan_id: str) -> str:
+    """What people read for a plan id ("Pro"); an unknown id is shown as it is."""
+    plan = PLANS.get(plan_id)
+    return plan.name if plan else plan_id
+
+
 # The monthly spend limit a new account starts with (USD; `sparkai-admin account set-budget`
 # changes it, `--monthly-usd none` removes it). Starter accounts are self-serve, so a runaway
 # script stops at $100 instead of at the invoice; Pro and Enterprise start without one.

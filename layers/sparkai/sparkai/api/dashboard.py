@@ -21,7 +21,7 @@ from sparkai.api.dependencies import DashboardUserDep as UserDep
 from sparkai.api.dependencies import UsageReporterDep as ReporterDep
 from sparkai.errors import InvalidRequestError, RequestTooLargeError
 from sparkai.keys.records import ApiKeyRecord
-from sparkai.plans import PLANS
+from sparkai.plans import plan_name
 
 MAX_BODY_BYTES = 4096
 MAX_NAME_CHARS = 64
@@ -96,14 +96,13 @@ async def account(user: UserDep, service: ServiceDep, reporter: ReporterDep) -> 
     acct: Account = await run_in_threadpool(service.account_for, user)
     first, today = reporter.default_range(None, None)  # this UTC month so far
     month = await run_in_threadpool(reporter.report, acct.account_id, first, today)
-    plan = PLANS.get(acct.plan)
     return _answer(
         {
             "object": "account",
             "id": acct.account_id,
             "email": user.email,
             "plan": acct.plan,
-            "plan_name": plan.name if plan else acct.plan,
+            "plan_name": plan_name(acct.plan),
             "limits": {
                 "requests_per_minute": acct.limits.requests_per_minute,
                 "tokens_per_minute": acct.limits.tokens_per_minute,

@@ -32,7 +32,7 @@ from sparkai.errors import (
 from sparkai.keys.records import Principal
 from sparkai.limits import RateLimiter, RateLimitStatus, Reservation
 from sparkai.observability import logger
-from sparkai.plans import PLANS
+from sparkai.plans import plan_name
 from sparkai.usage.ledger import Charge
 from sparkai.usage.pricing import cost_usd
 
@@ -228,7 +228,7 @@ class ChatService:
         messages = [m.as_message().fields() for m in request.messages]
         prompt = self._tokens.count_messages(messages)
         budget = principal.limits.tokens_per_minute
-        plan = PLANS[principal.plan].name if principal.plan in PLANS else principal.plan
+        plan = plan_name(principal.plan)
         if request.max_tokens is not None:
             max_tokens = request.max_tokens
         else:  # the default shrinks to what the plan can ever allow, rather than failing

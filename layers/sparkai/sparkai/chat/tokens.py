@@ -25,12 +25,18 @@ class TokenCounter(Protocol):
     def count_messages(self, messages: Sequence[dict[str, str]]) -> int: ...
 
 
-def count_messages(counter: TokenCounter, messages: Sequence[dict[str, str]]) -> int:
-    """Every field the model sees (role, content, name...), not only the content."""
-    return REPLY_OVERHEAD + sum(
-        PER_MESSAGE_OVERHEAD + sum(counter.count_text(value) for value in m.values())
-        for m in messages
-    )
+class _CountsMessages:
+    """A conversation's count from count_text, the same for every counter."""
+
+    def count_text(self, text: str) -> int:
+        raise NotImplementedError
+
+    def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
+        """Every field the model sees (role, content, name...), not only the content."""
+        return REPLY_OVERHEAD + sum(
+            PER_MESSAGE_OVERHEAD + sum(self.count_text(value) for value in m.values())
+            for m in messages
+        )
 
 
 # The most a chat template adds: Qwen2.5's injects a ~25-token default system prompt when there is
@@ -49,15 +55,12 @@ def prompt_token_bound(messages: Sequence[dict[str, str]]) -> int:
     )
 
 
-class EstimatingTokenCounter:
+class EstimatingTokenCounter(_CountsMessages):
     def count_text(self, text: str) -> int:
         return math.ceil(len(text.encode("utf-8")) / 3)
 
-    def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
-        return count_messages(self, messages)
 
-
-class LlamaTokenCounter:
+class LlamaTokenCounter(_CountsMessages):
     """Exact counts with a GGUF file's own vocabulary (llama-cpp-python, vocabulary only)."""
 
     def __init__(self, gguf_path: str) -> None:
@@ -68,9 +71,6 @@ class LlamaTokenCounter:
 
     def count_text(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
-    def count_messages(self, messages: Sequence[dict[str, str]]) -> int:
-        return count_messages(self, messages)
 
 
 def token_counter_from_setting(setting: str) -> TokenCounter:

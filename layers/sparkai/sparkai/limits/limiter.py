@@ -42,7 +42,7 @@ from sparkai.errors import LimiterUnavailableError, RateLimitExceededError, Spen
 from sparkai.keys.records import Principal
 from sparkai.limits.port import BudgetStatus, RateLimitStatus, Reservation
 from sparkai.observability import logger
-from sparkai.plans import PLANS
+from sparkai.plans import plan_name
 from sparkai.usage.ledger import aggregate_update, marker_put
 from sparkai.usage.pricing import usd
 
@@ -125,11 +125,6 @@ def _update_expression(sets: list[str], adds: list[str]) -> str:
     if adds:
         clauses.append("ADD " + ", ".join(adds))
     return " ".join(clauses)
-
-
-def _plan_name(plan_id: str) -> str:
-    plan = PLANS.get(plan_id)
-    return plan.name if plan else plan_id
 
 
 class DynamoDBRateLimiter:
@@ -470,7 +465,7 @@ class DynamoDBRateLimiter:
         tok_wait = _wait_seconds(current.tok_tat, now, tok_inc)
         if not req_wait and not tok_wait:
             return
-        plan = _plan_name(principal.plan)
+        plan = plan_name(principal.plan)
         retry_after = max(req_wait, tok_wait)
         if req_wait >= tok_wait:
             limit = "requests"
