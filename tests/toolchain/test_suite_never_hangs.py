@@ -94,6 +94,9 @@ def test_a_worker_killed_by_a_signal_fails_the_run_and_it_ends(tmp_path: Path, s
 HANGING = """
 import os, signal, threading
 from pathlib import Path
+import pytest
+
+pytestmark = pytest.mark.xdist_group("one-worker")  # test_quick ends before the hang starts
 
 def ancestor(name):
     pid = os.getpid()
