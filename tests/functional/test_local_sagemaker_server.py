@@ -217,7 +217,8 @@ def test_model_error_carries_the_containers_status_and_message(
     assert json.loads(response["OriginalMessage"])["error"] == too_long
     assert response["LogStreamArn"].endswith(":log-group:/aws/sagemaker/Endpoints/spark-1")
 
-    with pytest.raises(ContextLengthExceededError, match="must be <= 4096"):
+    # The adapter keeps the useful part (the window) and none of the container's own words.
+    with pytest.raises(ContextLengthExceededError, match="context window of 4,096 tokens"):
         adapter(sagemaker_client).invoke(generation(stream=False))
     with pytest.raises(ContextLengthExceededError):
         adapter(sagemaker_client).stream(generation(stream=True))
