@@ -55,6 +55,21 @@ class SerializedApp:
             return list(self._app(environ, start_response))
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves a host. moto works it out on every
+    request by listing its own package directory (a stat per service, ~150) and trying URL
+    patterns: a fifth of the local AWS process's time per DynamoDB call, for the same answer."""
+
+    def __init__(self, create_app: Any) -> None:
+        super().__init__(create_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
+
+
 class _QuietHandler(MotoRequestHandler):
     def log_request(
         self, *args: Any, **kwargs: Any
@@ -64,7 +79,7 @@ class _QuietHandler(MotoRequestHandler):
 
 class LocalAwsServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        app = SerializedApp(_Dispatcher(create_backend_app))
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=_QuietHandler
         )
