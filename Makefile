@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/pytest
 # Pass options to the local stack, e.g. `make run ARGS="--model scripted"`.
 ARGS ?=
 
-.PHONY: help run test test-unit test-functional test-template test-toolchain test-local test-sdk test-php bench bench-peer lint format build validate deploy deploy-dashboard test-browser lock clean test-js test-contract openapi
+.PHONY: help typecheck run test test-unit test-functional test-template test-toolchain test-local test-sdk test-php bench bench-peer lint format build validate deploy deploy-dashboard test-browser lock clean test-js test-contract openapi
 
 help:
 	@echo "make run       the whole API on http://127.0.0.1:3000 (local DynamoDB, local SageMaker, SmolLM2)"
@@ -33,6 +33,7 @@ run: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure-php.sh || [ $$? -eq 2 ]  # PHP before tests/local, which runs the PHP SDK's local suite
 	@scripts/ensure-js.sh || [ $$? -eq 2 ]  # Node, npm ci and the JS build: tests/local runs its local suite
+	$(VENV)/bin/mypy
 	$(PYTEST) tests -n 2 --dist loadgroup --max-worker-restart=0
 	cd sdk/python && ../../$(PYTEST) -q
 	@$(MAKE) --no-print-directory test-php
@@ -76,9 +77,13 @@ bench: $(STAMP)
 bench-peer: $(STAMP)
 	$(PY) -m benchmarks.peer $(ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# mypy --strict over every code root ([tool.mypy] in pyproject.toml); make test runs it first.
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

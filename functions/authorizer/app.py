@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sparkai import snapstart
+import sparkai.snapstart as snapstart
 from sparkai.auth.authorizer import authorize
 from sparkai.observability import logger
 

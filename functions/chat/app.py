@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mangum import Mangum
 
-from sparkai import snapstart
+import sparkai.snapstart as snapstart
 from sparkai.api.app import app
 
 handler = Mangum(app, lifespan="off")

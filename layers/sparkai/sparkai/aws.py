@@ -44,7 +44,7 @@ def worst_case_seconds(service: str) -> float:
     options = _DEFAULTS[service]
     attempts = int(options["retries"]["total_max_attempts"])
     per_attempt = float(options["connect_timeout"]) + float(options["read_timeout"])
-    return attempts * per_attempt + sum(min(2 ** (n - 1), 20) for n in range(1, attempts))
+    return float(attempts * per_attempt + sum(min(2 ** (n - 1), 20) for n in range(1, attempts)))
 
 
 def client(service: str, **config: Any) -> Any:
@@ -59,7 +59,10 @@ def client(service: str, **config: Any) -> Any:
             from botocore.config import Config
 
             options = {**_DEFAULTS.get(service, {}), **config}
-            _clients[cache_key] = boto3.client(service, config=Config(**options))
+            # boto3's stubs type client() per literal service name; `service` is any name here,
+            # and the typed accessors below give callers the precise client type.
+            make: Any = boto3.client
+            _clients[cache_key] = make(service, config=Config(**options))
         return _clients[cache_key]
 
 

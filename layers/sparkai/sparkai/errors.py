@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: the authorizer imports this module, and nothing more for it
+    from decimal import Decimal
+
+    from sparkai.limits.port import RateLimitStatus
+
 
 class SparkAIError(Exception):
     """Base class for every error a client may be told about."""
@@ -71,17 +78,19 @@ class ModelNotFoundError(SparkAIError):
 class RateLimitExceededError(SparkAIError):
     """The account's requests-per-minute or tokens-per-minute budget is spent."""
 
-    def __init__(self, message: str, *, limit: str, retry_after: int, status: object) -> None:
+    def __init__(
+        self, message: str, *, limit: str, retry_after: int, status: RateLimitStatus
+    ) -> None:
         super().__init__(message)
         self.limit = limit  # "requests" or "tokens"
         self.retry_after = retry_after
-        self.status = status  # sparkai.limits.RateLimitStatus: headers for the 429
+        self.status = status  # headers for the 429
 
 
 class SpendLimitExceededError(SparkAIError):
     """The account's monthly spend limit would be exceeded by this request (no retry helps)."""
 
-    def __init__(self, message: str, *, limit_usd: object, month_to_date_usd: object) -> None:
+    def __init__(self, message: str, *, limit_usd: Decimal, month_to_date_usd: Decimal) -> None:
         super().__init__(message)
         self.limit_usd = limit_usd
         self.month_to_date_usd = month_to_date_usd

@@ -63,4 +63,5 @@ async def admit(
         return await run_in_threadpool(service.reserve, principal, chat_request)
     if reserve_error is not None:
         raise reserve_error
+    assert isinstance(ticket, Ticket)
     return ticket

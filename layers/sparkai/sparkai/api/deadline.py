@@ -23,7 +23,7 @@ def stream_deadline(request: Request, clock: Callable[[], float] = time.time) ->
     context = request.scope.get("aws.context")
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):
-        return clock() + remaining() / 1000 - settings.stream_deadline_margin_seconds
+        return clock() + float(remaining()) / 1000 - settings.stream_deadline_margin_seconds
     if settings.stream_deadline_seconds > 0:
         return clock() + settings.stream_deadline_seconds
     return None

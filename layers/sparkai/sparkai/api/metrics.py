@@ -51,7 +51,7 @@ def request_metrics(request: Request) -> RequestMetrics:
     """This request's metrics (a detached one if the app runs without the middleware)."""
     state = request.scope.setdefault("state", {})
     metrics = state.get("metrics")
-    if metrics is None:
+    if not isinstance(metrics, RequestMetrics):
         metrics = state["metrics"] = RequestMetrics(started=time.perf_counter())
     return metrics
 
@@ -83,7 +83,7 @@ def emf_document(metrics: RequestMetrics, latency_ms: float) -> dict[str, Any] |
     emf.add_metric(
         "LimiterUnavailable", MetricUnit.Count, int(metrics.error_code in LIMITER_ERROR_CODES)
     )
-    document = emf.serialize_metric_set()
+    document: dict[str, Any] = dict(emf.serialize_metric_set())
     # Powertools writes one dimension set (all of them); alarms need the per-model roll-up too.
     document["_aws"]["CloudWatchMetrics"][0]["Dimensions"].append(ALARM_DIMENSIONS)
     if metrics.error_code:  # a documented code (never a message), searchable in Logs Insights

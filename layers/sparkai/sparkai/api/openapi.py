@@ -572,7 +572,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 def install_openapi(app: FastAPI) -> None:
     """Serve build_openapi() at /openapi.json, built once on the first request."""
-    cache: dict[str, Any] = {}
+    cache: dict[str, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
         if "document" not in cache:

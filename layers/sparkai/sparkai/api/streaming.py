@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anyio
@@ -21,7 +21,7 @@ def _dumps(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-async def sse_data(stream: ChatStream) -> AsyncIterator[str]:
+async def sse_data(stream: ChatStream) -> AsyncGenerator[str, None]:
     """The `data:` payloads: chunks, then [DONE]; or, if the model fails mid-stream, one error
     event and the end. On client disconnect the surrounding response cancels us at an await; the
     blocked worker is abandoned and `close()` (shielded) stops the model and settles usage."""

@@ -73,7 +73,7 @@ def translate_error(exc: Exception, endpoint_name: str) -> SparkAIError:
             if original in _CLIENT_ERROR_STATUSES:
                 # Only the useful part leaves: the container's text names the underlying
                 # model, its paths and hosts (container_errors keeps it in our logs).
-                detail = detail_of(exc.response.get("OriginalMessage") or message)
+                detail = detail_of(str(exc.response.get("OriginalMessage") or message))
                 return rejected(detail, endpoint_name)
             return ModelEndpointError("The model failed to produce an answer.")
         if code in {"ModelStreamError", "InternalStreamFailure"}:

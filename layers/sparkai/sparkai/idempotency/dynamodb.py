@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -82,7 +82,8 @@ class DynamoDBIdempotencyStore:
         except ClientError as exc:
             if not _conditional_failure(exc):
                 raise self._unavailable(exc) from exc
-            existing = exc.response.get("Item") or self._read(account_id, key)
+            blocking = cast("dict[str, Any] | None", exc.response.get("Item"))
+            existing = blocking or self._read(account_id, key)
             return self._outcome(existing, fingerprint, now)
         except BotoCoreError as exc:
             raise self._unavailable(exc) from exc
@@ -96,7 +97,7 @@ class DynamoDBIdempotencyStore:
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from exc
-        return response.get("Item")
+        return cast("dict[str, Any] | None", response.get("Item"))
 
     @staticmethod
     def _outcome(item: dict[str, Any] | None, fingerprint: str, now: int) -> ClaimResult:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -173,7 +173,9 @@ class DynamoDBRateLimiter:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise self._unavailable(exc) from exc
-                current = _state(exc.response.get("Item"))
+                # The item the condition saw (ReturnValuesOnConditionCheckFailure), untyped in
+                # botocore's ClientError response.
+                current = _state(cast("dict[str, Any] | None", exc.response.get("Item")))
                 self._remember(principal.account_id, current)
                 self._refuse_if_over_budget(
                     principal, spend_usd, current, max(month, current.spend_month or month)
