@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -126,8 +127,9 @@ def queue_sagemaker_results(*bodies: str | bytes, content_type: str = "applicati
 class JsonLogs:
     """Everything the service logged during a test, formatted as it would be in CloudWatch."""
 
-    def __init__(self, buffer: io.StringIO) -> None:
+    def __init__(self, buffer: io.StringIO, logged: threading.Condition) -> None:
         self._buffer = buffer
+        self._logged = logged
 
     @property
     def text(self) -> str:
@@ -136,16 +138,40 @@ class JsonLogs:
     def records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.text.splitlines() if line.strip()]
 
+    def wait_for(self, message: str, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+        """The records with `message`, once `count` of them were logged (servers log on their own
+        threads, e.g. a stream's settle just after its model stream closed): wakes on each log
+        line, never polls; `timeout` only bounds a failure."""
+
+        def matching() -> list[dict[str, Any]]:
+            return [r for r in self.records() if r["message"] == message]
+
+        with self._logged:
+            self._logged.wait_for(lambda: len(matching()) >= count, timeout)
+        return matching()
+
+
+class _NotifyingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    def __init__(self, buffer: io.StringIO, logged: threading.Condition) -> None:
+        super().__init__(buffer)
+        self._logged = logged
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._logged:
+            super().emit(record)
+            self._logged.notify_all()
+
 
 @pytest.fixture
 def json_logs() -> Iterator[JsonLogs]:
     from sparkai.observability import logger
 
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
+    logged = threading.Condition()
+    handler = _NotifyingHandler(buffer, logged)
     handler.setFormatter(logger.registered_formatter)
     logger._logger.addHandler(handler)
     try:
-        yield JsonLogs(buffer)
+        yield JsonLogs(buffer, logged)
     finally:
         logger._logger.removeHandler(handler)
