@@ -16,6 +16,7 @@ from sparkai.api.metrics import MetricsMiddleware
 from sparkai.api.middleware import RequestContextMiddleware
 from sparkai.api.openapi import install_openapi
 from sparkai.api.routes import router
+from sparkai.api.tracing import TracingMiddleware
 from sparkai.api.usage_routes import router as usage_router
 from sparkai.errors import (
     InvalidRequestError,
@@ -76,6 +77,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(MetricsMiddleware)  # inner: an unhandled error reaches it (counted 5xx)
+    app.add_middleware(TracingMiddleware)  # outside metrics: annotates what metrics noted
     app.add_middleware(RequestContextMiddleware)
     return app
 
