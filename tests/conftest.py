@@ -16,6 +16,7 @@ import pytest
 import requests
 from moto import mock_aws
 
+from sparkai.accounts.store import AccountStore
 from sparkai.admin.service import AccountAdmin, CreatedKey
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
@@ -76,9 +77,8 @@ def moto() -> Iterator[None]:
 def admin(moto: None) -> AccountAdmin:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     return AccountAdmin(
-        accounts_table=TABLES["AccountsTable"],
+        accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=KeyStore(TABLES["ApiKeysTable"], lambda: dynamodb),
-        dynamodb=lambda: dynamodb,
     )
 
 

@@ -22,6 +22,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sparkai.accounts.store import AccountStore
 from sparkai.admin.edge import UsagePlanEdge
 from sparkai.admin.service import AccountAdmin
 from sparkai.keys.store import KeyStore
@@ -146,9 +147,8 @@ def local_admin(url: str, *, with_usage_plans: bool = False) -> AccountAdmin:
     """Account and key lifecycle against the local AWS endpoint (the provisioned tables)."""
     dynamodb = client("dynamodb", url)
     return AccountAdmin(
-        accounts_table=LOCAL_TABLES["AccountsTable"],
+        accounts=AccountStore(LOCAL_TABLES["AccountsTable"], lambda: dynamodb),
         keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
-        dynamodb=lambda: dynamodb,
         edge=UsagePlanEdge(client("apigateway", url), LOCAL_USAGE_PLAN_PREFIX)
         if with_usage_plans
         else None,

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from sparkai.accounts.store import AccountStore
 from sparkai.admin.cli import main as admin_main
 from sparkai.admin.edge import EdgeQuotaError, UsagePlanEdge
 from sparkai.admin.service import AccountAdmin, AdminError
@@ -60,9 +61,8 @@ def store(moto: None) -> KeyStore:
 def lifecycle(store: KeyStore, apigateway: Any, clock: Clock) -> AccountAdmin:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     return AccountAdmin(
-        accounts_table=TABLES["AccountsTable"],
+        accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=store,
-        dynamodb=lambda: dynamodb,
         edge=UsagePlanEdge(apigateway, PREFIX),
         clock=clock,
     )
@@ -212,9 +212,8 @@ def test_the_regional_api_key_quota_stops_key_creation_clearly(
     stubber.add_client_error("create_api_key", "LimitExceededException")
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     admin = AccountAdmin(
-        accounts_table=TABLES["AccountsTable"],
+        accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=store,
-        dynamodb=lambda: dynamodb,
         edge=UsagePlanEdge(apigateway, PREFIX),
     )
     account = admin.create_account("pro")

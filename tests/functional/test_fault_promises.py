@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from fastapi.testclient import TestClient
 
 from sparkai import aws
+from sparkai.accounts.store import AccountStore
 from sparkai.admin.edge import UsagePlanEdge
 from sparkai.admin.service import AccountAdmin
 from sparkai.api.app import create_app
@@ -133,9 +134,8 @@ def test_rotating_without_grace_keeps_the_usage_plan_key_while_the_index_lags(
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     store = LaggingIndexKeyStore(TABLES["ApiKeysTable"], lambda: dynamodb)
     admin = AccountAdmin(
-        accounts_table=TABLES["AccountsTable"],
+        accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=store,
-        dynamodb=lambda: dynamodb,
         edge=UsagePlanEdge(apigateway, PREFIX),
     )
     account = admin.create_account("pro")

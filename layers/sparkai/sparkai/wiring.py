@@ -103,6 +103,7 @@ def get_usage_reporter() -> UsageReporter:
 @lru_cache
 def get_account_admin() -> AccountAdmin:
     """Account and key lifecycle over the same tables and usage plans the operators' CLI uses."""
+    from sparkai.accounts.store import AccountStore
     from sparkai.admin.edge import UsagePlanEdge
     from sparkai.admin.service import AccountAdmin
 
@@ -113,9 +114,8 @@ def get_account_admin() -> AccountAdmin:
         else None
     )
     return AccountAdmin(
-        accounts_table=settings.accounts_table,
+        accounts=AccountStore(settings.accounts_table, aws.dynamodb),
         keys=KeyStore(settings.keys_table, aws.dynamodb),
-        dynamodb=aws.dynamodb,
         edge=edge,
     )
 
@@ -123,14 +123,14 @@ def get_account_admin() -> AccountAdmin:
 @lru_cache
 def get_dashboard_service() -> DashboardService:
     """The dashboard's account operations: the account lifecycle, for one user's own account."""
+    from sparkai.accounts.store import AccountStore
     from sparkai.dashboard.service import DashboardService
 
     settings = config.get_account_settings()
     return DashboardService(
         get_account_admin(),
         KeyStore(settings.keys_table, aws.dynamodb),
-        accounts_table=settings.accounts_table,
-        dynamodb=aws.dynamodb,
+        accounts=AccountStore(settings.accounts_table, aws.dynamodb),
     )
 
 

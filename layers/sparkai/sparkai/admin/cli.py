@@ -23,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from sparkai.accounts.store import AccountStore
 from sparkai.admin.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
 from sparkai.admin.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, AdminError
 from sparkai.errors import ConfigurationError
@@ -193,9 +194,8 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
         else NoEdge()
     )
     return AccountAdmin(
-        accounts_table=settings.accounts_table,
+        accounts=AccountStore(settings.accounts_table, lambda: dynamodb),
         keys=KeyStore(settings.keys_table, lambda: dynamodb),
-        dynamodb=lambda: dynamodb,
         edge=edge,
         usage=UsageReporter(env["SPARKAI_USAGE_TABLE"], settings.accounts_table, lambda: dynamodb)
         if env.get("SPARKAI_USAGE_TABLE")

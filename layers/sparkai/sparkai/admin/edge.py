@@ -9,9 +9,12 @@ API Gateway (methods require a usage-plan key). Raise the quota, or deploy a sec
 from __future__ import annotations
 
 import secrets
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from types_boto3_apigateway.client import APIGatewayClient
 
 
 class EdgeQuotaError(RuntimeError):
@@ -42,7 +45,7 @@ class NoEdge:
 class UsagePlanEdge:
     """Usage plans named '<prefix>-<plan>' (template.yaml names them '<stack>-starter' etc.)."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: APIGatewayClient, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
         self._plan_ids: dict[str, str] = {}

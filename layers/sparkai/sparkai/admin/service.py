@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from sparkai.accounts.records import Account
+from sparkai.accounts.store import AccountStore
 from sparkai.admin.edge import Edge, NoEdge
 from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
 from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
@@ -24,18 +26,6 @@ class AdminError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Account:
-    account_id: str
-    name: str
-    plan: str
-    limits: Limits
-    created_at: int
-    usage_key_id: str = ""
-    usage_key: str = ""
-    spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit
-
-
-@dataclass(frozen=True)
 class CreatedKey:
     # Shown once; only its digest is stored. Kept out of repr, so logging or printing the object
     # (or a traceback's locals) never writes the key.
@@ -43,51 +33,18 @@ class CreatedKey:
     record: ApiKeyRecord
 
 
-def _account_item(account: Account) -> dict[str, Any]:
-    return {
-        "account_id": {"S": account.account_id},
-        "name": {"S": account.name},
-        "plan": {"S": account.plan},
-        "rpm": {"N": str(account.limits.requests_per_minute)},
-        "tpm": {"N": str(account.limits.tokens_per_minute)},
-        "created_at": {"N": str(account.created_at)},
-        "usage_key_id": {"S": account.usage_key_id},
-        "usage_key": {"S": account.usage_key},
-        **(
-            {"spend_limit_usd": {"N": format(account.spend_limit_usd, "f")}}
-            if account.spend_limit_usd is not None
-            else {}
-        ),
-    }
-
-
-def _account_from_item(item: dict[str, Any]) -> Account:
-    return Account(
-        account_id=item["account_id"]["S"],
-        name=item.get("name", {}).get("S", ""),
-        plan=item["plan"]["S"],
-        limits=Limits(int(item["rpm"]["N"]), int(item["tpm"]["N"])),
-        created_at=int(item["created_at"]["N"]),
-        usage_key_id=item.get("usage_key_id", {}).get("S", ""),
-        usage_key=item.get("usage_key", {}).get("S", ""),
-        spend_limit_usd=Decimal(item["spend_limit_usd"]["N"]) if "spend_limit_usd" in item else None,
-    )
-
-
 class AccountAdmin:
     def __init__(
         self,
         *,
-        accounts_table: str,
+        accounts: AccountStore,
         keys: KeyStore,
-        dynamodb: Callable[[], Any],
         edge: Edge | None = None,
         clock: Callable[[], float] = time.time,
         usage: UsageReporter | None = None,
     ) -> None:
-        self._accounts_table = accounts_table
+        self._accounts = accounts
         self._keys = keys
-        self._dynamodb = dynamodb
         self._edge = edge or NoEdge()
         self._clock = clock
         self._usage = usage
@@ -110,29 +67,14 @@ class AccountAdmin:
             self._now(),
             spend_limit_usd=DEFAULT_MONTHLY_SPEND_LIMIT_USD.get(plan),
         )
-        self._dynamodb().put_item(
-            TableName=self._accounts_table,
-            Item=_account_item(account),
-            ConditionExpression="attribute_not_exists(account_id)",
-        )
+        self._accounts.create(account)
         return account
 
     def get_account(self, account_id: str) -> Account:
-        item = (
-            self._dynamodb()
-            .get_item(
-                TableName=self._accounts_table,
-                Key={"account_id": {"S": account_id}},
-                ConsistentRead=True,
-            )
-            .get("Item")
-        )
-        if item is None:
+        account = self._accounts.get(account_id)
+        if account is None:
             raise AdminError(f"no account {account_id!r}")
-        return _account_from_item(item)
-
-    def _save(self, account: Account) -> None:
-        self._dynamodb().put_item(TableName=self._accounts_table, Item=_account_item(account))
+        return account
 
     def change_plan(self, account_id: str, plan: str, *, limits: Limits | None = None) -> Account:
         """Move the account (and every key's cached copy of its limits) to another plan."""
@@ -144,7 +86,12 @@ class AccountAdmin:
         if account.usage_key_id:
             self._edge.move_key(account.usage_key_id, account.plan, plan)
         updated = replace(account, plan=plan, limits=resolved)
-        self._save(updated)
+        self._accounts.update(
+            account_id,
+            plan=plan,
+            rpm=resolved.requests_per_minute,
+            tpm=resolved.tokens_per_minute,
+        )
         for record in self._keys.list_for_account(account_id):
             self._keys.update(
                 record.key_hash,
@@ -160,20 +107,10 @@ class AccountAdmin:
         if monthly_usd is not None and (not monthly_usd.is_finite() or monthly_usd < 0):
             raise AdminError(f"a monthly budget must be a non-negative amount, not {monthly_usd}")
         account = replace(self.get_account(account_id), spend_limit_usd=monthly_usd)
-        self._save(account)
+        self._accounts.update(account_id, spend_limit_usd=monthly_usd)
         for record in self._keys.list_for_account(account_id):
             self._keys.update(record.key_hash, spend_limit_usd=monthly_usd)
         return account
-
-    def usage_report(self, account_id: str, month: str) -> dict[str, Any]:
-        """The account's usage for one UTC month (YYYY-MM), in the GET /v1/usage shape."""
-        if self._usage is None:
-            raise AdminError(
-                "no usage table configured: pass --stack NAME or --local, or set SPARKAI_USAGE_TABLE"
-            )
-        self.get_account(account_id)  # an unknown account is an error, not an empty report
-        first, last = month_range(month)
-        return self._usage.report(account_id, first, last)
 
     def usage_report(self, account_id: str, month: str) -> dict[str, Any]:
         """The account's usage for one UTC month (YYYY-MM), in the GET /v1/usage shape."""
@@ -233,7 +170,7 @@ class AccountAdmin:
         if not key_id:
             return account
         updated = replace(account, usage_key_id=key_id, usage_key=value)
-        self._save(updated)
+        self._accounts.update(account.account_id, usage_key_id=key_id, usage_key=value)
         return updated
 
     def list_keys(self, account_id: str) -> list[ApiKeyRecord]:

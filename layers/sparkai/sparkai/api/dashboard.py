@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from sparkai.admin.service import Account
+from sparkai.accounts.records import Account
 from sparkai.api.dependencies import DashboardServiceDep as ServiceDep
 from sparkai.api.dependencies import DashboardUserDep as UserDep
 from sparkai.api.dependencies import UsageReporterDep as ReporterDep

@@ -9,13 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from botocore.exceptions import ClientError
-
+from sparkai.accounts.records import Account
+from sparkai.accounts.store import AccountStore
 from sparkai.admin.service import (
     DEFAULT_ROTATION_GRACE_SECONDS,
-    Account,
     AccountAdmin,
     AdminError,
     CreatedKey,
@@ -26,10 +24,7 @@ from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
 from sparkai.observability import logger
 
-# The AccountsTable also holds one link item per dashboard user: account_id = "user#<sub>" ->
-# linked_account_id. Real account ids always start with "acct_", so the two never collide, and
-# the link costs no extra table (single-table pattern; one GetItem per dashboard call).
-LINK_PREFIX = "user#"
+# Where a dashboard user's first signed-in call puts the new account.
 NEW_ACCOUNT_PLAN = "starter"
 
 
@@ -45,14 +40,12 @@ class DashboardService:
         admin: AccountAdmin,
         keys: KeyStore,
         *,
-        accounts_table: str,
-        dynamodb: Callable[[], Any],
+        accounts: AccountStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._admin = admin
         self._keys = keys
-        self._accounts_table = accounts_table
-        self._dynamodb = dynamodb
+        self._accounts = accounts
         self._clock = clock
 
     def now(self) -> float:
@@ -60,45 +53,20 @@ class DashboardService:
 
     # -- the account ----------------------------------------------------------------------------
 
-    def _linked_account_id(self, sub: str) -> str | None:
-        item = (
-            self._dynamodb()
-            .get_item(
-                TableName=self._accounts_table,
-                Key={"account_id": {"S": LINK_PREFIX + sub}},
-                ConsistentRead=True,
-            )
-            .get("Item")
-        )
-        return item["linked_account_id"]["S"] if item else None
-
     def account_for(self, user: DashboardUser) -> Account:
         """The user's account; created on the first signed-in call (Starter plan, the default
         spend limit AccountAdmin gives new Starter accounts)."""
-        account_id = self._linked_account_id(user.sub)
+        account_id = self._accounts.linked_account_id(user.sub)
         if account_id is not None:
             return self._admin.get_account(account_id)
         account = self._admin.create_account(NEW_ACCOUNT_PLAN, name=user.email)
-        try:
-            self._dynamodb().put_item(
-                TableName=self._accounts_table,
-                Item={
-                    "account_id": {"S": LINK_PREFIX + user.sub},
-                    "linked_account_id": {"S": account.account_id},
-                    "email": {"S": user.email},
-                    "created_at": {"N": str(int(self._clock()))},
-                },
-                ConditionExpression="attribute_not_exists(account_id)",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        if not self._accounts.link(
+            user.sub, account.account_id, email=user.email, now=int(self._clock())
+        ):
             # Two first calls raced (two tabs): the other link won. Ours was never linked and
             # has no keys, so it goes.
-            self._dynamodb().delete_item(
-                TableName=self._accounts_table, Key={"account_id": {"S": account.account_id}}
-            )
-            winner = self._linked_account_id(user.sub)
+            self._accounts.delete(account.account_id)
+            winner = self._accounts.linked_account_id(user.sub)
             assert winner is not None
             return self._admin.get_account(winner)
         logger.info("dashboard.account_created", extra={"account_id": account.account_id})

@@ -6,9 +6,9 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -34,6 +34,9 @@ from sparkai.errors import (
     SparkAIError,
 )
 from sparkai.observability import logger
+
+if TYPE_CHECKING:
+    from sparkai.aws import SageMakerRuntimeFactory
 
 _UNAVAILABLE_CODES = {
     "ServiceUnavailable",
@@ -87,7 +90,7 @@ def translate_error(exc: Exception, endpoint_name: str) -> SparkAIError:
 class SageMakerEndpoint:
     """One spark model's SageMaker endpoint."""
 
-    def __init__(self, endpoint_name: str, client_factory: Callable[[], Any]) -> None:
+    def __init__(self, endpoint_name: str, client_factory: SageMakerRuntimeFactory) -> None:
         self.endpoint_name = endpoint_name
         self._client_factory = client_factory
 

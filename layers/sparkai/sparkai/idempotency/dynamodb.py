@@ -11,13 +11,17 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sparkai.dynamo import Item, get_str, to_item
 from sparkai.errors import IdempotencyUnavailableError
 from sparkai.idempotency.port import TTL_SECONDS, Claim, ClaimResult
 from sparkai.observability import logger
+
+if TYPE_CHECKING:
+    from sparkai.aws import DynamoDBFactory
 
 # A claim still "running" after this long belongs to a run that died (its Lambda timed out or was
 # killed): the next request with the same key and body takes it over. Lambda's own maximum
@@ -38,7 +42,7 @@ class DynamoDBIdempotencyStore:
     def __init__(
         self,
         table_name: str,
-        client_factory: Callable[[], Any],
+        client_factory: DynamoDBFactory,
         *,
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
         ttl_seconds: int = TTL_SECONDS,
@@ -51,8 +55,8 @@ class DynamoDBIdempotencyStore:
         self._clock = clock
 
     @staticmethod
-    def _pk(account_id: str, key: str) -> dict[str, Any]:
-        return {"pk": {"S": f"{account_id}#{key}"}}
+    def _pk(account_id: str, key: str) -> Item:
+        return to_item({"pk": f"{account_id}#{key}"})
 
     def claim(self, account_id: str, key: str, fingerprint: str) -> ClaimResult:
         now = int(self._clock())
@@ -62,20 +66,22 @@ class DynamoDBIdempotencyStore:
                 TableName=self._table,
                 Item={
                     **self._pk(account_id, key),
-                    "fingerprint": {"S": fingerprint},
-                    "state": {"S": "running"},
-                    "owner": {"S": claim.owner},
-                    "created_at": {"N": str(now)},
-                    "lease_until": {"N": str(now + self._lease)},
-                    "expires_at": {"N": str(now + self._ttl)},
+                    **to_item(
+                        {
+                            "fingerprint": fingerprint,
+                            "state": "running",
+                            "owner": claim.owner,
+                            "created_at": now,
+                            "lease_until": now + self._lease,
+                            "expires_at": now + self._ttl,
+                        }
+                    ),
                 },
                 ConditionExpression=_CLAIM_CONDITION,
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":now": {"N": str(now)},
-                    ":running": {"S": "running"},
-                    ":fp": {"S": fingerprint},
-                },
+                ExpressionAttributeValues=to_item(
+                    {":now": now, ":running": "running", ":fp": fingerprint}
+                ),
                 # The item that blocked the claim comes back in the same round trip.
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -103,10 +109,11 @@ class DynamoDBIdempotencyStore:
     def _outcome(item: dict[str, Any] | None, fingerprint: str, now: int) -> ClaimResult:
         if item is None:  # deleted (abandoned) between our write and our read: someone else's turn
             return ClaimResult("in_progress")
-        if item.get("fingerprint", {}).get("S") != fingerprint:
+        if get_str(item, "fingerprint") != fingerprint:
             return ClaimResult("mismatch")
-        if item.get("state", {}).get("S") == "done" and "answer" in item:
-            return ClaimResult("replay", answer=json.loads(item["answer"]["S"]))
+        answer = get_str(item, "answer")
+        if get_str(item, "state") == "done" and answer is not None:
+            return ClaimResult("replay", answer=json.loads(answer))
         return ClaimResult("in_progress")
 
     @staticmethod
@@ -124,11 +131,13 @@ class DynamoDBIdempotencyStore:
                 UpdateExpression="SET #state = :done, answer = :answer REMOVE lease_until",
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":done": {"S": "done"},
-                    ":answer": {"S": json.dumps(answer, separators=(",", ":"))},
-                    ":owner": {"S": claim.owner},
-                },
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":done": "done",
+                        ":answer": json.dumps(answer, separators=(",", ":")),
+                        ":owner": claim.owner,
+                    }
+                ),
             )
         except (BotoCoreError, ClientError) as exc:
             # The answer was produced and charged; the client has it. A retry finds the claim
@@ -145,10 +154,7 @@ class DynamoDBIdempotencyStore:
                 Key=self._pk(claim.account_id, claim.key),
                 ConditionExpression="#owner = :owner AND #state = :running",
                 ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":owner": {"S": claim.owner},
-                    ":running": {"S": "running"},
-                },
+                ExpressionAttributeValues=to_item({":owner": claim.owner, ":running": "running"}),
             )
         except ClientError as exc:
             if not _conditional_failure(exc):

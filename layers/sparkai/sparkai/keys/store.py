@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sparkai.dynamo import Item, get_decimal, get_int, get_str, set_or_remove, to_item
 from sparkai.errors import AuthUnavailableError
 from sparkai.keys.material import digests_match, hash_key
 from sparkai.keys.records import ApiKeyRecord
@@ -16,70 +17,63 @@ from sparkai.plans import Limits
 BY_ACCOUNT_INDEX = "by_account"
 BY_KEY_ID_INDEX = "by_key_id"
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.client import DynamoDBClient
 
-def _s(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value and "S" in value else None
-
-
-def _n(item: dict[str, Any], name: str) -> int | None:
-    value = item.get(name)
-    return int(value["N"]) if value and "N" in value else None
+    from sparkai.aws import DynamoDBFactory
 
 
-def record_from_item(item: dict[str, Any]) -> ApiKeyRecord:
+def record_from_item(item: Mapping[str, Mapping[str, Any]]) -> ApiKeyRecord:
     return ApiKeyRecord(
-        key_id=_s(item, "key_id") or "",
-        key_hash=_s(item, "key_hash") or "",
-        account_id=_s(item, "account_id") or "",
-        prefix=_s(item, "prefix") or "",
+        key_id=get_str(item, "key_id") or "",
+        key_hash=get_str(item, "key_hash") or "",
+        account_id=get_str(item, "account_id") or "",
+        prefix=get_str(item, "prefix") or "",
         # A partial item (e.g. only last_used_at) is never treated as an active key.
-        status=_s(item, "status") or "invalid",
-        created_at=_n(item, "created_at") or 0,
-        plan=_s(item, "plan") or "",
-        limits=Limits(_n(item, "rpm") or 1, _n(item, "tpm") or 1),
-        name=_s(item, "name") or "",
-        expires_at=_n(item, "expires_at"),
-        revoked_at=_n(item, "revoked_at"),
-        last_used_at=_n(item, "last_used_at"),
-        usage_key=_s(item, "usage_key"),
-        spend_limit_usd=Decimal(item["spend_limit_usd"]["N"]) if "spend_limit_usd" in item else None,
+        status=get_str(item, "status") or "invalid",
+        created_at=get_int(item, "created_at") or 0,
+        plan=get_str(item, "plan") or "",
+        limits=Limits(get_int(item, "rpm") or 1, get_int(item, "tpm") or 1),
+        name=get_str(item, "name") or "",
+        expires_at=get_int(item, "expires_at"),
+        revoked_at=get_int(item, "revoked_at"),
+        last_used_at=get_int(item, "last_used_at"),
+        usage_key=get_str(item, "usage_key"),
+        spend_limit_usd=get_decimal(item, "spend_limit_usd"),
     )
 
 
-def item_from_record(record: ApiKeyRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "key_hash": {"S": record.key_hash},
-        "key_id": {"S": record.key_id},
-        "account_id": {"S": record.account_id},
-        "prefix": {"S": record.prefix},
-        "status": {"S": record.status},
-        "created_at": {"N": str(record.created_at)},
-        "plan": {"S": record.plan},
-        "rpm": {"N": str(record.limits.requests_per_minute)},
-        "tpm": {"N": str(record.limits.tokens_per_minute)},
-        "name": {"S": record.name},
-    }
-    for name in ("expires_at", "revoked_at", "last_used_at"):
-        value = getattr(record, name)
-        if value is not None:
-            item[name] = {"N": str(value)}
-    if record.usage_key:
-        item["usage_key"] = {"S": record.usage_key}
-    if record.spend_limit_usd is not None:
-        item["spend_limit_usd"] = {"N": format(record.spend_limit_usd, "f")}
-    return item
+def item_from_record(record: ApiKeyRecord) -> Item:
+    return to_item(
+        {
+            "key_hash": record.key_hash,
+            "key_id": record.key_id,
+            "account_id": record.account_id,
+            "prefix": record.prefix,
+            "status": record.status,
+            "created_at": record.created_at,
+            "plan": record.plan,
+            "rpm": record.limits.requests_per_minute,
+            "tpm": record.limits.tokens_per_minute,
+            "name": record.name,
+            "expires_at": record.expires_at,
+            "revoked_at": record.revoked_at,
+            "last_used_at": record.last_used_at,
+            "usage_key": record.usage_key or None,
+            "spend_limit_usd": record.spend_limit_usd,
+        }
+    )
 
 
 class KeyStore:
     """Reads and writes key records. Every read failure becomes AuthUnavailableError (fail closed)."""
 
-    def __init__(self, table_name: str, client_factory: Callable[[], Any]) -> None:
+    def __init__(self, table_name: str, client_factory: DynamoDBFactory) -> None:
         self._table = table_name
         self._client_factory = client_factory
 
     @property
-    def _client(self) -> Any:
+    def _client(self) -> DynamoDBClient:
         return self._client_factory()
 
     def find_by_secret(self, secret: str) -> ApiKeyRecord | None:
@@ -87,7 +81,7 @@ class KeyStore:
         digest = hash_key(secret)
         try:
             response = self._client.get_item(
-                TableName=self._table, Key={"key_hash": {"S": digest}}, ConsistentRead=True
+                TableName=self._table, Key=to_item({"key_hash": digest}), ConsistentRead=True
             )
         except (BotoCoreError, ClientError) as exc:
             raise AuthUnavailableError(
@@ -115,7 +109,7 @@ class KeyStore:
             TableName=self._table,
             IndexName=BY_KEY_ID_INDEX,
             KeyConditionExpression="key_id = :k",
-            ExpressionAttributeValues={":k": {"S": key_id}},
+            ExpressionAttributeValues=to_item({":k": key_id}),
         )
         items = response.get("Items", [])
         if not items:
@@ -131,52 +125,29 @@ class KeyStore:
             TableName=self._table,
             IndexName=BY_ACCOUNT_INDEX,
             KeyConditionExpression="account_id = :a",
-            ExpressionAttributeValues={":a": {"S": account_id}},
+            ExpressionAttributeValues=to_item({":a": account_id}),
         ):
             for item in page.get("Items", []):
                 yield record_from_item(item)
 
     def update(self, key_hash: str, **attributes: str | int | Decimal | None) -> None:
         """Set (or, for None, remove) top-level attributes of one key record."""
-        sets, removes = [], []
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        for i, (name, value) in enumerate(sorted(attributes.items())):
-            names[f"#a{i}"] = name
-            if value is None:
-                removes.append(f"#a{i}")
-            else:
-                sets.append(f"#a{i} = :v{i}")
-                values[f":v{i}"] = (
-                    {"N": format(value, "f") if isinstance(value, Decimal) else str(value)}
-                    if isinstance(value, int | Decimal)
-                    else {"S": value}
-                )
-        expression = ""
-        if sets:
-            expression += "SET " + ", ".join(sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(removes)
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {"key_hash": {"S": key_hash}},
-            "UpdateExpression": expression.strip(),
-            "ExpressionAttributeNames": names,
-            "ConditionExpression": "attribute_exists(key_hash)",
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        self._client.update_item(**kwargs)
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item({"key_hash": key_hash}),
+            ConditionExpression="attribute_exists(key_hash)",
+            **set_or_remove(attributes),
+        )
 
     def touch(self, key_hash: str, now: int) -> None:
         """Record that a key was used (last_used_at only ever moves forward)."""
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key={"key_hash": {"S": key_hash}},
+                Key=to_item({"key_hash": key_hash}),
                 UpdateExpression="SET last_used_at = :now",
                 ConditionExpression="attribute_exists(key_hash) AND (attribute_not_exists(last_used_at) OR last_used_at < :now)",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ExpressionAttributeValues=to_item({":now": now}),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":

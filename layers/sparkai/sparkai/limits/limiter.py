@@ -30,7 +30,7 @@ from __future__ import annotations
 import calendar
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sparkai.dynamo import Item, get_decimal, get_str, to_attr, to_item
 from sparkai.errors import LimiterUnavailableError, RateLimitExceededError, SpendLimitExceededError
 from sparkai.keys.records import Principal
 from sparkai.limits.port import BudgetStatus, RateLimitStatus, Reservation
@@ -47,6 +48,9 @@ from sparkai.usage.ledger import aggregate_update, marker_put
 from sparkai.usage.pricing import usd
 
 if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+    from sparkai.aws import DynamoDBFactory
     from sparkai.usage.ledger import Charge
 
 WINDOW_MS = Decimal(60_000)
@@ -94,21 +98,13 @@ def _wait_seconds(tat: Decimal | None, now: Decimal, inc: Decimal) -> int:
     return 0 if overshoot <= 0 else min(60, max(1, math.ceil(overshoot / 1000)))
 
 
-def _state(item: dict[str, Any] | None) -> _State:
-    item = item or {}
-    req = item.get("req_tat", {}).get("N")
-    tok = item.get("tok_tat", {}).get("N")
-    spend = item.get("spend_usd", {}).get("N")
+def _state(item: Mapping[str, Mapping[str, Any]] | None) -> _State:
     return _State(
-        Decimal(req) if req else None,
-        Decimal(tok) if tok else None,
-        item.get("spend_month", {}).get("S"),
-        Decimal(spend) if spend else Decimal(0),
+        get_decimal(item, "req_tat"),
+        get_decimal(item, "tok_tat"),
+        get_str(item, "spend_month"),
+        get_decimal(item, "spend_usd") or Decimal(0),
     )
-
-
-def _num(value: Decimal) -> dict[str, str]:
-    return {"N": format(value, "f")}
 
 
 def _unelapsed(refund: Decimal, reserved_until: Decimal | None, now: Decimal) -> Decimal:
@@ -131,7 +127,7 @@ class DynamoDBRateLimiter:
     def __init__(
         self,
         table_name: str,
-        client_factory: Callable[[], Any],
+        client_factory: DynamoDBFactory,
         clock: Callable[[], float] = time.time,
         max_attempts: int = 10,
         usage_table: str = "",
@@ -264,7 +260,13 @@ class DynamoDBRateLimiter:
             update,
             self._settle_update(reservation, used_tokens, served, now, Decimal(0)),
         ):
-            items = [{"Update": attempt}] if attempt is not None else []
+            # The limiter's update is built as update_item's arguments: the same keys as a
+            # transaction's Update (the stubs type the two as different TypedDicts).
+            items: list[TransactWriteItemTypeDef] = (
+                [cast("TransactWriteItemTypeDef", {"Update": attempt})]
+                if attempt is not None
+                else []
+            )
             items += [
                 aggregate_update(self._usage_table, charge),
                 marker_put(self._usage_table, charge, int(now / 1000)),
@@ -311,24 +313,19 @@ class DynamoDBRateLimiter:
         }
         # The spend counter must outlive its month, whatever the budgets' own refill time.
         expires = max(math.ceil(now / 1000) + 60 + _TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S)
-        values: dict[str, Any] = {
-            ":now": {"N": str(now)},
-            ":exp": {"N": str(expires)},
-            ":m": {"S": spend_month},
-            ":cost": _num(spend_usd),
-        }
+        values = to_item({":now": now, ":exp": expires, ":m": spend_month, ":cost": spend_usd})
         conditions, sets, adds = [], ["#e = :exp"], []
         for attr, tat, inc, tag in (
             ("#r", hint.req_tat, req_inc, "r"),
             ("#t", hint.tok_tat, tok_inc, "t"),
         ):
             if tat is not None and tat > now:  # busy: advance relative to the stored value
-                values[f":{tag}inc"] = {"N": str(inc)}
-                values[f":{tag}max"] = {"N": str(now + WINDOW_MS - inc)}
+                values[f":{tag}inc"] = to_attr(inc)
+                values[f":{tag}max"] = to_attr(now + WINDOW_MS - inc)
                 conditions.append(f"({attr} > :now AND {attr} <= :{tag}max)")
                 sets.append(f"{attr} = {attr} + :{tag}inc")
             else:  # idle: restart from now
-                values[f":{tag}new"] = {"N": str(now + inc)}
+                values[f":{tag}new"] = to_attr(now + inc)
                 conditions.append(f"(attribute_not_exists({attr}) OR {attr} <= :now)")
                 sets.append(f"{attr} = :{tag}new")
         limit = principal.spend_limit_usd
@@ -336,14 +333,14 @@ class DynamoDBRateLimiter:
             conditions.append("#sm = :m")
             adds.append("#s :cost")
             if limit is not None:
-                values[":smax"] = _num(limit - spend_usd)
+                values[":smax"] = to_attr(limit - spend_usd)
                 conditions.append("#s <= :smax")
         else:  # no counter yet, or last month's: this month starts with this request
             conditions.append("(attribute_not_exists(#sm) OR #sm < :m)")
             sets += ["#sm = :m", "#s = :cost"]
         return {
             "TableName": self._table,
-            "Key": {"account_id": {"S": principal.account_id}},
+            "Key": to_item({"account_id": principal.account_id}),
             "UpdateExpression": _update_expression(sets, adds),
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": names,
@@ -394,12 +391,12 @@ class DynamoDBRateLimiter:
         """The limiter item's part of a settle, or None when nothing changes."""
         limits = reservation.limits
         names: dict[str, str] = {}
-        values: dict[str, Any] = {}
+        values: Item = {}
         sets, adds = [], []
         delta_tokens = used_tokens - reservation.tokens
         if delta_tokens > 0:  # the model used more than reserved: charge the difference
             names["#t"] = "tok_tat"
-            values[":dt"] = {"N": str(_increment(delta_tokens, limits.tokens_per_minute))}
+            values[":dt"] = to_attr(_increment(delta_tokens, limits.tokens_per_minute))
             sets.append("#t = if_not_exists(#t, :now) + :dt")
         elif delta_tokens < 0:
             refund = _unelapsed(
@@ -407,27 +404,27 @@ class DynamoDBRateLimiter:
             )
             if refund > 0:
                 names["#t"] = "tok_tat"
-                values[":dt"] = {"N": str(refund)}
+                values[":dt"] = to_attr(refund)
                 sets.append("#t = if_not_exists(#t, :now) - :dt")
         if not served:
             refund = _unelapsed(_increment(1, limits.requests_per_minute), reservation.req_tat, now)
             if refund > 0:
                 names["#r"] = "req_tat"
-                values[":dr"] = {"N": str(refund)}
+                values[":dr"] = to_attr(refund)
                 sets.append("#r = if_not_exists(#r, :now) - :dr")
         condition = None
         if spend_delta and reservation.spend_month:
             names["#s"], names["#sm"] = "spend_usd", "spend_month"
-            values[":ds"], values[":m"] = _num(spend_delta), {"S": reservation.spend_month}
+            values[":ds"], values[":m"] = to_attr(spend_delta), to_attr(reservation.spend_month)
             adds.append("#s :ds")
             condition = "#sm = :m"  # never correct another month's counter
         if not sets and not adds:
             return None
         if any(":now" in part for part in sets):  # DynamoDB refuses unused values
-            values[":now"] = {"N": str(now)}
+            values[":now"] = to_attr(now)
         update: dict[str, Any] = {
             "TableName": self._table,
-            "Key": {"account_id": {"S": reservation.account_id}},
+            "Key": to_item({"account_id": reservation.account_id}),
             "UpdateExpression": _update_expression(sets, adds),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
+from sparkai.dynamo import Item, number, to_item
 from sparkai.usage.pricing import cost_usd
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 MARKER_PREFIX = "settled#"
 MARKER_TTL_SECONDS = 7 * 24 * 3600  # far longer than any retry of a settle
@@ -44,15 +48,11 @@ class Charge:
         return cost_usd(self.price_per_1k_usd, self.total_tokens)
 
 
-def _n(value: int | Decimal) -> dict[str, str]:
-    return {"N": format(value, "f") if isinstance(value, Decimal) else str(value)}
+def row_key(account_id: str, day: str, model: str, key_id: str, price: Decimal) -> Item:
+    return to_item({"pk": account_id, "sk": f"{day}#{model}#{key_id}#{number(price)}"})
 
 
-def row_key(account_id: str, day: str, model: str, key_id: str, price: Decimal) -> dict[str, Any]:
-    return {"pk": {"S": account_id}, "sk": {"S": f"{day}#{model}#{key_id}#{format(price, 'f')}"}}
-
-
-def aggregate_update(table: str, charge: Charge) -> dict[str, Any]:
+def aggregate_update(table: str, charge: Charge) -> TransactWriteItemTypeDef:
     """The TransactWriteItems `Update` that adds one answer to its daily row."""
     return {
         "Update": {
@@ -75,33 +75,37 @@ def aggregate_update(table: str, charge: Charge) -> dict[str, Any]:
                 "#ct": "completion_tokens",
                 "#cost": "cost_usd",
             },
-            "ExpressionAttributeValues": {
-                ":acct": {"S": charge.account_id},
-                ":day": {"S": charge.day},
-                ":model": {"S": charge.model},
-                ":key": {"S": charge.key_id},
-                ":price": _n(charge.price_per_1k_usd),
-                ":one": _n(1),
-                ":pt": _n(charge.prompt_tokens),
-                ":ct": _n(charge.completion_tokens),
-                ":cost": _n(charge.cost_usd),
-            },
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":acct": charge.account_id,
+                    ":day": charge.day,
+                    ":model": charge.model,
+                    ":key": charge.key_id,
+                    ":price": charge.price_per_1k_usd,
+                    ":one": 1,
+                    ":pt": charge.prompt_tokens,
+                    ":ct": charge.completion_tokens,
+                    ":cost": charge.cost_usd,
+                }
+            ),
         }
     }
 
 
-def marker_put(table: str, charge: Charge, now_s: int) -> dict[str, Any]:
+def marker_put(table: str, charge: Charge, now_s: int) -> TransactWriteItemTypeDef:
     """The TransactWriteItems `Put` that makes the settle of `charge.completion_id` happen once."""
     return {
         "Put": {
             "TableName": table,
-            "Item": {
-                "pk": {"S": MARKER_PREFIX + charge.completion_id},
-                "sk": {"S": "settled"},
-                "account_id": {"S": charge.account_id},
-                "cost_usd": _n(charge.cost_usd),
-                "expires_at": _n(now_s + MARKER_TTL_SECONDS),
-            },
+            "Item": to_item(
+                {
+                    "pk": MARKER_PREFIX + charge.completion_id,
+                    "sk": "settled",
+                    "account_id": charge.account_id,
+                    "cost_usd": charge.cost_usd,
+                    "expires_at": now_s + MARKER_TTL_SECONDS,
+                }
+            ),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
     }

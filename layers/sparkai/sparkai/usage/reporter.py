@@ -6,10 +6,14 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sparkai.dynamo import get_decimal, get_int, get_str, to_item
 from sparkai.errors import InvalidRequestError
 from sparkai.usage.pricing import usd
+
+if TYPE_CHECKING:
+    from sparkai.aws import DynamoDBFactory
 
 MAX_DAYS = 93
 _COUNTERS = ("requests", "prompt_tokens", "completion_tokens")
@@ -54,7 +58,7 @@ class UsageReporter:
         self,
         usage_table: str,
         accounts_table: str,
-        client_factory: Callable[[], Any],
+        client_factory: DynamoDBFactory,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._usage_table = usage_table
@@ -77,14 +81,18 @@ class UsageReporter:
         check_range(start, end)
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         for item in self._rows(account_id, start, end):
-            key = (item["date"]["S"], item["model"]["S"], item["key_id"]["S"])
+            key = (
+                get_str(item, "date") or "",
+                get_str(item, "model") or "",
+                get_str(item, "key_id") or "",
+            )
             row = rows.setdefault(
                 key,
                 {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": Decimal(0)},
             )
             for name in _COUNTERS:
-                row[name] += int(item.get(name, {}).get("N", "0"))
-            row["cost"] += Decimal(item.get("cost_usd", {}).get("N", "0"))
+                row[name] += get_int(item, name) or 0
+            row["cost"] += get_decimal(item, "cost_usd") or Decimal(0)
         data = [
             {
                 "date": day,
@@ -118,7 +126,7 @@ class UsageReporter:
         today = _today(self._clock)
         return sum(
             (
-                Decimal(i.get("cost_usd", {}).get("N", "0"))
+                get_decimal(i, "cost_usd") or Decimal(0)
                 for i in self._rows(account_id, today.replace(day=1), today)
             ),
             Decimal(0),
@@ -131,11 +139,9 @@ class UsageReporter:
         for page in paginator.paginate(
             TableName=self._usage_table,
             KeyConditionExpression="pk = :a AND sk BETWEEN :from AND :to",
-            ExpressionAttributeValues={
-                ":a": {"S": account_id},
-                ":from": {"S": start.isoformat()},
-                ":to": {"S": end.isoformat() + "~"},
-            },
+            ExpressionAttributeValues=to_item(
+                {":a": account_id, ":from": start.isoformat(), ":to": end.isoformat() + "~"}
+            ),
             ConsistentRead=True,  # totals equal the answers just returned, not a second later
         ):
             yield from page.get("Items", [])
@@ -145,11 +151,9 @@ class UsageReporter:
             self._client_factory()
             .get_item(
                 TableName=self._accounts_table,
-                Key={"account_id": {"S": account_id}},
+                Key=to_item({"account_id": account_id}),
                 ProjectionExpression="spend_limit_usd",
             )
             .get("Item")
-            or {}
         )
-        value = item.get("spend_limit_usd", {}).get("N")
-        return Decimal(value) if value is not None else None
+        return get_decimal(item, "spend_limit_usd")

@@ -1,0 +1,1 @@
+"""Accounts: their records and store, and the account and key lifecycle (CLI and dashboard)."""

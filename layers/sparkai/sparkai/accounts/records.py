@@ -1,0 +1,20 @@
+"""What the accounts table knows about an account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sparkai.plans import Limits
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    name: str
+    plan: str
+    limits: Limits
+    created_at: int
+    usage_key_id: str = ""
+    usage_key: str = ""
+    spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit

@@ -1,0 +1,131 @@
+"""AccountStore: account records in the AccountsTable, and the dashboard users' links to them.
+
+The table also holds one link item per dashboard user: account_id = "user#<sub>" ->
+linked_account_id. Real account ids always start with "acct_", so the two never collide, and the
+link costs no extra table (single-table pattern; one GetItem per dashboard call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from sparkai.accounts.records import Account
+from sparkai.dynamo import Item, get_decimal, get_int, get_str, set_or_remove, to_item
+from sparkai.plans import Limits
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.client import DynamoDBClient
+
+    from sparkai.aws import DynamoDBFactory
+
+LINK_PREFIX = "user#"
+
+
+def item_from_account(account: Account) -> Item:
+    return to_item(
+        {
+            "account_id": account.account_id,
+            "name": account.name,
+            "plan": account.plan,
+            "rpm": account.limits.requests_per_minute,
+            "tpm": account.limits.tokens_per_minute,
+            "created_at": account.created_at,
+            "usage_key_id": account.usage_key_id,
+            "usage_key": account.usage_key,
+            "spend_limit_usd": account.spend_limit_usd,
+        }
+    )
+
+
+def account_from_item(item: Mapping[str, Mapping[str, Any]]) -> Account:
+    return Account(
+        account_id=get_str(item, "account_id") or "",
+        name=get_str(item, "name") or "",
+        plan=get_str(item, "plan") or "",
+        limits=Limits(get_int(item, "rpm") or 0, get_int(item, "tpm") or 0),
+        created_at=get_int(item, "created_at") or 0,
+        usage_key_id=get_str(item, "usage_key_id") or "",
+        usage_key=get_str(item, "usage_key") or "",
+        spend_limit_usd=get_decimal(item, "spend_limit_usd"),
+    )
+
+
+def _conditional_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class AccountStore:
+    """Reads and writes account records (consistent reads: a plan change is seen at once)."""
+
+    def __init__(self, table_name: str, client_factory: DynamoDBFactory) -> None:
+        self._table = table_name
+        self._client_factory = client_factory
+
+    @property
+    def _client(self) -> DynamoDBClient:
+        return self._client_factory()
+
+    def get(self, account_id: str) -> Account | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=to_item({"account_id": account_id}), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else account_from_item(item)
+
+    def create(self, account: Account) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=item_from_account(account),
+            ConditionExpression="attribute_not_exists(account_id)",
+        )
+
+    def put(self, account: Account) -> None:
+        self._client.put_item(TableName=self._table, Item=item_from_account(account))
+
+    def update(self, account_id: str, **attributes: str | int | Decimal | None) -> None:
+        """Set (or, for None, remove) top-level attributes of one account record."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item({"account_id": account_id}),
+            ConditionExpression="attribute_exists(account_id)",
+            **set_or_remove(attributes),
+        )
+
+    def delete(self, account_id: str) -> None:
+        self._client.delete_item(TableName=self._table, Key=to_item({"account_id": account_id}))
+
+    # -- dashboard users -----------------------------------------------------------------------
+
+    def linked_account_id(self, sub: str) -> str | None:
+        """The account a dashboard user (Cognito `sub`) is linked to, if any."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"account_id": LINK_PREFIX + sub}),
+            ConsistentRead=True,
+        ).get("Item")
+        return get_str(item, "linked_account_id")
+
+    def link(self, sub: str, account_id: str, *, email: str, now: int) -> bool:
+        """Link a user to an account; False when the user was linked already (another first call
+        won the race)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {
+                        "account_id": LINK_PREFIX + sub,
+                        "linked_account_id": account_id,
+                        "email": email,
+                        "created_at": now,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(account_id)",
+            )
+        except ClientError as exc:
+            if not _conditional_failure(exc):
+                raise
+            return False
+        return True
