@@ -102,7 +102,7 @@ deploy: build
 # The dashboard's files and config.json (from the stack's outputs) to its bucket; after `deploy`.
 STACK ?= sparkai-stream
 deploy-dashboard: $(STAMP)
-	$(PY) -m sparkai.admin.dashboard_publish --stack $(STACK)
+	$(PY) -m sparkai_admin.dashboard_publish --stack $(STACK)
 
 test-browser: $(STAMP)
 	$(PYTEST) tests/browser

@@ -16,8 +16,8 @@ import pytest
 import requests
 from moto import mock_aws
 
+from sparkai.accounts.service import AccountAdmin, CreatedKey
 from sparkai.accounts.store import AccountStore
-from sparkai.admin.service import AccountAdmin, CreatedKey
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from sparkai.wiring import reset as reset_process_caches

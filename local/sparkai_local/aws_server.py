@@ -22,9 +22,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sparkai.accounts.edge import UsagePlanEdge
+from sparkai.accounts.service import AccountAdmin
 from sparkai.accounts.store import AccountStore
-from sparkai.admin.edge import UsagePlanEdge
-from sparkai.admin.service import AccountAdmin
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
 from sparkai_local import moto_numbers, moto_transactions

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sparkai.admin.local_stack import LocalStackState, remove_state, write_state
-from sparkai.admin.service import CreatedKey
+from sparkai.accounts.service import CreatedKey
 from sparkai.catalog import MODELS
 from sparkai.plans import plan_name
+from sparkai_admin.local_stack import LocalStackState, remove_state, write_state
 from sparkai_local.aws_server import (
     LOCAL_TABLES,
     LOCAL_USAGE_PLAN_PREFIX,

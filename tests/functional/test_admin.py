@@ -10,14 +10,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from sparkai.accounts.edge import EdgeQuotaError, UsagePlanEdge
+from sparkai.accounts.service import AccountAdmin, AdminError
 from sparkai.accounts.store import AccountStore
-from sparkai.admin.cli import main as admin_main
-from sparkai.admin.edge import EdgeQuotaError, UsagePlanEdge
-from sparkai.admin.service import AccountAdmin, AdminError
 from sparkai.auth.authenticator import Authenticator
 from sparkai.errors import InvalidApiKeyError
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
+from sparkai_admin.cli import main as admin_main
 from tests.conftest import REGION, TABLES
 
 PREFIX = "sparkai-test"

@@ -16,7 +16,6 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
-from sparkai.admin.cli import main as admin_main
 from sparkai.api.app import create_app
 from sparkai.chat.schemas import parse_chat_request
 from sparkai.chat.service import ChatService
@@ -26,6 +25,7 @@ from sparkai.endpoints.port import ModelReply, TokenUsage
 from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
+from sparkai_admin.cli import main as admin_main
 from tests.conftest import REGION, TABLES, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
 

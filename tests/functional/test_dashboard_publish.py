@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from sparkai.admin.dashboard_publish import DEFAULT_DIR, publish, spa_config
+from sparkai_admin.dashboard_publish import DEFAULT_DIR, publish, spa_config
 
 OUTPUTS = {
     "UserPoolId": "eu-west-1_AbCdEf123",

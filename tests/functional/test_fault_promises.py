@@ -13,9 +13,9 @@ from botocore.stub import Stubber
 from fastapi.testclient import TestClient
 
 from sparkai import aws
+from sparkai.accounts.edge import UsagePlanEdge
+from sparkai.accounts.service import AccountAdmin
 from sparkai.accounts.store import AccountStore
-from sparkai.admin.edge import UsagePlanEdge
-from sparkai.admin.service import AccountAdmin
 from sparkai.api.app import create_app
 from sparkai.auth.authenticator import Authenticator
 from sparkai.keys.records import ApiKeyRecord

@@ -107,7 +107,7 @@ def admin_cli(stack: RunningStack, *args: str) -> str:
         [
             sys.executable,
             "-m",
-            "sparkai.admin.cli",
+            "sparkai_admin.cli",
             "--endpoint-url",
             stack.aws_url,
             "--json",

@@ -28,7 +28,7 @@ def admin_local(stack: RunningStack, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPARKAI_"))}
     env["SPARKAI_LOCAL_STATE"] = str(stack.state_file)
     result = subprocess.run(
-        [sys.executable, "-m", "sparkai.admin.cli", "--local", "--json", *args],
+        [sys.executable, "-m", "sparkai_admin.cli", "--local", "--json", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -307,6 +307,12 @@ def test_sam_build_packages_the_layer_and_handlers(sam_tools: Path, tmp_path: Pa
     layer = build_dir / "SparkLayer" / "python"
     assert (layer / "sparkai" / "api" / "app.py").is_file()
     assert (layer / "fastapi").is_dir() and (layer / "mangum").is_dir()
+    # The account lifecycle the dashboard runs is in the layer; the operators' CLI is not.
+    assert (layer / "sparkai" / "accounts" / "service.py").is_file()
+    assert not (layer / "sparkai_admin").exists() and not (layer / "sparkai" / "admin").exists()
+    assert not [
+        p for p in (layer / "sparkai").rglob("*.py") if 'prog="sparkai-admin"' in p.read_text()
+    ]
     cores = list((layer / "pydantic_core").glob("_pydantic_core*.so"))
     assert cores and "aarch64" in cores[0].name  # built for the arm64 runtime
     assert (build_dir / "AuthorizerFunction" / "app.py").is_file()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sparkai.admin.cli import main as admin_main
-from sparkai.admin.local_stack import LocalStackState, read_state, remove_state, write_state
 from sparkai.errors import ConfigurationError
+from sparkai_admin.cli import main as admin_main
+from sparkai_admin.local_stack import LocalStackState, read_state, remove_state, write_state
 from sparkai_local.supervisor import Child, ChildDied, describe_exit, fix_for
 
 

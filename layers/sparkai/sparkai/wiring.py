@@ -16,7 +16,7 @@ from sparkai.auth.authenticator import Authenticator
 from sparkai.keys.store import KeyStore
 
 if TYPE_CHECKING:
-    from sparkai.admin.service import AccountAdmin
+    from sparkai.accounts.service import AccountAdmin
     from sparkai.chat.service import ChatService
     from sparkai.dashboard.service import DashboardService
     from sparkai.dashboard.tokens import CognitoTokenVerifier
@@ -103,9 +103,9 @@ def get_usage_reporter() -> UsageReporter:
 @lru_cache
 def get_account_admin() -> AccountAdmin:
     """Account and key lifecycle over the same tables and usage plans the operators' CLI uses."""
+    from sparkai.accounts.edge import UsagePlanEdge
+    from sparkai.accounts.service import AccountAdmin
     from sparkai.accounts.store import AccountStore
-    from sparkai.admin.edge import UsagePlanEdge
-    from sparkai.admin.service import AccountAdmin
 
     settings = config.get_account_settings()
     edge = (

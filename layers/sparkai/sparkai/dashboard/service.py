@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sparkai.accounts.records import Account
-from sparkai.accounts.store import AccountStore
-from sparkai.admin.service import (
+from sparkai.accounts.service import (
     DEFAULT_ROTATION_GRACE_SECONDS,
     AccountAdmin,
     AdminError,
     CreatedKey,
 )
+from sparkai.accounts.store import AccountStore
 from sparkai.dashboard.tokens import DashboardUser
 from sparkai.errors import DashboardKeyNotFoundError, InvalidRequestError
 from sparkai.keys.records import ApiKeyRecord

@@ -1,4 +1,5 @@
-"""AccountAdmin: create accounts, issue, list, revoke and rotate keys, change plans."""
+"""AccountAdmin: create accounts, issue, list, revoke and rotate keys, change plans (the CLI and the
+dashboard both run it)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from sparkai.accounts.edge import Edge, NoEdge
 from sparkai.accounts.records import Account
 from sparkai.accounts.store import AccountStore
-from sparkai.admin.edge import Edge, NoEdge
 from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
 from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
 from sparkai.keys.store import KeyStore

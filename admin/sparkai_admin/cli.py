@@ -23,9 +23,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from sparkai.accounts.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
+from sparkai.accounts.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, AdminError
 from sparkai.accounts.store import AccountStore
-from sparkai.admin.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
-from sparkai.admin.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, AdminError
 from sparkai.errors import ConfigurationError
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
@@ -155,7 +155,7 @@ def _use_local_stack(args: argparse.Namespace) -> Any:
     over SPARKAI_* variables meant for a deployed stack), with the local stack's fake credentials."""
     import boto3
 
-    from sparkai.admin.local_stack import read_state
+    from sparkai_admin.local_stack import read_state
 
     state = read_state()
     args.endpoint_url = args.endpoint_url or state.aws_url

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = ROOT / "dashboard"
 # HTML and config change in place on every publish; the browser must always revalidate them.
 NO_CACHE = "no-cache"

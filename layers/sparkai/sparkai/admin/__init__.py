@@ -1,1 +1,0 @@
-"""Account and key lifecycle: the Python API operators script against, and the CLI over it."""
