@@ -1,0 +1,167 @@
+"""The limiter item's two writes, as update_item arguments: reserve and settle.
+
+Reserve never needs a read first: when a budget is busy (tat > now) the increment is relative
+(`tat = tat + inc`), so concurrent writers do not conflict; when it is idle the update sets
+`tat = now + inc` under `tat <= now`. A wrong guess of busy/idle fails its condition, and the
+caller retries from the item the failure returns.
+
+The same update reserves the request's worst-case cost against the account's monthly spend limit:
+the item carries `spend_month` (YYYY-MM) and `spend_usd`. Within the month the spend is added under
+`spend_usd <= limit - cost`; when the month changes the condition `spend_month < :m` lets the update
+restart the counter. The item expires (TTL) only after the month it counts has ended, so an idle
+account never loses its month's spend; the durable record of spend is the usage ledger.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sparkai.dynamo import Item, to_attr, to_item
+from sparkai.keys.records import Principal
+from sparkai.limits.gcra import WINDOW_MS, State, increment, unelapsed
+from sparkai.limits.port import Reservation
+
+_TTL_MARGIN_S = 120
+_MONTH_TTL_MARGIN_S = 7 * 24 * 3600  # the spend counter outlives its month by a week
+
+
+def _update_expression(sets: list[str], adds: list[str]) -> str:
+    # Money is changed with ADD, never `SET x = x + :d`: ADD is exact decimal arithmetic in DynamoDB
+    # and in moto alike (moto's SET arithmetic cannot read back what it wrote for 3E-7 or 0E-7).
+    clauses = ["SET " + ", ".join(sets)] if sets else []
+    if adds:
+        clauses.append("ADD " + ", ".join(adds))
+    return " ".join(clauses)
+
+
+def reserve_request(
+    table: str,
+    principal: Principal,
+    now: Decimal,
+    hint: State,
+    req_inc: Decimal,
+    tok_inc: Decimal,
+    spend_usd: Decimal,
+    spend_month: str,
+    month_end: int,
+) -> dict[str, Any]:
+    """The conditional update that reserves one request, `tok_inc` of tokens and `spend_usd`,
+    shaped by the guess `hint` of what the item holds."""
+    names = {
+        "#r": "req_tat",
+        "#t": "tok_tat",
+        "#e": "expires_at",
+        "#sm": "spend_month",
+        "#s": "spend_usd",
+    }
+    # The spend counter must outlive its month, whatever the budgets' own refill time.
+    expires = max(math.ceil(now / 1000) + 60 + _TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S)
+    values = to_item({":now": now, ":exp": expires, ":m": spend_month, ":cost": spend_usd})
+    conditions, sets, adds = [], ["#e = :exp"], []
+    for attr, tat, inc, tag in (
+        ("#r", hint.req_tat, req_inc, "r"),
+        ("#t", hint.tok_tat, tok_inc, "t"),
+    ):
+        if tat is not None and tat > now:  # busy: advance relative to the stored value
+            values[f":{tag}inc"] = to_attr(inc)
+            values[f":{tag}max"] = to_attr(now + WINDOW_MS - inc)
+            conditions.append(f"({attr} > :now AND {attr} <= :{tag}max)")
+            sets.append(f"{attr} = {attr} + :{tag}inc")
+        else:  # idle: restart from now
+            values[f":{tag}new"] = to_attr(now + inc)
+            conditions.append(f"(attribute_not_exists({attr}) OR {attr} <= :now)")
+            sets.append(f"{attr} = :{tag}new")
+    limit = principal.spend_limit_usd
+    if hint.spend_month == spend_month:  # this month's counter exists: add to it
+        conditions.append("#sm = :m")
+        adds.append("#s :cost")
+        if limit is not None:
+            values[":smax"] = to_attr(limit - spend_usd)
+            conditions.append("#s <= :smax")
+    else:  # no counter yet, or last month's: this month starts with this request
+        conditions.append("(attribute_not_exists(#sm) OR #sm < :m)")
+        sets += ["#sm = :m", "#s = :cost"]
+    return {
+        "TableName": table,
+        "Key": to_item({"account_id": principal.account_id}),
+        "UpdateExpression": _update_expression(sets, adds),
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+@dataclass(frozen=True)
+class SettleUpdate:
+    """The limiter item's part of a settle, and what it changes: signed steps of each arrival time
+    (a charge moves a tat forward, a refund back) and of the spend counter. The deltas let the
+    limiter move its busy/idle guess without reading the item back."""
+
+    request: dict[str, Any]  # update_item's arguments
+    tok_tat_delta: Decimal = Decimal(0)
+    req_tat_delta: Decimal = Decimal(0)
+    spend_delta: Decimal = Decimal(0)
+
+
+def settle_update(
+    table: str,
+    reservation: Reservation,
+    used_tokens: int,
+    served: bool,
+    now: Decimal,
+    spend_delta: Decimal,
+) -> SettleUpdate | None:
+    """Return what was reserved but not used (tokens; the request if nothing was served; the spend
+    above the real cost), or None when nothing changes."""
+    limits = reservation.limits
+    names: dict[str, str] = {}
+    values: Item = {}
+    sets: list[str] = []
+    adds: list[str] = []
+    tok_step = req_step = written_spend = Decimal(0)
+    delta_tokens = used_tokens - reservation.tokens
+    if delta_tokens > 0:  # the model used more than reserved: charge the difference
+        tok_step = increment(delta_tokens, limits.tokens_per_minute)
+        names["#t"] = "tok_tat"
+        values[":dt"] = to_attr(tok_step)
+        sets.append("#t = if_not_exists(#t, :now) + :dt")
+    elif delta_tokens < 0:
+        refund = unelapsed(
+            increment(-delta_tokens, limits.tokens_per_minute), reservation.tok_tat, now
+        )
+        if refund > 0:
+            tok_step = -refund
+            names["#t"] = "tok_tat"
+            values[":dt"] = to_attr(refund)
+            sets.append("#t = if_not_exists(#t, :now) - :dt")
+    if not served:
+        refund = unelapsed(increment(1, limits.requests_per_minute), reservation.req_tat, now)
+        if refund > 0:
+            req_step = -refund
+            names["#r"] = "req_tat"
+            values[":dr"] = to_attr(refund)
+            sets.append("#r = if_not_exists(#r, :now) - :dr")
+    condition = None
+    if spend_delta and reservation.spend_month:
+        written_spend = spend_delta
+        names["#s"], names["#sm"] = "spend_usd", "spend_month"
+        values[":ds"], values[":m"] = to_attr(spend_delta), to_attr(reservation.spend_month)
+        adds.append("#s :ds")
+        condition = "#sm = :m"  # never correct another month's counter
+    if not sets and not adds:
+        return None
+    if sets:  # every SET above reads :now (DynamoDB refuses unused values)
+        values[":now"] = to_attr(now)
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Key": to_item({"account_id": reservation.account_id}),
+        "UpdateExpression": _update_expression(sets, adds),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    if condition:
+        request["ConditionExpression"] = condition
+    return SettleUpdate(request, tok_step, req_step, written_spend)
