@@ -134,9 +134,9 @@ class EndpointDeployer:
             self._echo(
                 f"{name}: not waiting; run deploy again once it is InService to register autoscaling"
             )
-            status = self._describe_endpoint(name) or {"EndpointStatus": "Unknown"}
+            described = self._describe_endpoint(name) or {"EndpointStatus": "Unknown"}
             return DeployResult(
-                name, action, status["EndpointStatus"], plan.endpoint_config_name, False
+                name, action, described["EndpointStatus"], plan.endpoint_config_name, False
             )
         status = self.wait_for(name)
         serving = (self._describe_endpoint(name) or {}).get("EndpointConfigName")
@@ -205,7 +205,8 @@ class EndpointDeployer:
             raise
         for variant in config.get("ProductionVariants", []):
             if variant.get("VariantName") == plan.variant.variant_name:
-                return variant.get("InstanceType")
+                instance_type: str | None = variant.get("InstanceType")
+                return instance_type
         return None
 
     # -- autoscaling ---------------------------------------------------------------------------
@@ -258,7 +259,7 @@ class EndpointDeployer:
         endpoint = self._describe_endpoint(plan.endpoint_name)
         if endpoint is None:
             return EndpointState(plan.endpoint_name, "NotFound", None, False, None, None)
-        variant = next(
+        variant: dict[str, Any] = next(
             (
                 v
                 for v in endpoint.get("ProductionVariants", [])
@@ -311,7 +312,8 @@ class EndpointDeployer:
 
     def _describe_endpoint(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.sagemaker.describe_endpoint(EndpointName=name)
+            described: dict[str, Any] = self.sagemaker.describe_endpoint(EndpointName=name)
+            return described
         except ClientError as error:
             if _not_found(error):
                 return None

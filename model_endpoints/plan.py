@@ -191,7 +191,8 @@ def resolve_image_uri(framework: str, version: str, region: str) -> str:
     # Imported here, not at the top: the SDK takes a second to import, which --help need not pay.
     from sagemaker.core import image_uris
 
-    return image_uris.retrieve(framework, region=region, version=version)
+    uri: str = image_uris.retrieve(framework, region=region, version=version)
+    return uri
 
 
 def container_environment(config: EndpointsConfig, model: ModelConfig) -> dict[str, str]:

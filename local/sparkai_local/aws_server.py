@@ -88,7 +88,7 @@ class LocalAwsServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]  # an IPv4 (host, port) pair
         return f"http://{host}:{port}"
 
     def start(self) -> LocalAwsServer:
@@ -106,7 +106,9 @@ class LocalAwsServer:
 
 
 def client(service: str, url: str) -> Any:
-    return boto3.client(
+    # boto3's stubs type client() per literal service name; callers here name any service.
+    make: Any = boto3.client
+    return make(
         service,
         endpoint_url=url,
         region_name=REGION,

@@ -81,8 +81,9 @@ def sign_up_and_sign_in(pool: LocalUserPool, email: str, password: str) -> dict[
 
 def sign_in(pool: LocalUserPool, email: str, password: str) -> dict[str, Any]:
     cognito = client("cognito-idp", pool.aws_url)
-    return cognito.initiate_auth(
+    tokens: dict[str, Any] = cognito.initiate_auth(
         ClientId=pool.client_id,
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": email, "PASSWORD": password},
     )["AuthenticationResult"]
+    return tokens

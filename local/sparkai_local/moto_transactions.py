@@ -37,8 +37,13 @@ class _TablesNotCopied:
         return copy.deepcopy(value, memo)
 
 
-def _touched(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple]:
-    saved = []
+# What a transaction touched, to put back on failure: (table, hash key, range key, the item or
+# _ABSENT).
+_Saved = tuple[Table, Any, Any, Any]
+
+
+def _touched(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[_Saved]:
+    saved: list[_Saved] = []
     for entry in transact_items:
         _, op = next(iter(entry.items()))
         table = backend.tables.get(op.get("TableName"))
@@ -62,7 +67,7 @@ def _touched(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> 
     return saved
 
 
-def _rollback(saved: list[tuple]) -> None:
+def _rollback(saved: list[_Saved]) -> None:
     for table, hash_value, range_value, previous in reversed(saved):
         if range_value is None:
             if previous is _ABSENT:
@@ -89,5 +94,5 @@ _original = DynamoDBBackend.transact_write_items
 
 def install() -> None:
     """Idempotent: the local AWS process and in-process test servers both call it."""
-    models.copy = _TablesNotCopied()  # type: ignore[assignment]
+    models.copy = _TablesNotCopied()  # type: ignore[attr-defined,assignment]  # moto's own copy module, swapped on purpose
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]

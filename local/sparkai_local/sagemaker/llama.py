@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sparkai_local.sagemaker import containers
 from sparkai_local.sagemaker.backends import BackendError, Recorder
@@ -117,7 +117,8 @@ class _Model:
         if self._formatter is None:
             text = "\n".join(f"{m.get('role')}: {m.get('content')}" for m in messages)
             return len(self.llama.tokenize(text.encode(), add_bos=True))
-        result = self._formatter(messages=messages)
+        # Our messages are the same JSON llama's TypedDicts describe.
+        result = self._formatter(messages=cast("list[Any]", messages))
         return len(
             self.llama.tokenize(
                 result.prompt.encode(), add_bos=not result.added_special, special=True
@@ -332,13 +333,17 @@ class LlamaBackend:
 
     def _generate(
         self, model: _Model, options: dict[str, Any], disconnected: threading.Event
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """llama's chat chunks, as it produces them, one request at a time per model."""
         while not model.lock.acquire(timeout=_LOCK_POLL_SECONDS):
             if disconnected.is_set():
                 return
         try:
-            chunks = model.llama.create_chat_completion(stream=True, **options)
+            # stream=True: a generator of chunk dicts (the stubs type both return kinds at once).
+            chunks = cast(
+                "Generator[dict[str, Any], None, None]",
+                model.llama.create_chat_completion(stream=True, **options),
+            )
             text = ""
             try:
                 for raw in chunks:

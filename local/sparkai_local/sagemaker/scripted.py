@@ -130,6 +130,10 @@ class ScriptedBackend:
     ValidationError 'not found'); without, any name answers, with the default script if unscripted.
     """
 
+    # Made by reset() (which __init__ calls), so reset() checks whether they exist yet.
+    _gates: dict[str, threading.Event]
+    _default_gate: threading.Event
+
     def __init__(
         self,
         scripts: Mapping[str, Script] | None = None,

@@ -8,7 +8,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from starlette.applications import Starlette
@@ -149,7 +149,7 @@ class EventStreamResponse(Response):
                     framed_chunks = True
                     data = containers.encode_chunk(item, self._style)
                 else:
-                    data = item
+                    data = cast("bytes", item)  # the backend yields chunk dicts or raw bytes
                 await self._send_part(send, eventstream.payload_part(data))
             if framed_chunks and (end := containers.end_of_stream(self._style)):
                 tail = eventstream.payload_part(end)
