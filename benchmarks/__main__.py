@@ -10,6 +10,7 @@ ALL = [
     "cold_imports",
     "warm_overhead",
     "limiter",
+    "local_aws",
     "idempotency",
     "streaming",
     "gateway_path",
