@@ -19,6 +19,7 @@ from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from sparkai_admin.cli import main as admin_main
 from tests.conftest import REGION, TABLES
+from tests.support.usage_plans import usage_plans_api
 
 PREFIX = "sparkai-test"
 
@@ -33,17 +34,7 @@ class Clock:
 
 @pytest.fixture
 def apigateway(moto: None) -> Any:
-    client = boto3.client("apigateway", region_name=REGION)
-    api_id = client.create_rest_api(name="api")["id"]
-    root = client.get_resources(restApiId=api_id)["items"][0]["id"]
-    client.put_method(restApiId=api_id, resourceId=root, httpMethod="ANY", authorizationType="NONE")
-    client.put_integration(restApiId=api_id, resourceId=root, httpMethod="ANY", type="MOCK")
-    client.create_deployment(restApiId=api_id, stageName="live")
-    for plan in ("starter", "pro", "enterprise"):
-        client.create_usage_plan(
-            name=f"{PREFIX}-{plan}", apiStages=[{"apiId": api_id, "stage": "live"}]
-        )
-    return client
+    return usage_plans_api(PREFIX)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from sparkai.auth.authenticator import Authenticator
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
 from tests.conftest import REGION, TABLES, KeyFactory, queue_sagemaker_results
+from tests.support.usage_plans import usage_plans_api
 
 HELLO = {"model": "spark-1", "messages": [{"role": "user", "content": "Hello"}]}
 PREFIX = "sparkai-test"
@@ -115,17 +116,7 @@ class LaggingIndexKeyStore(KeyStore):
 
 @pytest.fixture
 def apigateway(moto: None) -> Any:
-    client = boto3.client("apigateway", region_name=REGION)
-    api_id = client.create_rest_api(name="api")["id"]
-    root = client.get_resources(restApiId=api_id)["items"][0]["id"]
-    client.put_method(restApiId=api_id, resourceId=root, httpMethod="ANY", authorizationType="NONE")
-    client.put_integration(restApiId=api_id, resourceId=root, httpMethod="ANY", type="MOCK")
-    client.create_deployment(restApiId=api_id, stageName="live")
-    for plan in ("starter", "pro", "enterprise"):
-        client.create_usage_plan(
-            name=f"{PREFIX}-{plan}", apiStages=[{"apiId": api_id, "stage": "live"}]
-        )
-    return client
+    return usage_plans_api(PREFIX)
 
 
 def test_rotating_without_grace_keeps_the_usage_plan_key_while_the_index_lags(

@@ -13,7 +13,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the stubs' types, at no import cost
+    from botocore.exceptions import ClientError
+    from types_boto3_dynamodb.client import DynamoDBClient
     from types_boto3_dynamodb.type_defs import AttributeValueTypeDef as AttributeValue
+
+    from sparkai.aws import DynamoDBFactory
 
 type Item = dict[str, AttributeValue]
 # What a store writes: None means "leave the attribute out" (see to_item).
@@ -112,3 +116,30 @@ def set_or_remove(attributes: Mapping[str, Value]) -> dict[str, Any]:
     if values:  # DynamoDB refuses an empty map
         update["ExpressionAttributeValues"] = values
     return update
+
+
+def conditional_check_failed(exc: ClientError) -> bool:
+    """Whether a write was refused by its ConditionExpression (not a fault)."""
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class TableStore:
+    """A store over one table. The client comes from the factory on every call, so SnapStart's
+    restore (or a test) can swap the process's client under a long-lived store."""
+
+    def __init__(self, table_name: str, client_factory: DynamoDBFactory) -> None:
+        self._table = table_name
+        self._client_factory = client_factory
+
+    @property
+    def _client(self) -> DynamoDBClient:
+        return self._client_factory()
+
+    def _set_or_remove(self, key: Mapping[str, str], attributes: Mapping[str, Value]) -> None:
+        """Set (or, for None, remove) top-level attributes of the existing item at `key`."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item(key),
+            ConditionExpression=f"attribute_exists({next(iter(key))})",
+            **set_or_remove(attributes),
+        )

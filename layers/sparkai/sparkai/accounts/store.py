@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sparkai.accounts.records import Account
-from sparkai.dynamo import Item, get_decimal, get_int, get_str, set_or_remove, to_item
+from sparkai.dynamo import (
+    Item,
+    TableStore,
+    conditional_check_failed,
+    get_decimal,
+    get_int,
+    get_str,
+    to_item,
+)
 from sparkai.plans import Limits
-
-if TYPE_CHECKING:
-    from types_boto3_dynamodb.client import DynamoDBClient
-
-    from sparkai.aws import DynamoDBFactory
 
 LINK_PREFIX = "user#"
 
@@ -54,20 +57,8 @@ def account_from_item(item: Mapping[str, Mapping[str, Any]]) -> Account:
     )
 
 
-def _conditional_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-class AccountStore:
+class AccountStore(TableStore):
     """Reads and writes account records (consistent reads: a plan change is seen at once)."""
-
-    def __init__(self, table_name: str, client_factory: DynamoDBFactory) -> None:
-        self._table = table_name
-        self._client_factory = client_factory
-
-    @property
-    def _client(self) -> DynamoDBClient:
-        return self._client_factory()
 
     def get(self, account_id: str) -> Account | None:
         item = self._client.get_item(
@@ -87,12 +78,7 @@ class AccountStore:
 
     def update(self, account_id: str, **attributes: str | int | Decimal | None) -> None:
         """Set (or, for None, remove) top-level attributes of one account record."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=to_item({"account_id": account_id}),
-            ConditionExpression="attribute_exists(account_id)",
-            **set_or_remove(attributes),
-        )
+        self._set_or_remove({"account_id": account_id}, attributes)
 
     def delete(self, account_id: str) -> None:
         self._client.delete_item(TableName=self._table, Key=to_item({"account_id": account_id}))
@@ -125,7 +111,7 @@ class AccountStore:
                 ConditionExpression="attribute_not_exists(account_id)",
             )
         except ClientError as exc:
-            if not _conditional_failure(exc):
+            if not conditional_check_failed(exc):
                 raise
             return False
         return True

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sparkai.dynamo import Item, get_str, to_item
+from sparkai.dynamo import Item, conditional_check_failed, get_str, to_item
 from sparkai.errors import IdempotencyUnavailableError
 from sparkai.idempotency.port import TTL_SECONDS, Claim, ClaimResult
 from sparkai.observability import logger
@@ -32,10 +32,6 @@ _CLAIM_CONDITION = (
     "attribute_not_exists(pk) OR expires_at < :now"
     " OR (#state = :running AND lease_until < :now AND fingerprint = :fp)"
 )
-
-
-def _conditional_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoDBIdempotencyStore:
@@ -86,7 +82,7 @@ class DynamoDBIdempotencyStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if not _conditional_failure(exc):
+            if not conditional_check_failed(exc):
                 raise self._unavailable(exc) from exc
             blocking = cast("dict[str, Any] | None", exc.response.get("Item"))
             existing = blocking or self._read(account_id, key)
@@ -157,7 +153,7 @@ class DynamoDBIdempotencyStore:
                 ExpressionAttributeValues=to_item({":owner": claim.owner, ":running": "running"}),
             )
         except ClientError as exc:
-            if not _conditional_failure(exc):
+            if not conditional_check_failed(exc):
                 logger.warning(
                     "idempotency.abandon_failed",
                     extra={"account_id": claim.account_id, "error": type(exc).__name__},

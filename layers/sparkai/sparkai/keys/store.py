@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sparkai.dynamo import Item, get_decimal, get_int, get_str, set_or_remove, to_item
+from sparkai.dynamo import (
+    Item,
+    TableStore,
+    conditional_check_failed,
+    get_decimal,
+    get_int,
+    get_str,
+    to_item,
+)
 from sparkai.errors import AuthUnavailableError
 from sparkai.keys.material import digests_match, hash_key
 from sparkai.keys.records import ApiKeyRecord
@@ -16,11 +24,6 @@ from sparkai.plans import Limits
 
 BY_ACCOUNT_INDEX = "by_account"
 BY_KEY_ID_INDEX = "by_key_id"
-
-if TYPE_CHECKING:
-    from types_boto3_dynamodb.client import DynamoDBClient
-
-    from sparkai.aws import DynamoDBFactory
 
 
 def record_from_item(item: Mapping[str, Mapping[str, Any]]) -> ApiKeyRecord:
@@ -65,16 +68,8 @@ def item_from_record(record: ApiKeyRecord) -> Item:
     )
 
 
-class KeyStore:
+class KeyStore(TableStore):
     """Reads and writes key records. Every read failure becomes AuthUnavailableError (fail closed)."""
-
-    def __init__(self, table_name: str, client_factory: DynamoDBFactory) -> None:
-        self._table = table_name
-        self._client_factory = client_factory
-
-    @property
-    def _client(self) -> DynamoDBClient:
-        return self._client_factory()
 
     def find_by_secret(self, secret: str) -> ApiKeyRecord | None:
         """The record for a presented key, or None. Consistent read: revocation is immediate."""
@@ -132,12 +127,7 @@ class KeyStore:
 
     def update(self, key_hash: str, **attributes: str | int | Decimal | None) -> None:
         """Set (or, for None, remove) top-level attributes of one key record."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=to_item({"key_hash": key_hash}),
-            ConditionExpression="attribute_exists(key_hash)",
-            **set_or_remove(attributes),
-        )
+        self._set_or_remove({"key_hash": key_hash}, attributes)
 
     def touch(self, key_hash: str, now: int) -> None:
         """Record that a key was used (last_used_at only ever moves forward)."""
@@ -150,5 +140,5 @@ class KeyStore:
                 ExpressionAttributeValues=to_item({":now": now}),
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_check_failed(exc):
                 raise

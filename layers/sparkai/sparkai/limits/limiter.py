@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sparkai.dynamo import conditional_check_failed
 from sparkai.errors import LimiterUnavailableError
 from sparkai.keys.records import Principal
 from sparkai.limits.expressions import SettleUpdate, reserve_request, settle_update
@@ -99,7 +100,7 @@ class DynamoDBRateLimiter:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not conditional_check_failed(exc):
                     raise self._unavailable(exc) from exc
                 # The item the condition saw (ReturnValuesOnConditionCheckFailure), untyped in
                 # botocore's ClientError response.
@@ -177,7 +178,7 @@ class DynamoDBRateLimiter:
             try:
                 client.update_item(**update.request)
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not conditional_check_failed(exc):
                     raise
                 # The spend counter has moved to another month: leave it, return the rest.
                 if without_spend is not None:
