@@ -21,7 +21,7 @@ help:
 	@echo "make lint      ruff check + format check"
 	@echo "make build     sam build;  make deploy: sam deploy (samconfig.toml, ENV=default|prod)"
 
-$(STAMP): pyproject.toml layers/sparkai/requirements.txt sdk/python/pyproject.toml scripts/bootstrap.sh
+$(STAMP): pyproject.toml requirements-dev.txt layers/sparkai/requirements.txt sdk/python/pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
 	@touch $(STAMP)
 
@@ -110,6 +110,7 @@ test-browser: $(STAMP)
 lock: $(STAMP)
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links \
 	  --strip-extras layers/sparkai/requirements.in -o layers/sparkai/requirements.txt
+	scripts/lock-dev.sh $(ARGS)
 
 clean:
 	rm -rf .aws-sam build .pytest_cache .ruff_cache

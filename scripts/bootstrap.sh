@@ -27,7 +27,9 @@ if [ "$(cat .venv/llama-cpp-python.sha256 2>/dev/null)" != "$llama_digest" ]; th
 fi
 cp "$llama_cache/CMAKE_ARGS" .venv/llama-cpp-python.CMAKE_ARGS  # shown by `make run ARGS=--verbose`
 echo "==> installing the project, its test tools and the SDK into .venv"
-.venv/bin/python -m pip install --quiet --progress-bar off --find-links "$llama_cache" -e ".[dev]" -e sdk/python
+# -c requirements-dev.txt: every dev package at its locked version (`make lock` regenerates it).
+.venv/bin/python -m pip install --quiet --progress-bar off --find-links "$llama_cache" \
+  -c requirements-dev.txt -e ".[dev]" -e sdk/python
 if [ ! -x .venv-sam/bin/sam ] || ! .venv-sam/bin/sam --version | grep -q "$SAM_CLI_VERSION"; then
   echo "==> installing the SAM CLI $SAM_CLI_VERSION into .venv-sam"
   "$python" -m venv .venv-sam
