@@ -15,11 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import boto3
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sparkai.accounts.edge import UsagePlanEdge
@@ -28,6 +24,7 @@ from sparkai.accounts.store import AccountStore
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
 from sparkai_local import moto_numbers, moto_transactions
+from sparkai_local.keep_alive import KeepAliveRequestHandler
 from sparkai_local.template import create_tables
 
 moto_numbers.install()
@@ -71,18 +68,11 @@ class _Dispatcher(DomainDispatcherApplication):
         return self._backends[host]
 
 
-class _QuietHandler(MotoRequestHandler):
-    def log_request(
-        self, *args: Any, **kwargs: Any
-    ) -> None:  # one line per call drowns the console
-        return None
-
-
 class LocalAwsServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = SerializedApp(_Dispatcher(create_backend_app))
         self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler
+            host, port, app, threaded=True, request_handler=KeepAliveRequestHandler
         )
         self._thread: threading.Thread | None = None
 
@@ -103,6 +93,11 @@ class LocalAwsServer:
         self._server.server_close()
         if self._thread:
             self._thread.join(timeout=5)
+        # moto's backends are process-wide: a server started in a test process would otherwise
+        # leave its tables for the next one there ("Table already exists").
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
 
 
 def client(service: str, url: str) -> Any:
