@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from sparkai.api.identity import get_principal
+from sparkai.api.providers import get_authenticator, get_chat_service
 from sparkai.auth.authenticator import Authenticator
 from sparkai.chat.service import ChatService
 from sparkai.config import get_dashboard_settings
@@ -21,8 +22,6 @@ from sparkai.errors import RouteNotFoundError
 from sparkai.keys.records import Principal
 from sparkai.usage.reporter import UsageReporter
 from sparkai.wiring import (
-    get_authenticator,
-    get_chat_service,
     get_dashboard_service,
     get_idempotency_store,
     get_token_verifier,

@@ -23,7 +23,7 @@ from sparkai.api.identity import get_principal
 from sparkai.api.sse import EventSourceResponse
 from sparkai.api.streaming import DONE, _dumps
 from sparkai.auth.authenticator import Authenticator
-from sparkai.chat.schemas import ChatCompletion, ChatRequest, Usage, chunk
+from sparkai.chat.schemas import ChatRequest, Usage, chunk
 from sparkai.chat.service import ChatService, ChatStream, Ticket
 from sparkai.errors import (
     AuthUnavailableError,
@@ -76,13 +76,6 @@ class Once:
     async def completed(self, answer: dict[str, Any]) -> None:
         if self._store is not None and self._claim is not None:
             await run_in_threadpool(self._store.complete, self._claim, answer)
-
-    def answer_writer(self) -> Callable[[ChatCompletion], None] | None:
-        """What stores a buffered answer, for ChatService to run alongside its settlement."""
-        store, claim = self._store, self._claim
-        if store is None or claim is None:
-            return None
-        return lambda completion: store.complete(claim, completion.model_dump())
 
     def recording(self, stream: ChatStream) -> ChatStream:
         if self._store is None or self._claim is None:

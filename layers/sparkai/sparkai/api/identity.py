@@ -20,13 +20,13 @@ from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from sparkai.api.providers import get_authenticator
 from sparkai.auth.authenticator import Authenticator
 from sparkai.config import get_chat_settings
 from sparkai.errors import InvalidApiKeyError
 from sparkai.keys.records import Principal
 from sparkai.observability import logger
 from sparkai.plans import Limits
-from sparkai.wiring import get_authenticator
 
 ADAPTER_CONTEXT_HEADER = "x-amzn-request-context"
 # Authorizer context keys this API's authorizer always returns (sparkai.auth.authorizer).

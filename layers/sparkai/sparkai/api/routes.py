@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from sparkai.api.admission import admit
+from sparkai.api.buffered import answer
 from sparkai.api.deadline import stream_deadline
 from sparkai.api.dependencies import (
     AuthenticatorDep,
@@ -112,14 +113,10 @@ async def _chat(
             ping=KEEPALIVE_SECONDS,
             final=DONE,
         )
-    completed = await once.guard(
-        run_in_threadpool(service.complete_reserved, ticket, on_answer=once.answer_writer())
-    )
+    completed, response = await answer(service, ticket, once)
     usage = completed.completion.usage
     metrics.note_usage(usage.prompt_tokens, usage.completion_tokens)
-    return JSONResponse(
-        completed.completion.model_dump(), headers=rate_limit_headers(completed.rate)
-    )
+    return response
 
 
 @router.post("/v1/chat")

@@ -31,7 +31,6 @@ from sparkai.errors import (
 )
 from sparkai.keys.records import Principal
 from sparkai.limits import RateLimiter, RateLimitStatus, Reservation
-from sparkai.observability import logger
 from sparkai.plans import plan_name
 from sparkai.usage.ledger import Charge
 from sparkai.usage.pricing import cost_usd
@@ -124,11 +123,15 @@ class ChatService:
     def complete(self, principal: Principal, request: ChatRequest) -> Completed:
         return self.complete_reserved(self.reserve(principal, request))
 
-    def complete_reserved(
-        self, ticket: Ticket, *, on_answer: Callable[[ChatCompletion], None] | None = None
-    ) -> Completed:
-        """The model's answer, settled. `on_answer` (e.g. storing it for Idempotency-Key
-        replays) runs at the same time as the settlement: one round trip of waiting, not two."""
+    def complete_reserved(self, ticket: Ticket) -> Completed:
+        """The model's answer, settled."""
+        completed, settle = self.answer_reserved(ticket)
+        settle()
+        return completed
+
+    def answer_reserved(self, ticket: Ticket) -> tuple[Completed, Callable[[], None]]:
+        """The model's answer and its settlement, not yet run: the caller runs it exactly once,
+        before the answer leaves or (where the process outlives the response) after it."""
         prepared = ticket.prepared
         try:
             reply = self._endpoint_for(prepared.model.id).invoke(
@@ -157,11 +160,7 @@ class ChatService:
             usage=Usage.of(used.prompt_tokens, used.completion_tokens),
         )
         settle = partial(self._settle, ticket, completion_id, used, streamed=False, complete=True)
-        if on_answer is None:
-            settle()
-        else:
-            _alongside(settle, partial(on_answer, completion))
-        return Completed(completion, ticket.reservation.status)
+        return Completed(completion, ticket.reservation.status), settle
 
     # -- streamed -----------------------------------------------------------------------------------
 
@@ -295,24 +294,6 @@ class ChatService:
                 complete=complete,
             ),
         )
-
-
-def _alongside(first: Callable[[], None], second: Callable[[], None]) -> None:
-    """Run both, `second` on another thread, and return when both are done. A failure of
-    `second` is logged, never raised: the answer exists and is settled, the client gets it."""
-
-    def run() -> None:
-        try:
-            second()
-        except Exception:
-            logger.exception("chat.on_answer_failed")
-
-    thread = threading.Thread(target=run, name="sparkai-alongside", daemon=True)
-    thread.start()
-    try:
-        first()
-    finally:
-        thread.join()
 
 
 def _with_prompt(usage: TokenUsage | None, prompt_estimate: int) -> TokenUsage | None:
