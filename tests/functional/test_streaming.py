@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sparkai import wiring
 from sparkai.api.app import create_app
 from sparkai_local.sagemaker import Script
 from sparkai_local.sagemaker.scripted import InvokeError
@@ -294,3 +295,22 @@ def test_the_buffered_api_gateway_path_returns_the_same_events_in_one_body(
     assert events[-1] == "[DONE]"
     assert content(chunks) == TEXT
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant" and "usage" in chunks[-1]
+
+
+def test_a_stalled_model_is_cut_at_the_deadline_with_its_own_error_and_charged(
+    api: Api, json_logs: JsonLogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a model that sends two pieces and then stalls (held at a gate it never passes), and a
+    # stream deadline: only the deadline's watchdog can end this stream
+    monkeypatch.setenv("SPARKAI_STREAM_DEADLINE_SECONDS", "1")
+    wiring.reset()
+    api.model.backend.set_script("spark-1", Script(gate_after=2))
+    with api.stream() as response:
+        events = read_all(response)
+    # Then the client sees the two pieces and one deadline error event (not an internal error)
+    assert "[DONE]" not in events
+    assert content(chunks_of(events[:-1])) == "Hello! I'm"
+    assert json.loads(events[-1])["error"]["code"] == "stream_deadline_exceeded"
+    # And what was sent is charged, once
+    (usage,) = json_logs.wait_for("usage")
+    assert usage["complete"] is False and usage["completion_tokens"] == 2

@@ -383,8 +383,10 @@ class ChatStream:
                     yield self._chunk(delta={"content": delta.content})
                 if delta.finish_reason:
                     finish_reason = delta.finish_reason
-        except SparkAIError:
-            if self._deadline_hit:  # the model stream was closed under us by the watchdog
+        except Exception:
+            # The watchdog closed the model stream under a blocked read: whatever that read raised
+            # (urllib3's ProtocolError, a decoding error) is the deadline's doing, not a fault.
+            if self._deadline_hit:
                 raise self._deadline_error() from None
             raise
         if self._deadline_hit:
