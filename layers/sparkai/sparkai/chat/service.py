@@ -26,7 +26,6 @@ from sparkai.errors import (
     InvalidRequestError,
     ModelEndpointError,
     ModelTimeoutError,
-    SparkAIError,
     StreamDeadlineExceededError,
 )
 from sparkai.keys.records import Principal
