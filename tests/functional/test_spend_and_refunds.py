@@ -5,7 +5,7 @@ transaction into the usage ledger and its idempotency (issue 12). moto, injected
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 

@@ -74,7 +74,9 @@ def test_js_sdk_local_tier(stack: RunningStack) -> None:
         timeout=240,
     )
     report = result.stdout + result.stderr
-    print("\n".join(line for line in report.splitlines() if line.startswith(("ok", "not ok", "# "))))
+    print(
+        "\n".join(line for line in report.splitlines() if line.startswith(("ok", "not ok", "# ")))
+    )
     assert result.returncode == 0, report
     passed = re.search(r"^# pass (\d+)$", report, re.MULTILINE)
     assert passed and int(passed.group(1)) >= 8, report  # every test ran (none vanished)

@@ -243,9 +243,7 @@ def _schemas() -> dict[str, Any]:
                     "if": {"const": "[DONE]"},
                     "else": {
                         "contentMediaType": "application/json",
-                        "contentSchema": {
-                            "oneOf": [_ref("ChatCompletionChunk"), _ref("Error")]
-                        },
+                        "contentSchema": {"oneOf": [_ref("ChatCompletionChunk"), _ref("Error")]},
                     },
                 },
             },
