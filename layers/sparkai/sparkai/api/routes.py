@@ -65,8 +65,8 @@ async def caller_before_body(request: Request, authenticator: Authenticator) -> 
 async def _chat(
     request: Request, service: ChatService, authenticator: Authenticator, *, openai: bool
 ) -> Response:
-    principal = await caller_before_body(request, authenticator)
     deadline = stream_deadline(request)  # from the arrival: a stream ends before the function
+    principal = await caller_before_body(request, authenticator)
     try:
         chat_request = parse_chat_request(
             await read_body(request, get_chat_settings().max_body_bytes)
