@@ -30,11 +30,14 @@ run: $(STAMP)
 
 # --max-worker-restart=0: a crashed worker (SIGILL, SIGSEGV) fails the run at once. Replacing it
 # under --dist loadgroup can deadlock pytest-xdist 3.8 (pytest-dev/pytest-xdist#1323, #1378).
+# --dist loadfile keeps each test file on one worker (its module-scoped local stack, its ordering).
+# Not loadgroup: under pytest 9, xdist 3.8's loadgroup silently ignores xdist_group marks (it
+# renames item._nodeid, which pytest 9 no longer reads), so groups were split across workers.
 test: $(STAMP)
 	@scripts/ensure-php.sh || [ $$? -eq 2 ]  # PHP before tests/local, which runs the PHP SDK's local suite
 	@scripts/ensure-js.sh || [ $$? -eq 2 ]  # Node, npm ci and the JS build: tests/local runs its local suite
 	$(VENV)/bin/mypy
-	$(PYTEST) tests -n 2 --dist loadgroup --max-worker-restart=0
+	$(PYTEST) tests -n 2 --dist loadfile --max-worker-restart=0
 	cd sdk/python && ../../$(PYTEST) -q
 	@$(MAKE) --no-print-directory test-php
 	@$(MAKE) --no-print-directory test-js
