@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.conftest import ROOT, RunningStack, admin_cli, start_stack, stop_stack
+from tests.local.conftest import ROOT, RunningStack, enterprise_key, start_stack, stop_stack
 
 pytestmark = [pytest.mark.contract, pytest.mark.local, pytest.mark.xdist_group("contract")]
 HERE = Path(__file__).parent
@@ -38,20 +38,7 @@ def contract_stack() -> Iterator[RunningStack]:
 
 def big_enterprise_key(stack: RunningStack) -> str:
     """Limits far above what the run sends, so answers show validation, not the rate limiter."""
-    account = json.loads(
-        admin_cli(
-            stack,
-            "account",
-            "create",
-            "--plan",
-            "enterprise",
-            "--rpm",
-            "1000000",
-            "--tpm",
-            "1000000000",
-        )
-    )
-    return json.loads(admin_cli(stack, "key", "create", account["account_id"]))["key"]
+    return enterprise_key(stack, rpm=1_000_000, tpm=1_000_000_000)
 
 
 def test_every_operation_conforms_to_the_openapi_contract(

@@ -3,6 +3,7 @@ runs), real processes on real ports, talked to over HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sparkai_local.stack import free_port
@@ -120,6 +122,40 @@ def admin_cli(stack: RunningStack, *args: str) -> str:
         cwd=ROOT,
     )
     return result.stdout
+
+
+def enterprise_key(stack: RunningStack, rpm: int, tpm: int = 1_000_000) -> str:
+    """A new key of a new Enterprise account with these per-minute limits (made with the CLI)."""
+    account = json.loads(
+        admin_cli(
+            stack, "account", "create", "--plan", "enterprise", "--rpm", str(rpm), "--tpm", str(tpm)
+        )
+    )
+    return str(json.loads(admin_cli(stack, "key", "create", account["account_id"]))["key"])
+
+
+def exhausted_key(stack: RunningStack, rpm: int) -> str:
+    """A key whose account (rpm requests/min) has just spent its request budget: next is a 429."""
+    key = enterprise_key(stack, rpm)
+    for _ in range(rpm):
+        response = httpx.post(
+            f"{stack.url}/v1/chat",
+            json={"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.text
+    return key
+
+
+def sdk_suite_env(stack: RunningStack, rpm: int) -> dict[str, str]:
+    """The environment an SDK's own local suite (JS, PHP) runs with against this stack."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SPARKAI_")},
+        "SPARKAI_BASE_URL": stack.url,
+        "SPARKAI_API_KEY": stack.key,
+        "SPARKAI_TEST_SAGEMAKER_URL": stack.sagemaker_url,
+        "SPARKAI_TEST_EXHAUSTED_KEY": exhausted_key(stack, rpm),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,13 @@ and runs the SDK's own local-tier file with Node's test runner (node --test)."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
 
-import httpx
 import pytest
 
-from tests.local.conftest import ROOT, RunningStack, admin_cli
+from tests.local.conftest import ROOT, RunningStack, sdk_suite_env
 
 pytestmark = [
     pytest.mark.local,
@@ -30,41 +27,9 @@ def built_js_sdk() -> None:
         subprocess.run(["node", "scripts/build.mjs"], cwd=JS, check=True)
 
 
-def exhausted_key(stack: RunningStack, rpm: int = 3) -> str:
-    """A key whose Enterprise account (rpm requests/min) has just spent its request budget."""
-    account = json.loads(
-        admin_cli(
-            stack,
-            "account",
-            "create",
-            "--plan",
-            "enterprise",
-            "--rpm",
-            str(rpm),
-            "--tpm",
-            "1000000",
-        )
-    )
-    key = json.loads(admin_cli(stack, "key", "create", account["account_id"]))["key"]
-    for _ in range(rpm):
-        response = httpx.post(
-            f"{stack.url}/v1/chat",
-            json={"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}]},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        assert response.status_code == 200, response.text
-    return key
-
-
 def test_js_sdk_local_tier(stack: RunningStack) -> None:
     built_js_sdk()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKAI_")}
-    env |= {
-        "SPARKAI_BASE_URL": stack.url,
-        "SPARKAI_API_KEY": stack.key,
-        "SPARKAI_TEST_SAGEMAKER_URL": stack.sagemaker_url,
-        "SPARKAI_TEST_EXHAUSTED_KEY": exhausted_key(stack),
-    }
+    env = sdk_suite_env(stack, rpm=3)
     result = subprocess.run(
         ["node", "--test", "--test-reporter=tap", "test/local/stack.test.mjs"],
         cwd=JS,

@@ -4,17 +4,14 @@ it passed. Skipped, with the reason, when PHP is not installed (`scripts/ensure-
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.local.conftest import ROOT, RunningStack, admin_cli
+from tests.local.conftest import ROOT, RunningStack, sdk_suite_env
 
 pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-php")]
 
@@ -29,43 +26,12 @@ def _php_missing() -> str | None:
     return None
 
 
-def _exhausted_key(stack: RunningStack) -> str:
-    account = json.loads(
-        admin_cli(
-            stack,
-            "account",
-            "create",
-            "--plan",
-            "enterprise",
-            "--rpm",
-            str(RPM),
-            "--tpm",
-            "1000000",
-        )
-    )
-    key = json.loads(admin_cli(stack, "key", "create", account["account_id"]))["key"]
-    for _ in range(RPM):
-        response = httpx.post(
-            f"{stack.url}/v1/chat",
-            json={"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}]},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        assert response.status_code == 200, response.text
-    return key
-
-
 def test_php_sdk_local_suite(stack: RunningStack, tmp_path: Path) -> None:
     missing = _php_missing()
     if missing:
         pytest.skip(missing)
     report = tmp_path / "junit.xml"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SPARKAI_")},
-        "SPARKAI_BASE_URL": stack.url,
-        "SPARKAI_API_KEY": stack.key,
-        "SPARKAI_TEST_SAGEMAKER_URL": stack.sagemaker_url,
-        "SPARKAI_TEST_EXHAUSTED_KEY": _exhausted_key(stack),
-    }
+    env = sdk_suite_env(stack, rpm=RPM)
     result = subprocess.run(
         ["phpunit", "--testsuite", "local", "--log-junit", str(report)],
         cwd=PHP_SDK,
