@@ -50,6 +50,7 @@ export async function renderUsage() {
 
   $('usage-total-tokens').textContent = formatInt(report.totals.total_tokens);
   $('usage-total-requests').textContent = formatInt(report.totals.requests);
+  $('usage-total-requests-noun').textContent = report.totals.requests === 1 ? 'request' : 'requests';
   $('usage-total-cost').textContent = formatUsd(report.totals.cost_usd);
 
   const byDay = new Map();
