@@ -234,10 +234,11 @@ class LocalStack:
         if self.state_file is not None:
             remove_state(os.getpid(), self.state_file)
             self.state_file = None
+        # One at a time, last started first: the API finishes its in-flight requests and their
+        # settles (written after the last byte) while local AWS is still there to take them.
         for child in reversed(self.children):
             if child.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
-        for child in reversed(self.children):
             try:
                 child.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
