@@ -303,6 +303,8 @@ def test_usage_totals_equal_the_usage_the_api_returned(
         ("start=2026-13-01", "start"),
         ("start=yesterday", "start"),
         ("end=2026-02-30", "end"),
+        ("start=2026-W01-1", "start"),  # an ISO week date: valid ISO 8601, not YYYY-MM-DD
+        ("end=20261101", "end"),
         ("start=2026-11-10&end=2026-11-01", "end"),
         ("start=2026-01-01&end=2026-04-04", "end"),  # 94 days
     ],

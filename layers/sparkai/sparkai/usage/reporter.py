@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -23,9 +24,13 @@ def _today(clock: Callable[[], float]) -> dt.date:
     return dt.datetime.fromtimestamp(clock(), dt.UTC).date()
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def parse_day(value: str, param: str) -> dt.date:
     try:
-        if len(value) != 10:
+        # fromisoformat alone also takes week dates (2026-W01-1) and 20261101: YYYY-MM-DD only.
+        if not _DAY.fullmatch(value):
             raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
