@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import sys
 from collections import Counter
@@ -143,30 +142,15 @@ def measure() -> dict[str, Operations]:
         AWS_DEFAULT_REGION="us-east-1",
         POWERTOOLS_LOG_LEVEL="INFO",  # as deployed: the usage line is part of the log bill
     )
+    from benchmarks.local_world import EXAMPLE_KEY, local_world, path_events
     from sparkai import aws
-    from sparkai.catalog import MODELS
     from sparkai.observability import logger
-    from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, local_admin, provision
-    from sparkai_local.sagemaker import ScriptedBackend, create_app
     from tests.support.lambda_harness import deployed
-    from tests.support.servers import serve
 
-    server = LocalAwsServer().start()
-    provision(server.url)
-    admin = local_admin(server.url)
-    key = "sk-spark-example-key-for-local-tests-0000000000"
-    created = admin.create_key(admin.create_account("pro").account_id, secret=key)
     results: dict[str, Operations] = {}
-    with serve(create_app(ScriptedBackend(endpoints=MODELS))) as sagemaker_url:
-        os.environ.update(
-            AWS_ENDPOINT_URL_DYNAMODB=server.url,
-            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=sagemaker_url,
-            SPARKAI_KEYS_TABLE=LOCAL_TABLES["ApiKeysTable"],
-            SPARKAI_ACCOUNTS_TABLE=LOCAL_TABLES["AccountsTable"],
-            SPARKAI_RATE_LIMITS_TABLE=LOCAL_TABLES["RateLimitsTable"],
-            SPARKAI_USAGE_TABLE=LOCAL_TABLES["UsageTable"],
-            SPARKAI_IDEMPOTENCY_TABLE=LOCAL_TABLES["IdempotencyTable"],
-        )
+    with local_world() as world:
+        admin = world.admin
+        created = admin.create_key(admin.create_account("pro").account_id, secret=EXAMPLE_KEY)
 
         def counted(
             label: str, logical_id: str, event: dict[str, Any], env_of: str | None = None
@@ -193,25 +177,17 @@ def measure() -> dict[str, Operations]:
                     meter.calls, meter.rru, meter.wru, len(out.getvalue().encode())
                 )
 
-        auth_event = json.loads((ROOT / "events/authorizer/valid-key.json").read_text())
-        chat_event = json.loads((ROOT / "events/chat/post-chat.json").read_text())
-        chat_event["requestContext"]["authorizer"].update(
-            account_id=created.record.account_id,
-            key_id=created.record.key_id,
-            key_hash=created.record.key_hash,
-        )
-        url_event = json.loads((ROOT / "events/chat_stream/function-url-buffered.json").read_text())
+        events = path_events(created.record)
         for label, args in (
-            ("authorizer", ("AuthorizerFunction", auth_event)),
-            ("api_gateway", ("ChatFunction", chat_event)),
-            ("function_url", ("ChatFunction", url_event, "ChatStreamFunction")),
+            ("authorizer", ("AuthorizerFunction", events["authorizer"])),
+            ("api_gateway", ("ChatFunction", events["api_gateway"])),
+            ("function_url", ("ChatFunction", events["function_url"], "ChatStreamFunction")),
         ):
             counted(label, *args)
             aws.reset_clients()
             from sparkai.api import dependencies
 
             dependencies.reset()
-    server.stop()
     return results
 
 

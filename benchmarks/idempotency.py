@@ -40,38 +40,15 @@ def main() -> None:
     )
     import httpx
 
-    from sparkai import aws
+    from benchmarks.local_world import local_world
     from sparkai.api.app import create_app
-    from sparkai.catalog import MODELS
     from sparkai.plans import Limits
-    from sparkai.wiring import model_endpoints
-    from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, local_admin, provision
-    from sparkai_local.sagemaker import ScriptedBackend
-    from sparkai_local.sagemaker import create_app as sagemaker_app
     from tests.support.servers import serve
 
-    server = LocalAwsServer().start()
-    provision(server.url)
-    admin = local_admin(server.url)
-    account = admin.create_account("enterprise", limits=Limits(100_000, 10**9))
-    key = admin.create_key(account.account_id).secret
-    with serve(sagemaker_app(ScriptedBackend(endpoints=MODELS))) as sagemaker_url:
-        os.environ.update(
-            AWS_ENDPOINT_URL_DYNAMODB=server.url,
-            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=sagemaker_url,
-            SPARKAI_AUTH_MODE="bearer",
-            **{
-                "SPARKAI_" + env: LOCAL_TABLES[logical]
-                for env, logical in (
-                    ("KEYS_TABLE", "ApiKeysTable"),
-                    ("ACCOUNTS_TABLE", "AccountsTable"),
-                    ("RATE_LIMITS_TABLE", "RateLimitsTable"),
-                    ("USAGE_TABLE", "UsageTable"),
-                    ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
-                )
-                if logical in LOCAL_TABLES
-            },
-        )
+    with local_world() as world:
+        os.environ["SPARKAI_AUTH_MODE"] = "bearer"
+        account = world.admin.create_account("enterprise", limits=Limits(100_000, 10**9))
+        key = world.admin.create_key(account.account_id).secret
         trips = RoundTrips()
         with serve(create_app()) as url, httpx.Client(base_url=url, timeout=30) as http:
 
@@ -84,21 +61,12 @@ def main() -> None:
                 return response
 
             post(HELLO, None)  # warm: clients, the key's last-used, the authenticator's memo
-            events = aws.client("dynamodb").meta.events
-            events.register("before-send.dynamodb", trips.on_dynamodb)
-            events.register("after-call.dynamodb", trips.on_dynamodb_done)
-            events.register("after-call-error.dynamodb", trips.on_dynamodb_done)
-            for endpoint in model_endpoints().values():
-                endpoint._client_factory().meta.events.register(
-                    "before-send.sagemaker-runtime", trips.on_model
-                )
+            trips.watch()
 
             rows = []
 
             def measure(label: str, body: dict[str, Any], idem: str | None) -> None:
-                trips.calls.clear()
-                trips.spans.clear()
-                trips.model_called_at = None
+                trips.clear()
                 post(body, idem)
                 _settle(trips)
                 before, after, waits = trips.split()
@@ -125,7 +93,6 @@ def main() -> None:
                 began = time.perf_counter()
                 post(HELLO, "bench-1")
                 latency["replay"].append((time.perf_counter() - began) * 1000)
-    server.stop()
 
     print("DynamoDB calls per chat request (Function URL path, warm key; local moto server):")
     print(f"  {'request':<36} {'before the model call':<58} after")

@@ -6,7 +6,6 @@ Target (issue 4): at most one synchronous round trip before the model call and o
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import threading
@@ -15,7 +14,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from benchmarks.stubs import ROOT, FakeDynamoDB
+from benchmarks.stubs import FakeDynamoDB
 
 REQUESTS = 20
 
@@ -46,6 +45,26 @@ class RoundTrips:
     def on_model(self, **kwargs: Any) -> None:
         self.model_called_at = len(self.calls)
 
+    def watch(self) -> None:
+        """Hook this process's DynamoDB client and every model endpoint's client."""
+        from sparkai import aws
+        from sparkai.wiring import model_endpoints
+
+        events = aws.client("dynamodb").meta.events
+        events.register("before-send.dynamodb", self.on_dynamodb)
+        events.register("after-call.dynamodb", self.on_dynamodb_done)
+        events.register("after-call-error.dynamodb", self.on_dynamodb_done)
+        for endpoint in model_endpoints().values():
+            endpoint._client_factory().meta.events.register(
+                "before-send.sagemaker-runtime", self.on_model
+            )
+
+    def clear(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.spans.clear()
+            self.model_called_at = None
+
     def split(self) -> tuple[list[str], list[str], int]:
         at = self.model_called_at if self.model_called_at is not None else len(self.calls)
         return self.calls[:at], self.calls[at:], sequential(self.spans[:at])
@@ -64,32 +83,12 @@ def sequential(spans: list[list[float]]) -> int:
 
 
 def _round_trips() -> None:
-    from sparkai import aws
-    from sparkai.catalog import MODELS
-    from sparkai_local.aws_server import (
-        LOCAL_TABLES,
-        LocalAwsServer,
-        local_admin,
-        provision,
-    )
-    from sparkai_local.sagemaker import ScriptedBackend, create_app
-    from tests.support.servers import serve
+    from benchmarks.local_world import EXAMPLE_KEY, local_world, path_events
+    from tests.support.lambda_harness import deployed
 
-    server = LocalAwsServer().start()
-    provision(server.url)
-    admin = local_admin(server.url)
-    key = "sk-spark-example-key-for-local-tests-0000000000"
-    created = admin.create_key(admin.create_account("pro").account_id, secret=key)
-    with serve(create_app(ScriptedBackend(endpoints=MODELS))) as sagemaker_url:
-        os.environ.update(
-            AWS_ENDPOINT_URL_DYNAMODB=server.url,
-            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=sagemaker_url,
-            SPARKAI_KEYS_TABLE=LOCAL_TABLES["ApiKeysTable"],
-            SPARKAI_ACCOUNTS_TABLE=LOCAL_TABLES["AccountsTable"],
-            SPARKAI_RATE_LIMITS_TABLE=LOCAL_TABLES["RateLimitsTable"],
-            SPARKAI_USAGE_TABLE=LOCAL_TABLES["UsageTable"],
-            SPARKAI_IDEMPOTENCY_TABLE=LOCAL_TABLES.get("IdempotencyTable", ""),
-        )
+    with local_world() as world:
+        admin = world.admin
+        created = admin.create_key(admin.create_account("pro").account_id, secret=EXAMPLE_KEY)
 
         def counted(
             logical_id: str,
@@ -98,38 +97,17 @@ def _round_trips() -> None:
             environment_of: str | None = None,
         ) -> Any:
             # A fresh container of the function (as sam local invoke would run it); hook its clients.
-            from tests.support.lambda_harness import deployed
-
             with deployed(logical_id, environment_of=environment_of) as call:
-                events = aws.client("dynamodb").meta.events
-                events.register("before-send.dynamodb", trips.on_dynamodb)
-                events.register("after-call.dynamodb", trips.on_dynamodb_done)
-                events.register("after-call-error.dynamodb", trips.on_dynamodb_done)
-                from sparkai.wiring import model_endpoints
-
-                for endpoint in model_endpoints().values():
-                    endpoint._client_factory().meta.events.register(
-                        "before-send.sagemaker-runtime", trips.on_model
-                    )
+                trips.watch()
                 for _ in range(2):  # the first call of a container also records last-used
-                    trips.calls.clear()
-                    trips.spans.clear()
-                    trips.model_called_at = None
+                    trips.clear()
                     result = call(event)
                 return result
 
-        auth_event = json.loads((ROOT / "events/authorizer/valid-key.json").read_text())
-        chat_event = json.loads((ROOT / "events/chat/post-chat.json").read_text())
-        chat_event["requestContext"]["authorizer"].update(
-            account_id=created.record.account_id,
-            key_id=created.record.key_id,
-            key_hash=created.record.key_hash,
-        )
-        url_event = json.loads((ROOT / "events/chat_stream/function-url-buffered.json").read_text())
-
+        events = path_events(created.record)
         rows = []
         trips = RoundTrips()
-        counted("AuthorizerFunction", auth_event, trips)
+        counted("AuthorizerFunction", events["authorizer"], trips)
         rows.append(
             (
                 "API Gateway: authorizer (cached per key for the TTL)",
@@ -139,15 +117,16 @@ def _round_trips() -> None:
             )
         )
         trips = RoundTrips()
-        assert counted("ChatFunction", chat_event, trips)["statusCode"] == 200
+        assert counted("ChatFunction", events["api_gateway"], trips)["statusCode"] == 200
         rows.append(("API Gateway: chat function", *trips.split()))
         trips = RoundTrips()
         # The streaming function's environment (bearer mode) with the same app, via Mangum here
         # instead of the Web Adapter: the DynamoDB calls are the app's, whatever carries HTTP.
-        response = counted("ChatFunction", url_event, trips, environment_of="ChatStreamFunction")
+        response = counted(
+            "ChatFunction", events["function_url"], trips, environment_of="ChatStreamFunction"
+        )
         assert response["statusCode"] == 200, response
         rows.append(("Function URL: streaming function", *trips.split()))
-    server.stop()
     print("DynamoDB round trips per request (steady state, second request of a container):")
     print(f"  {'path':<54} {'before the model call':<44} after")
     for label, before, after, waits in rows:

@@ -29,6 +29,7 @@ from sparkai_local.aws_server import (
     REGION,
     local_admin,
     provision,
+    table_environment,
 )
 from sparkai_local.cognito import LocalUserPool, create_user_pool
 from sparkai_local.dashboard_site import dashboard_env
@@ -128,11 +129,7 @@ class LocalStack:
             "AWS_ENDPOINT_URL_DYNAMODB": self.aws_url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.sagemaker_url,
             "SPARKAI_AUTH_MODE": "bearer",
-            "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
-            "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
-            "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
-            "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
-            "SPARKAI_IDEMPOTENCY_TABLE": LOCAL_TABLES["IdempotencyTable"],
+            **table_environment(),
             "SPARKAI_MODEL_TIMEOUT_SECONDS": "300",  # a laptop CPU is slower than a GPU endpoint
             # uvicorn outlives each response here: a stream ends before its usage is settled.
             "SPARKAI_SETTLE_AFTER_LAST_BYTE": "1",
