@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.streaming import CHUNKS, DELAY, direct
+from benchmarks.streaming import CHUNKS, DELAY, direct, median_ms, time_sse
 from sparkai.catalog import MODELS
 from sparkai_local.sagemaker import Script, ScriptedBackend
 from sparkai_local.sagemaker import create_app as create_sagemaker_app
@@ -123,21 +123,10 @@ def adapter_streamed(url: str, client: httpx.Client) -> tuple[float, float]:
     event = _stream_event("chat_stream/apigw-stream.json")
     event["body"] = json.dumps({**json.loads(event["body"]), "max_tokens": 64})
     relayed = relay(event)
-    start = time.perf_counter()
-    first = None
-    with client.stream(
-        relayed.method, url + relayed.path, headers=relayed.headers, content=relayed.body
-    ) as response:
-        for line in response.iter_lines():
-            if first is None and line.startswith("data: "):
-                first = time.perf_counter() - start
-    return first or 0.0, time.perf_counter() - start
-
-
-def _median(samples: list[tuple[float, float]]) -> tuple[float, float]:
-    return (
-        statistics.median(s[0] for s in samples) * 1000,
-        statistics.median(s[1] for s in samples) * 1000,
+    return time_sse(
+        lambda: client.stream(
+            relayed.method, url + relayed.path, headers=relayed.headers, content=relayed.body
+        )
     )
 
 
@@ -182,7 +171,7 @@ def main() -> None:
             },
         )
         direct(sagemaker_url)
-        results["direct boto3 -> local SageMaker"] = _median(
+        results["direct boto3 -> local SageMaker"] = median_ms(
             [direct(sagemaker_url) for _ in range(RUNS)]
         )
         for mode in ("authorizer", "adapter"):
@@ -193,13 +182,13 @@ def main() -> None:
             if mode == "authorizer":
                 handler = Mangum(create_app(), lifespan="off")
                 mangum_buffered(handler)
-                results["before: Mangum, buffered (stream: true)"] = _median(
+                results["before: Mangum, buffered (stream: true)"] = median_ms(
                     [mangum_buffered(handler) for _ in range(RUNS)]
                 )
             else:
                 with serve(create_app()) as url, httpx.Client(timeout=30) as client:
                     adapter_streamed(url, client)
-                    results["after: Web Adapter path, streamed"] = _median(
+                    results["after: Web Adapter path, streamed"] = median_ms(
                         [adapter_streamed(url, client) for _ in range(RUNS)]
                     )
     aws_server.stop()

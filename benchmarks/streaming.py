@@ -13,6 +13,8 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import boto3
 import httpx
@@ -53,23 +55,34 @@ def direct(url: str) -> tuple[float, float]:
 HTTP = httpx.Client(timeout=30)  # one client, as boto3's: connection set-up is not what is measured
 
 
-def through_app(url: str, key: str) -> tuple[float, float]:
-    body = {"model": "spark-1", "messages": PAYLOAD["messages"], "max_tokens": 64, "stream": True}
+def time_sse(
+    open_stream: Callable[[], AbstractContextManager[httpx.Response]],
+) -> tuple[float, float]:
+    """Seconds to an event stream's first `data:` line and to its end."""
     start = time.perf_counter()
     first = None
-    with HTTP.stream(
-        "POST", f"{url}/v1/chat", json=body, headers={"Authorization": f"Bearer {key}"}
-    ) as response:
+    with open_stream() as response:
         for line in response.iter_lines():
             if first is None and line.startswith("data: "):
                 first = time.perf_counter() - start
     return first or 0.0, time.perf_counter() - start
 
 
-def _median(samples: list[tuple[float, float]]) -> tuple[float, float]:
-    return statistics.median(s[0] for s in samples) * 1000, statistics.median(
-        s[1] for s in samples
-    ) * 1000
+def through_app(url: str, key: str) -> tuple[float, float]:
+    body = {"model": "spark-1", "messages": PAYLOAD["messages"], "max_tokens": 64, "stream": True}
+    return time_sse(
+        lambda: HTTP.stream(
+            "POST", f"{url}/v1/chat", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+    )
+
+
+def median_ms(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median (first byte, total) in milliseconds."""
+    return (
+        statistics.median(s[0] for s in samples) * 1000,
+        statistics.median(s[1] for s in samples) * 1000,
+    )
 
 
 def main() -> None:
@@ -110,7 +123,9 @@ def main() -> None:
 
         direct(sagemaker_url)
         results = {
-            "direct boto3 -> local SageMaker": _median([direct(sagemaker_url) for _ in range(RUNS)])
+            "direct boto3 -> local SageMaker": median_ms(
+                [direct(sagemaker_url) for _ in range(RUNS)]
+            )
         }
         for label, stub in (
             ("app, DynamoDB stubbed in memory", True),
@@ -128,7 +143,7 @@ def main() -> None:
                 aws.set_client("dynamodb", fake)
             with serve(create_app()) as api_url:
                 through_app(api_url, key)
-                results[label] = _median([through_app(api_url, key) for _ in range(RUNS)])
+                results[label] = median_ms([through_app(api_url, key) for _ in range(RUNS)])
     aws_server.stop()
 
     base_first, base_total = results["direct boto3 -> local SageMaker"]
