@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from sparkai.api.identity import get_principal
 from sparkai.api.sse import EventSourceResponse
-from sparkai.api.streaming import DONE, _dumps
+from sparkai.api.streaming import DONE, event_json
 from sparkai.auth.authenticator import Authenticator
 from sparkai.chat.schemas import ChatRequest, Usage, chunk
 from sparkai.chat.service import ChatService, ChatStream, Ticket
@@ -33,6 +33,7 @@ from sparkai.errors import (
     InvalidRequestError,
 )
 from sparkai.idempotency.port import Claim, IdempotencyStore, fingerprint
+from sparkai.keys.records import Principal
 
 HEADER = "idempotency-key"
 REPLAYED = "idempotent-replayed"
@@ -101,7 +102,7 @@ async def admit_once(
     *,
     route: str,
     openai: bool,
-    principal: Any,
+    principal: Principal | None,
     authenticator: Authenticator,
     service: ChatService,
     admission: Callable[[], Awaitable[Ticket]],
@@ -189,13 +190,13 @@ def replay_response(answer: dict[str, Any], chat_request: ChatRequest, *, openai
 async def _replayed_events(answer: dict[str, Any], include_usage: bool) -> Any:
     ident = (answer["id"], answer["created"], answer["model"])
     choice = answer["choices"][0]
-    yield _dumps(chunk(*ident, delta={"role": "assistant", "content": ""}))
+    yield event_json(chunk(*ident, delta={"role": "assistant", "content": ""}))
     if choice["message"]["content"]:
-        yield _dumps(chunk(*ident, delta={"content": choice["message"]["content"]}))
-    yield _dumps(chunk(*ident, finish_reason=choice["finish_reason"]))
+        yield event_json(chunk(*ident, delta={"content": choice["message"]["content"]}))
+    yield event_json(chunk(*ident, finish_reason=choice["finish_reason"]))
     if include_usage:
         usage = answer["usage"]
-        yield _dumps(
+        yield event_json(
             chunk(*ident, usage=Usage.of(usage["prompt_tokens"], usage["completion_tokens"]))
         )
     yield DONE

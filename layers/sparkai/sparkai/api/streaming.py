@@ -17,7 +17,7 @@ from sparkai.observability import logger
 DONE = "[DONE]"
 
 
-def _dumps(value: dict[str, Any]) -> str:
+def event_json(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -31,7 +31,7 @@ async def sse_data(stream: ChatStream) -> AsyncGenerator[str, None]:
             event = await to_thread.run_sync(next, events, None, abandon_on_cancel=True)
             if event is None:
                 break
-            yield _dumps(event)
+            yield event_json(event)
             if event.get("usage"):
                 # The usage chunk is always the last one: [DONE] leaves now, and only then does
                 # the stream finish (settle, record) while the client already has everything.
@@ -41,11 +41,11 @@ async def sse_data(stream: ChatStream) -> AsyncGenerator[str, None]:
                 return
         yield DONE
     except SparkAIError as exc:
-        yield _dumps(body_for(exc))
+        yield event_json(body_for(exc))
     except Exception:
         logger.exception("stream.failed", extra={"completion_id": stream.completion_id})
         _, kind, code = INTERNAL
-        yield _dumps(error_body(INTERNAL_MESSAGE, kind, None, code))
+        yield event_json(error_body(INTERNAL_MESSAGE, kind, None, code))
     finally:
         with anyio.CancelScope(shield=True):
             await to_thread.run_sync(stream.close)
