@@ -21,7 +21,7 @@ import requests
 
 from tests.local.conftest import RunningStack, start_stack, stop_stack
 
-pytestmark = [pytest.mark.local, pytest.mark.xdist_group("browser-dashboard")]
+pytestmark = [pytest.mark.local]
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-output" / "dashboard"

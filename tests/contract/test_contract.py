@@ -16,7 +16,7 @@ import pytest
 
 from tests.local.conftest import ROOT, RunningStack, enterprise_key, start_stack, stop_stack
 
-pytestmark = [pytest.mark.contract, pytest.mark.local, pytest.mark.xdist_group("contract")]
+pytestmark = [pytest.mark.contract, pytest.mark.local]
 HERE = Path(__file__).parent
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 PUBLIC_OPERATIONS = [

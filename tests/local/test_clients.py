@@ -21,7 +21,7 @@ import pytest
 import sparkaistream
 from tests.local.conftest import ROOT, RunningStack, admin_cli
 
-pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-clients")]
+pytestmark = [pytest.mark.local]
 MESSAGES = [{"role": "user", "content": "Hello!"}]
 TEXT = "Hello! I'm doing great. How can I help you today?"
 

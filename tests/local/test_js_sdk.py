@@ -13,7 +13,6 @@ from tests.local.conftest import ROOT, RunningStack, sdk_suite_env
 
 pytestmark = [
     pytest.mark.local,
-    pytest.mark.xdist_group("local-js"),
     pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
 ]
 JS = ROOT / "sdk" / "js"

@@ -16,7 +16,7 @@ from tests.local.conftest import (
     stop_stack,
 )
 
-pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.local]
 HELLO = {"model": "spark-1", "messages": [{"role": "user", "content": "Hello!"}]}
 
 

@@ -17,7 +17,7 @@ import pytest
 from sparkai_local.stack import free_port
 from tests.local.conftest import ROOT, RunningStack, stack_env, start_stack, stop_stack
 
-pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-failures")]
+pytestmark = [pytest.mark.local]
 BANNER_END = "Ctrl-C stops everything."
 GUARD_SECONDS = 180  # only so a regression cannot hang the suite; never asserted on
 

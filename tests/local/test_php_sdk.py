@@ -13,7 +13,7 @@ import pytest
 
 from tests.local.conftest import ROOT, RunningStack, sdk_suite_env
 
-pytestmark = [pytest.mark.local, pytest.mark.xdist_group("local-php")]
+pytestmark = [pytest.mark.local]
 
 PHP_SDK = ROOT / "sdk" / "php"
 RPM = 10  # see tests/local/test_clients.py: a burst of 10 leaves the next request a 429

@@ -11,7 +11,7 @@ import pytest
 
 from tests.local.conftest import RunningStack, start_stack, stop_stack
 
-pytestmark = [pytest.mark.local, pytest.mark.slow, pytest.mark.xdist_group("local-real-model")]
+pytestmark = [pytest.mark.local, pytest.mark.slow]
 QUESTION = [
     {"role": "user", "content": "What is the capital of France? Answer in one short sentence."}
 ]

@@ -22,25 +22,19 @@ ROOT = Path(__file__).resolve().parents[2]
 # Only so a regression fails this test instead of hanging the suite; never asserted on.
 GUARD_SECONDS = 120
 
-# The shape that hangs 3.8 when crashed workers are replaced: a group finishes on a worker that
-# later dies in another group, so the finished group is queued again, empty.
+# The shape that hangs 3.8 when crashed workers are replaced: a file (scheduling unit) finishes on
+# a worker that later dies in another one, so the finished unit is queued again, empty.
 FIRST = """
-import pytest
-pytestmark = pytest.mark.xdist_group("first")
 def test_one(): pass
 def test_two(): pass
 """
 CRASHING = """
 import os, signal
-import pytest
-pytestmark = pytest.mark.xdist_group("crashing")
 def test_before(): pass
 def test_crash(): os.kill(os.getpid(), signal.{signal})
 def test_after(): pass
 """
 OTHERS = """
-import pytest
-pytestmark = pytest.mark.xdist_group("others")
 def test_a(): pass
 def test_b(): pass
 def test_c(): pass
@@ -94,9 +88,7 @@ def test_a_worker_killed_by_a_signal_fails_the_run_and_it_ends(tmp_path: Path, s
 HANGING = """
 import os, signal, threading
 from pathlib import Path
-import pytest
-
-pytestmark = pytest.mark.xdist_group("one-worker")  # test_quick ends before the hang starts
+# One file: --dist loadfile runs both on one worker, so test_quick ends before the hang starts.
 
 def ancestor(name):
     pid = os.getpid()
