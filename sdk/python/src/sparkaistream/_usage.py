@@ -37,6 +37,17 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+def _counts(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a row and the totals share: request and token counts, and the exact cost."""
+    return {
+        "requests": _int(data, "requests"),
+        "prompt_tokens": _int(data, "prompt_tokens"),
+        "completion_tokens": _int(data, "completion_tokens"),
+        "total_tokens": _int(data, "total_tokens"),
+        "cost_usd": _decimal(data.get("cost_usd")) or Decimal(0),
+    }
+
+
 @dataclass
 class UsageRow:
     date: str
@@ -54,11 +65,7 @@ class UsageRow:
             date=str(data.get("date") or ""),
             model=str(data.get("model") or ""),
             key_id=str(data.get("key_id") or ""),
-            requests=_int(data, "requests"),
-            prompt_tokens=_int(data, "prompt_tokens"),
-            completion_tokens=_int(data, "completion_tokens"),
-            total_tokens=_int(data, "total_tokens"),
-            cost_usd=_decimal(data.get("cost_usd")) or Decimal(0),
+            **_counts(data),
         )
 
 
@@ -72,13 +79,7 @@ class UsageTotals:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageTotals:
-        return cls(
-            requests=_int(data, "requests"),
-            prompt_tokens=_int(data, "prompt_tokens"),
-            completion_tokens=_int(data, "completion_tokens"),
-            total_tokens=_int(data, "total_tokens"),
-            cost_usd=_decimal(data.get("cost_usd")) or Decimal(0),
-        )
+        return cls(**_counts(data))
 
 
 @dataclass
