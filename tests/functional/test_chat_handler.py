@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -86,3 +87,17 @@ def test_bad_input_is_a_400_naming_the_parameter(
     assert error["code"] == code
     assert error["message"]
     assert header(response, "x-request-id")
+
+
+def test_the_handler_still_answers_after_something_in_the_process_ran_asyncio_run(
+    moto: None,
+) -> None:
+    # Given a warm container (the handler imported and called once), in which something then ran
+    # asyncio.run(): it leaves the thread with no event loop set, and asyncio.get_event_loop(),
+    # which Mangum 0.22 calls on every request, raises from then on
+    assert invoke("ChatFunction", load_event("chat/get-models"))["statusCode"] == 200
+    asyncio.run(asyncio.sleep(0))
+    # When API Gateway invokes the function, it still answers
+    response = invoke("ChatFunction", load_event("chat/get-models"))
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["object"] == "list"
