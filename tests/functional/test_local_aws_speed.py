@@ -1,0 +1,152 @@
+"""The local AWS endpoint answers DynamoDB calls through a shorter path (sparkai_local.moto_speed
+and aws_server's DynamoDB dispatch): parsed expressions are reused, items copied without pickle's
+detour, Flask skipped. Each test here is a way that reuse could leak one call into another, and
+asserts what a DynamoDB client sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+
+LIMITS = LOCAL_TABLES["RateLimitsTable"]  # hash key account_id
+BUMP = "SET n = n + :d, tag = :tag"  # one expression text, many values
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalAwsServer]:
+    server = LocalAwsServer().start()
+    provision(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def dynamodb(server: LocalAwsServer) -> Any:
+    return client("dynamodb", server.url)
+
+
+def _key(name: str) -> dict[str, Any]:
+    return {"account_id": {"S": name}}
+
+
+def _bump(dynamodb: Any, name: str, delta: str, tag: str, **extra: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = dynamodb.update_item(
+        TableName=LIMITS,
+        Key=_key(name),
+        UpdateExpression=BUMP,
+        ExpressionAttributeValues={
+            ":d": {"N": delta},
+            ":tag": {"S": tag},
+            **extra.pop("values", {}),
+        },
+        ReturnValues="ALL_NEW",
+        **extra,
+    )
+    return answer["Attributes"]
+
+
+def test_one_update_expression_text_applies_each_calls_own_values(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-a"), "n": {"N": "0"}})
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-b"), "n": {"N": "100"}})
+    first = _bump(dynamodb, "speed-a", "1", "first")
+    second = _bump(dynamodb, "speed-b", "0.25", "second")
+    third = _bump(dynamodb, "speed-a", "2", "third")
+    assert (first["n"], first["tag"]) == ({"N": "1"}, {"S": "first"})
+    assert (second["n"], second["tag"]) == ({"N": "100.25"}, {"S": "second"})
+    assert (third["n"], third["tag"]) == ({"N": "3"}, {"S": "third"})
+
+
+def test_one_condition_text_is_judged_with_each_calls_own_values(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-cond"), "n": {"N": "5"}})
+    guarded = {"ConditionExpression": "n <= :cap", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    passed = _bump(dynamodb, "speed-cond", "1", "ok", values={":cap": {"N": "5"}}, **guarded)
+    assert passed["n"] == {"N": "6"}
+    with pytest.raises(ClientError) as refused:  # the same text, a cap the item is over now
+        _bump(dynamodb, "speed-cond", "1", "no", values={":cap": {"N": "5"}}, **guarded)
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert refused.value.response["Item"]["n"] == {"N": "6"}
+    again = _bump(dynamodb, "speed-cond", "1", "ok", values={":cap": {"N": "6"}}, **guarded)
+    assert again["n"] == {"N": "7"}
+
+
+def test_an_invalid_update_expression_is_refused_every_time(dynamodb: Any) -> None:
+    for _ in range(2):  # a parse that failed is not remembered as a success
+        with pytest.raises(ClientError) as refused:
+            dynamodb.update_item(
+                TableName=LIMITS,
+                Key=_key("speed-bad"),
+                UpdateExpression="SET n = = :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Item" not in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-bad"))
+
+
+def test_an_unused_value_is_still_refused_when_the_text_was_seen_before(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-unused"), "n": {"N": "0"}})
+    _bump(dynamodb, "speed-unused", "1", "seen")
+    with pytest.raises(ClientError) as refused:
+        _bump(dynamodb, "speed-unused", "1", "x", values={":spare": {"N": "1"}})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert ":spare" in refused.value.response["Error"]["Message"]
+
+
+def test_the_old_image_is_a_copy_not_the_item_after_the_update(dynamodb: Any) -> None:
+    nested = {"M": {"parts": {"L": [{"N": "1"}, {"SS": ["a", "b"]}]}}}
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-old"), "n": {"N": "1"}, "doc": nested})
+    old = dynamodb.update_item(
+        TableName=LIMITS,
+        Key=_key("speed-old"),
+        UpdateExpression="SET n = :two, doc.parts[0] = :nine ADD doc.extra :one",
+        ExpressionAttributeValues={":two": {"N": "2"}, ":nine": {"N": "9"}, ":one": {"N": "1"}},
+        ReturnValues="ALL_OLD",
+    )["Attributes"]
+    assert old == {**_key("speed-old"), "n": {"N": "1"}, "doc": nested}
+    now = dynamodb.get_item(TableName=LIMITS, Key=_key("speed-old"), ConsistentRead=True)["Item"]
+    assert now["n"] == {"N": "2"}
+    assert now["doc"]["M"]["parts"]["L"][0] == {"N": "9"}
+    assert now["doc"]["M"]["extra"] == {"N": "1"}
+
+
+def test_a_failed_transaction_restores_nested_attributes(dynamodb: Any) -> None:
+    nested = {"M": {"counts": {"L": [{"N": "1"}]}}}
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-tx"), "doc": nested})
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": LIMITS,
+                        "Key": _key("speed-tx"),
+                        "UpdateExpression": "SET doc.counts[0] = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "2"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": LIMITS,
+                        "Key": _key("speed-tx-missing"),
+                        "ConditionExpression": "attribute_exists(account_id)",
+                    }
+                },
+            ]
+        )
+    item = dynamodb.get_item(TableName=LIMITS, Key=_key("speed-tx"), ConsistentRead=True)["Item"]
+    assert item["doc"] == nested
+
+
+def test_errors_keep_dynamodbs_shape_on_the_short_path(dynamodb: Any) -> None:
+    with pytest.raises(ClientError) as missing:
+        dynamodb.get_item(TableName="no-such-table", Key=_key("x"))
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_other_services_still_answer_through_motos_app(server: LocalAwsServer) -> None:
+    plans = client("apigateway", server.url).get_usage_plans()["items"]
+    assert {p["name"] for p in plans} >= {"sparkai-local-starter", "sparkai-local-pro"}
