@@ -158,8 +158,9 @@ def test_the_chat_request_schema_agrees_with_the_parser(
 
 
 def test_a_405_lists_exactly_the_documented_methods(document: dict[str, Any]) -> None:
-    """RFC 9110: a 405 carries `Allow`; here it names what the contract documents for the path."""
-    client = TestClient(create_app())
+    """RFC 9110: a 405 carries `Allow`; here it names what the contract documents for the path
+    (the whole API: the dashboard's routes too, as DashboardFunction serves them)."""
+    client = TestClient(create_app(dashboard=True))
     for path, item in document["paths"].items():
         concrete = path.replace("{model_id}", "spark-1").replace("{key_id}", "key_x")
         response = client.request("PATCH", concrete)

@@ -165,6 +165,13 @@ def get_idempotency_settings() -> IdempotencySettings:
     return load_settings(IdempotencySettings)
 
 
+def dashboard_enabled() -> bool:
+    """Whether this function serves the dashboard's routes (SPARKAI_DASHBOARD_AUTH not "off").
+    Read when the app is built, so a chat function does not import (or route) the dashboard;
+    the value itself is checked by get_dashboard_settings() when a dashboard route is used."""
+    return os.environ.get("SPARKAI_DASHBOARD_AUTH", "off") != "off"
+
+
 @lru_cache
 def get_dashboard_settings() -> DashboardSettings:
     settings = load_settings(DashboardSettings)

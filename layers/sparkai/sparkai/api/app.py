@@ -10,7 +10,6 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from sparkai import __version__
-from sparkai.api.dashboard import router as dashboard_router
 from sparkai.api.errors import error_response
 from sparkai.api.metrics import MetricsMiddleware
 from sparkai.api.middleware import RequestContextMiddleware
@@ -18,6 +17,7 @@ from sparkai.api.openapi import install_openapi
 from sparkai.api.routes import router
 from sparkai.api.tracing import TracingMiddleware
 from sparkai.api.usage_routes import router as usage_router
+from sparkai.config import dashboard_enabled
 from sparkai.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
@@ -63,7 +63,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(InvalidRequestError("Invalid request parameters."))
 
 
-def create_app() -> FastAPI:
+def create_app(dashboard: bool | None = None) -> FastAPI:
+    """The API. The dashboard's routes are included where this function serves them
+    (`dashboard`, by default SPARKAI_DASHBOARD_AUTH not "off": DashboardFunction and the local
+    stack); elsewhere they are unknown routes (404), and their code is never imported."""
     app = FastAPI(
         title="SparkAI Stream",
         version=__version__,
@@ -71,7 +74,10 @@ def create_app() -> FastAPI:
     )
     app.include_router(router)
     app.include_router(usage_router)
-    app.include_router(dashboard_router)
+    if dashboard_enabled() if dashboard is None else dashboard:
+        from sparkai.api.dashboard import router as dashboard_router
+
+        app.include_router(dashboard_router)
     install_openapi(app)  # the hand-written contract, built on the first /openapi.json
     app.add_exception_handler(SparkAIError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 REF = "#/components/schemas/"
+DASHBOARD_PREFIX = "/v1/dashboard/"
 ERROR_STATUSES = {
     "400": "Invalid request: a parameter is wrong (`param` names it), or the body is not JSON.",
     "401": "Missing, malformed, unknown, revoked or expired API key (`invalid_api_key`).",
@@ -530,13 +531,20 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     from fastapi.openapi.utils import get_openapi  # first request only: pydantic-heavy
 
     public = _public_paths()
+    # The document is the whole API's, whichever function serves it: a chat function does not
+    # route the dashboard (sparkai.api.app), but its routes are described all the same.
+    routes = list(app.routes)
+    if not any(getattr(route, "path", "").startswith(DASHBOARD_PREFIX) for route in routes):
+        from sparkai.api.dashboard import router as dashboard_router
+
+        routes += dashboard_router.routes
     derived = get_openapi(
         title=app.title,
         version=app.version,
         summary=app.summary,
         description="Chat completions from the spark models, buffered or streamed as "
         "server-sent events. Errors always have the `Error` body and an `x-request-id`.",
-        routes=app.routes,
+        routes=routes,
     )
     others = {p: item for p, item in derived.get("paths", {}).items() if p not in public}
     _document_other_routes(others)

@@ -6,20 +6,21 @@ from typing import Any
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from sparkai.api.dependencies import CallerDep, UsageReporterDep
 
 router = APIRouter()
 
 
-@router.get("/v1/usage")
+# start/end are read from the request, not declared: a declared parameter costs every cold start
+# FastAPI's pydantic.v1 import (see routes.py); the reporter validates them (docs/api.md).
+@router.get("/v1/usage", response_model=None)
 async def get_usage(
-    principal: CallerDep,
-    reporter: UsageReporterDep,
-    start: str | None = None,
-    end: str | None = None,
+    request: Request, principal: CallerDep, reporter: UsageReporterDep
 ) -> dict[str, Any]:
     """Daily rows by model and key, totals, the spend limit and this month's spend (UTC dates,
     both inclusive; default: this month so far; at most 93 days)."""
-    first, last = reporter.default_range(start, end)
+    query = request.query_params
+    first, last = reporter.default_range(query.get("start"), query.get("end"))
     return await run_in_threadpool(reporter.report, principal.account_id, first, last)
