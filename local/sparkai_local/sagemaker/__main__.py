@@ -46,7 +46,9 @@ def _scripts(path: str | None, style: str) -> tuple[dict[str, Script], Script]:
 
 def build_backend(args: argparse.Namespace) -> ModelBackend:
     if args.backend == "llama":
-        return LlamaBackend(_model_mapping(args.model), n_ctx=args.n_ctx, style=args.style)
+        return LlamaBackend(
+            _model_mapping(args.model), n_ctx=args.n_ctx, n_threads=args.threads, style=args.style
+        )
     scripts, default = _scripts(args.script, args.style)
     return ScriptedBackend(scripts, endpoints=args.endpoint or None, default=default)
 
@@ -65,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--n-ctx", type=int, default=DEFAULT_N_CTX, help=f"llama context, >= {MIN_N_CTX}"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="llama: generation threads (default: every core but one, left to the gateway)",
     )
     parser.add_argument(
         "--style",

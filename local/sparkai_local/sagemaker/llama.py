@@ -78,6 +78,15 @@ def _number(value: Any, default: float) -> float:
     )
 
 
+def default_threads() -> int:
+    """Generation threads: every core but one. llama.cpp's OpenMP workers spin between the steps
+    of a token, so a gateway relaying each token on the same cores (API, SSE, the client)
+    preempts one worker and the whole step waits for it: on 2 cores, 2 threads served the local
+    stack at half the tokens/s of 1 thread (benchmarks/local_model.py). A model server does not
+    share its cores with the gateway in AWS; here one core is left for it."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 class _Model:
     """One loaded GGUF, its prompt formatter, and the lock that serialises its use."""
 
@@ -89,7 +98,7 @@ class _Model:
         self.llama = Llama(
             model_path=str(path),
             n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count(),
+            n_threads=n_threads or default_threads(),
             verbose=False,
         )
         self.n_ctx = self.llama.n_ctx()
