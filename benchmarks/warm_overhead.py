@@ -1,6 +1,7 @@
 """Warm, in-process time per request of the authorizer and the chat app, with every AWS call
 answered instantly by an in-memory stub: under Mangum (ChatFunction: API Gateway's buffered
-event), and as GatewayStreamFunction runs it, which is where POST /v1/chat goes in production:
+event; in production it serves the model and usage routes, timed with GET /v1/models), and as
+GatewayStreamFunction runs it, which is where POST /v1/chat goes in production:
 the ASGI app on one long-lived event loop (as uvicorn runs it behind the Lambda Web Adapter), fed
 the request the adapter relays for events/chat_stream/apigw-buffered.json (authorizer context in
 x-amzn-request-context). uvicorn's own HTTP parsing (httptools, C) is not included.
@@ -134,12 +135,17 @@ def main() -> None:
 
     response = chat.handler(chat_event, Context())
     assert response["statusCode"] == 200, response
+    models_event = json.loads((ROOT / "events/chat/get-models.json").read_text())
+    assert chat.handler(models_event, Context())["statusCode"] == 200
     results = {
         "authorizer (key lookup, policy)": _time(
             lambda: authorizer.lambda_handler(auth_event, Context())
         ),
         "chat via Mangum (validate, reserve, invoke, settle)": _time(
             lambda: chat.handler(chat_event, Context())
+        ),
+        "GET /v1/models via Mangum (ChatFunction's own route)": _time(
+            lambda: chat.handler(models_event, Context())
         ),
     }
     from sparkai.api.app import create_app
