@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from sparkai.catalog import MODELS, SparkModel
+from sparkai.chat.deadlines import DEADLINES
 from sparkai.chat.schemas import AssistantMessage, ChatCompletion, ChatRequest, Choice, Usage, chunk
 from sparkai.chat.tokens import TokenCounter, prompt_token_bound
 from sparkai.chat.usage import UsageRecord, UsageRecorder
@@ -39,14 +40,6 @@ from sparkai.usage.pricing import cost_usd
 CHARGED_FAILURES = (ModelTimeoutError, ModelEndpointError)
 
 Schedule = Callable[[float, Callable[[], None]], Callable[[], None]]
-
-
-def timer(seconds: float, action: Callable[[], None]) -> Callable[[], None]:
-    """Run `action` after `seconds` on a daemon thread; returns its cancel."""
-    watchdog = threading.Timer(max(0.0, seconds), action)
-    watchdog.daemon = True
-    watchdog.start()
-    return watchdog.cancel
 
 
 def new_completion_id() -> str:
@@ -86,7 +79,7 @@ class ChatService:
         usage: UsageRecorder,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_completion_id,
-        schedule: Schedule = timer,
+        schedule: Schedule = DEADLINES.schedule,
     ) -> None:
         self._endpoint_for = endpoint_for
         self._limiter = limiter
