@@ -27,10 +27,10 @@ async def sse_data(stream: ChatStream) -> AsyncGenerator[str, None]:
     blocked worker is abandoned and `close()` (shielded) stops the model and settles usage."""
     events = stream.events()
     try:
-        while True:
-            event = await to_thread.run_sync(next, events, None, abandon_on_cancel=True)
-            if event is None:
-                break
+        # The role chunk waits on nothing (the stream was opened on the model's first piece): it
+        # leaves without a thread hop, the first byte a step sooner. Every later chunk may wait.
+        event = next(events, None)
+        while event is not None:
             yield event_json(event)
             if event.get("usage"):
                 # The usage chunk is always the last one: [DONE] leaves now, and only then does
@@ -39,6 +39,7 @@ async def sse_data(stream: ChatStream) -> AsyncGenerator[str, None]:
                 while await to_thread.run_sync(next, events, None, abandon_on_cancel=True):
                     pass
                 return
+            event = await to_thread.run_sync(next, events, None, abandon_on_cancel=True)
         yield DONE
     except SparkAIError as exc:
         yield event_json(body_for(exc))

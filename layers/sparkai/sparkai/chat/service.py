@@ -357,7 +357,8 @@ class ChatStream:
 
     def events(self) -> Iterator[dict[str, Any]]:
         """chat.completion.chunk dicts: role, content..., finish_reason, usage. Raises SparkAIError
-        if the model fails mid-stream (the caller turns it into an error event)."""
+        if the model fails mid-stream (the caller turns it into an error event). The role chunk
+        comes first and never waits on the model (sparkai.api.streaming relies on it)."""
         yield self._chunk(delta={"role": "assistant", "content": ""})
         finish_reason = "stop"
         try:
