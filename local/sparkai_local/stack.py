@@ -33,6 +33,7 @@ from sparkai_local.aws_server import (
 )
 from sparkai_local.cognito import LocalUserPool, create_user_pool
 from sparkai_local.dashboard_site import dashboard_env
+from sparkai_local.net import listening_socket
 from sparkai_local.supervisor import Child, ChildDied, StartupTimeout
 
 STARTUP_TIMEOUT_SECONDS = 120
@@ -52,6 +53,16 @@ class StackConfig:
     verbose: bool = False
 
 
+class PortUnavailable(RuntimeError):
+    """The API's port cannot be bound (another `make run`, or any other server, holds it)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        super().__init__(
+            f"cannot listen on {host}:{port} ({error.strerror or error}): is another "
+            f"`make run` or server using it? Pick another port: make run ARGS='--port {port + 1}'"
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -60,9 +71,15 @@ def free_port() -> int:
 
 
 def wait_for_http(
-    url: str, child: Child, others: list[Child], timeout: float = STARTUP_TIMEOUT_SECONDS
+    url: str,
+    child: Child,
+    others: list[Child],
+    timeout: float = STARTUP_TIMEOUT_SECONDS,
+    *,
+    any_status: bool = False,
 ) -> None:
-    """Until `url` answers; ChildDied as soon as `child` (or any other child) ends."""
+    """Until `url` answers 200 (any status, with `any_status`: a server with no such route);
+    ChildDied as soon as `child` (or any other child) ends."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for each in others:
@@ -73,7 +90,9 @@ def wait_for_http(
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local URL
                 return
         except urllib.error.HTTPError:
-            return  # it answers: it is up
+            if any_status:
+                return  # it answers: it is up
+            time.sleep(0.1)  # not this child's answer (yet): an error, or another server
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
     raise StartupTimeout(child, timeout)
@@ -94,6 +113,7 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.children: list[Child] = []
+        self._api_socket: socket.socket | None = None  # bound by start(), handed to the API
         # Each child's output, kept when something fails (the message points here).
         self.log_dir = Path(tempfile.mkdtemp(prefix="sparkai-local-logs-"))
         self.state_file: Path | None = None
@@ -108,7 +128,12 @@ class LocalStack:
         self.user_pool: LocalUserPool | None = None  # the dashboard's sign-in (moto's Cognito)
 
     def _spawn(
-        self, name: str, args: list[str], env: dict[str, str] | None = None, quiet: bool = True
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        quiet: bool = True,
+        pass_fds: tuple[int, ...] = (),
     ) -> Child:
         child = Child(
             name,
@@ -116,6 +141,7 @@ class LocalStack:
             env or os.environ.copy(),
             self.log_dir,
             echo=self.config.verbose or not quiet,
+            pass_fds=pass_fds,
         )
         self.children.append(child)
         return child
@@ -145,6 +171,11 @@ class LocalStack:
         return env
 
     def start(self) -> None:
+        # The API's port first: ours from now on, and a busy one is reported before anything runs.
+        try:
+            self._api_socket = listening_socket(self.config.host, self.config.port)
+        except OSError as exc:
+            raise PortUnavailable(self.config.host, self.config.port, exc) from None
         aws = self._spawn(
             "local AWS",
             [
@@ -157,7 +188,7 @@ class LocalStack:
                 "--no-provision",
             ],
         )
-        wait_for_http(self.aws_url, aws, self.children)
+        wait_for_http(self.aws_url, aws, self.children, any_status=True)  # moto: no route at /
         provision(self.aws_url)
         self.user_pool = create_user_pool(self.aws_url)
         backend = "llama" if self.config.model == "smollm2" else "scripted"
@@ -182,23 +213,18 @@ class LocalStack:
         sagemaker = self._spawn("local SageMaker", sagemaker_args)
         wait_for_http(self.sagemaker_url + "/ping", sagemaker, self.children)
         self.demo = self._seed()
+        assert self._api_socket is not None
+        fd = self._api_socket.fileno()
         api = self._spawn(
             "API",
-            [
-                "-m",
-                "uvicorn",
-                "sparkai_local.dashboard_site:app",  # the API app, plus /dashboard/
-                "--host",
-                self.config.host,
-                "--port",
-                str(self.config.port),
-                "--timeout-graceful-shutdown",
-                "3",
-            ]
-            + ([] if self.config.verbose else ["--no-access-log", "--log-level", "warning"]),
+            ["-m", "sparkai_local.api_process", "--fd", str(fd)]
+            + (["--verbose"] if self.config.verbose else []),
             env=self.api_env(),
             quiet=False,
+            pass_fds=(fd,),
         )
+        self._api_socket.close()  # the API process has its own copy
+        self._api_socket = None
         wait_for_http(self.api_url + "/healthz", api, self.children)
         self.state_file = write_state(
             LocalStackState(
@@ -228,6 +254,9 @@ class LocalStack:
         return None
 
     def stop(self, *, keep_logs: bool = False) -> None:
+        if self._api_socket is not None:  # start() failed before the API process took it
+            self._api_socket.close()
+            self._api_socket = None
         if self.state_file is not None:
             remove_state(os.getpid(), self.state_file)
             self.state_file = None

@@ -31,6 +31,7 @@ class Child:
         log_dir: Path,
         *,
         echo: bool = False,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self.name = name
         self.log_path = log_dir / (name.lower().replace(" ", "-") + ".log")
@@ -42,6 +43,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C goes to the supervisor, which stops children in order
+            pass_fds=pass_fds,  # e.g. the API's listening socket, bound by the stack
         )
         self._echo = echo
         self._reader = threading.Thread(

@@ -123,3 +123,31 @@ def test_a_second_stack_leaves_the_running_stacks_file_alone(tmp_path: Path) -> 
 
     assert write_state(state(os.getpid()), path) is None
     assert read_state(path).pid == parent
+
+
+def test_a_busy_api_port_fails_at_once_in_one_sentence(tmp_path: Path) -> None:
+    """The stack binds the API's port before starting anything: held by someone else, `make run`
+    says so and which flag to use, with no banner and no child process started."""
+    import socket
+    import sys
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sparkai_local", "--port", str(port), "--model", "scripted"],
+            capture_output=True,
+            text=True,
+            timeout=120,  # a deadlock guard: it exits before starting any child
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    finally:
+        holder.close()
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert f"--port {port + 1}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Ctrl-C stops everything" not in done.stdout
+    assert "local AWS" not in done.stdout + done.stderr
