@@ -1,5 +1,6 @@
 """The local stack's API process: uvicorn serving the API (and /dashboard/) on a listening socket
-the stack bound before starting anything else (passed as a file descriptor).
+the stack bound before starting anything else (passed as a file descriptor; the local AWS and
+SageMaker processes get theirs the same way, `--fd`).
 
 Why not `uvicorn --port`: the stack used to pick the port up front and let uvicorn bind it last,
 seconds later, after the model server's warm-up. In that window another process could take the

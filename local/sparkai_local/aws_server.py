@@ -97,10 +97,11 @@ class _Dispatcher(DomainDispatcherApplication):
 
 
 class LocalAwsServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, fd: int | None = None) -> None:
+        """On host:port, or on the listening socket `fd` (bound by the local stack)."""
         app = SerializedApp(_Dispatcher(create_backend_app))
         self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=KeepAliveRequestHandler
+            host, port, app, threaded=True, request_handler=KeepAliveRequestHandler, fd=fd
         )
         self._thread: threading.Thread | None = None
 
@@ -199,11 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Local AWS endpoint (moto) with SparkAI's tables")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--fd", type=int, help="serve on this listening socket (host/port unused)")
     parser.add_argument(
         "--no-provision", action="store_true", help="start empty (the caller provisions)"
     )
     args = parser.parse_args(argv)
-    server = LocalAwsServer(args.host, args.port).start()
+    server = LocalAwsServer(args.host, args.port, args.fd).start()
     if not args.no_provision:
         provision(server.url)
     print(f"local AWS (DynamoDB, API Gateway) on {server.url}", flush=True)

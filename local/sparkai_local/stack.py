@@ -54,13 +54,21 @@ class StackConfig:
 
 
 class PortUnavailable(RuntimeError):
-    """The API's port cannot be bound (another `make run`, or any other server, holds it)."""
+    """A port the stack serves on cannot be bound (another `make run`, or any server, holds it)."""
 
-    def __init__(self, host: str, port: int, error: OSError) -> None:
+    def __init__(self, host: str, port: int, error: OSError, flag: str = "--port") -> None:
         super().__init__(
             f"cannot listen on {host}:{port} ({error.strerror or error}): is another "
-            f"`make run` or server using it? Pick another port: make run ARGS='--port {port + 1}'"
+            f"`make run` or server using it? Pick another port: make run ARGS='{flag} {port + 1}'"
         )
+
+
+def listen(host: str, port: int, flag: str = "--port") -> socket.socket:
+    """A listening socket bound now (port 0: any free one), or PortUnavailable."""
+    try:
+        return listening_socket(host, port)
+    except OSError as exc:
+        raise PortUnavailable(host, port, exc, flag) from None
 
 
 def free_port() -> int:
@@ -113,19 +121,26 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.children: list[Child] = []
-        self._api_socket: socket.socket | None = None  # bound by start(), handed to the API
+        # Every port is bound by start() before the process that serves it exists, and handed to
+        # it: no other process can take one in between (tests/local ran into exactly that).
+        self._sockets: list[socket.socket] = []
         # Each child's output, kept when something fails (the message points here).
         self.log_dir = Path(tempfile.mkdtemp(prefix="sparkai-local-logs-"))
         self.state_file: Path | None = None
         bind = "0.0.0.0" if config.bind_all else "127.0.0.1"  # noqa: S104 - opt-in, for containers
         self._bind = bind
-        self.aws_port = config.aws_port or free_port()
-        self.sagemaker_port = config.sagemaker_port or free_port()
+        self.aws_port = config.aws_port  # 0 until start(): any free port
+        self.sagemaker_port = config.sagemaker_port
         self.aws_url = f"http://127.0.0.1:{self.aws_port}"
         self.sagemaker_url = f"http://127.0.0.1:{self.sagemaker_port}"
         self.api_url = f"http://{config.host}:{config.port}"
         self.demo: CreatedKey | None = None
         self.user_pool: LocalUserPool | None = None  # the dashboard's sign-in (moto's Cognito)
+
+    def _listen(self, host: str, port: int, flag: str) -> socket.socket:
+        sock = listen(host, port, flag)
+        self._sockets.append(sock)  # closed by stop() if start() fails before handing it over
+        return sock
 
     def _spawn(
         self,
@@ -133,16 +148,25 @@ class LocalStack:
         args: list[str],
         env: dict[str, str] | None = None,
         quiet: bool = True,
-        pass_fds: tuple[int, ...] = (),
+        listening: socket.socket | None = None,
     ) -> Child:
+        """Start a child; `listening`: the socket it serves on, passed as `--fd N` and then
+        closed here (the child has its own copy)."""
+        fds: tuple[int, ...] = ()
+        if listening is not None:
+            fds = (listening.fileno(),)
+            args = [*args, "--fd", str(fds[0])]
         child = Child(
             name,
             args,
             env or os.environ.copy(),
             self.log_dir,
             echo=self.config.verbose or not quiet,
-            pass_fds=pass_fds,
+            pass_fds=fds,
         )
+        if listening is not None:
+            listening.close()
+            self._sockets.remove(listening)
         self.children.append(child)
         return child
 
@@ -171,37 +195,24 @@ class LocalStack:
         return env
 
     def start(self) -> None:
-        # The API's port first: ours from now on, and a busy one is reported before anything runs.
-        try:
-            self._api_socket = listening_socket(self.config.host, self.config.port)
-        except OSError as exc:
-            raise PortUnavailable(self.config.host, self.config.port, exc) from None
+        # Every port first: ours from now on, and a busy one is reported before anything runs.
+        api_socket = self._listen(self.config.host, self.config.port, "--port")
+        aws_socket = self._listen(self._bind, self.aws_port, "--aws-port")
+        sagemaker_socket = self._listen(self._bind, self.sagemaker_port, "--sagemaker-port")
+        self.aws_port = aws_socket.getsockname()[1]
+        self.sagemaker_port = sagemaker_socket.getsockname()[1]
+        self.aws_url = f"http://127.0.0.1:{self.aws_port}"
+        self.sagemaker_url = f"http://127.0.0.1:{self.sagemaker_port}"
         aws = self._spawn(
             "local AWS",
-            [
-                "-m",
-                "sparkai_local.aws_server",
-                "--host",
-                self._bind,
-                "--port",
-                str(self.aws_port),
-                "--no-provision",
-            ],
+            ["-m", "sparkai_local.aws_server", "--no-provision"],
+            listening=aws_socket,
         )
         wait_for_http(self.aws_url, aws, self.children, any_status=True)  # moto: no route at /
         provision(self.aws_url)
         self.user_pool = create_user_pool(self.aws_url)
         backend = "llama" if self.config.model == "smollm2" else "scripted"
-        sagemaker_args = [
-            "-m",
-            "sparkai_local.sagemaker",
-            "--host",
-            self._bind,
-            "--port",
-            str(self.sagemaker_port),
-            "--backend",
-            backend,
-        ]
+        sagemaker_args = ["-m", "sparkai_local.sagemaker", "--backend", backend]
         if backend == "llama":
             sagemaker_args += ["--n-ctx", str(self.config.n_ctx)]
             for mapping in self.config.gguf:
@@ -210,21 +221,16 @@ class LocalStack:
             # (a CPU instruction the OS refuses, a missing GGUF) stops the stack before the banner.
             for endpoint in MODELS:
                 sagemaker_args += ["--warm-up", endpoint]
-        sagemaker = self._spawn("local SageMaker", sagemaker_args)
+        sagemaker = self._spawn("local SageMaker", sagemaker_args, listening=sagemaker_socket)
         wait_for_http(self.sagemaker_url + "/ping", sagemaker, self.children)
         self.demo = self._seed()
-        assert self._api_socket is not None
-        fd = self._api_socket.fileno()
         api = self._spawn(
             "API",
-            ["-m", "sparkai_local.api_process", "--fd", str(fd)]
-            + (["--verbose"] if self.config.verbose else []),
+            ["-m", "sparkai_local.api_process"] + (["--verbose"] if self.config.verbose else []),
             env=self.api_env(),
             quiet=False,
-            pass_fds=(fd,),
+            listening=api_socket,
         )
-        self._api_socket.close()  # the API process has its own copy
-        self._api_socket = None
         wait_for_http(self.api_url + "/healthz", api, self.children)
         self.state_file = write_state(
             LocalStackState(
@@ -254,9 +260,9 @@ class LocalStack:
         return None
 
     def stop(self, *, keep_logs: bool = False) -> None:
-        if self._api_socket is not None:  # start() failed before the API process took it
-            self._api_socket.close()
-            self._api_socket = None
+        for sock in self._sockets:  # start() failed before handing these over
+            sock.close()
+        self._sockets.clear()
         if self.state_file is not None:
             remove_state(os.getpid(), self.state_file)
             self.state_file = None

@@ -7,6 +7,7 @@ import contextlib
 import faulthandler
 import json
 import signal
+import socket
 import sys
 from pathlib import Path
 from types import FrameType
@@ -57,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sparkai_local.sagemaker", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    parser.add_argument("--fd", type=int, help="serve on this listening socket (host/port unused)")
     parser.add_argument("--backend", choices=["scripted", "llama"], default="scripted")
     parser.add_argument(
         "--model",
@@ -127,7 +129,11 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(3)
         app = create_app(backend)
         # Bind first so `--port 0` can say which port it got, and clients may connect at once.
-        sock = listening_socket(args.host, args.port)
+        sock = (
+            socket.socket(fileno=args.fd)  # bound by the local stack
+            if args.fd is not None
+            else listening_socket(args.host, args.port)
+        )
         host, port = sock.getsockname()[:2]
         config = uvicorn.Config(
             app, log_level=args.log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
