@@ -30,6 +30,12 @@ class Context:
     aws_request_id = "bench"
 
 
+def _summary(samples: list[float]) -> tuple[float, float, float]:
+    """Mean, p50 and p99 of per-request milliseconds."""
+    ordered = sorted(samples)
+    return statistics.fmean(ordered), ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.99)]
+
+
 def _time(call: Callable[[], Any]) -> tuple[float, float, float]:
     for _ in range(WARMUP):
         call()
@@ -38,8 +44,7 @@ def _time(call: Callable[[], Any]) -> tuple[float, float, float]:
         start = time.perf_counter()
         call()
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.fmean(samples), samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+    return _summary(samples)
 
 
 def _load(function_dir: str) -> Any:
@@ -104,8 +109,7 @@ def _time_asgi(app: Any, relayed: Any) -> tuple[float, float, float]:
                 samples.append((time.perf_counter() - start) * 1000)
         return samples
 
-    samples = sorted(asyncio.run(serve()))
-    return statistics.fmean(samples), samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+    return _summary(asyncio.run(serve()))
 
 
 def main() -> None:

@@ -63,14 +63,6 @@ class PortUnavailable(RuntimeError):
         )
 
 
-def listen(host: str, port: int, flag: str = "--port") -> socket.socket:
-    """A listening socket bound now (port 0: any free one), or PortUnavailable."""
-    try:
-        return listening_socket(host, port)
-    except OSError as exc:
-        raise PortUnavailable(host, port, exc, flag) from None
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -131,15 +123,26 @@ class LocalStack:
         self._bind = bind
         self.aws_port = config.aws_port  # 0 until start(): any free port
         self.sagemaker_port = config.sagemaker_port
-        self.aws_url = f"http://127.0.0.1:{self.aws_port}"
-        self.sagemaker_url = f"http://127.0.0.1:{self.sagemaker_port}"
         self.api_url = f"http://{config.host}:{config.port}"
         self.demo: CreatedKey | None = None
         self.user_pool: LocalUserPool | None = None  # the dashboard's sign-in (moto's Cognito)
 
+    @property
+    def aws_url(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
+    def sagemaker_url(self) -> str:
+        return f"http://127.0.0.1:{self.sagemaker_port}"
+
     def _listen(self, host: str, port: int, flag: str) -> socket.socket:
-        sock = listen(host, port, flag)
-        self._sockets.append(sock)  # closed by stop() if start() fails before handing it over
+        """A listening socket bound now (port 0: any free one), or PortUnavailable; closed by
+        stop() if start() fails before handing it over."""
+        try:
+            sock = listening_socket(host, port)
+        except OSError as exc:
+            raise PortUnavailable(host, port, exc, flag) from None
+        self._sockets.append(sock)
         return sock
 
     def _spawn(
@@ -201,8 +204,6 @@ class LocalStack:
         sagemaker_socket = self._listen(self._bind, self.sagemaker_port, "--sagemaker-port")
         self.aws_port = aws_socket.getsockname()[1]
         self.sagemaker_port = sagemaker_socket.getsockname()[1]
-        self.aws_url = f"http://127.0.0.1:{self.aws_port}"
-        self.sagemaker_url = f"http://127.0.0.1:{self.sagemaker_port}"
         aws = self._spawn(
             "local AWS",
             ["-m", "sparkai_local.aws_server", "--no-provision"],

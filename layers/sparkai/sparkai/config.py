@@ -74,7 +74,8 @@ DASHBOARD_AUTH_MODES = frozenset({"off", "authorizer", "verify"})
 class DashboardSettings:
     """The dashboard's account API (/v1/dashboard/...): who may call it, and which user pool."""
 
-    # "off": the routes answer 404 (the chat functions: they hold no key-lifecycle permissions).
+    # "off": the routes are not served, so 404 (the chat functions: they hold no key-lifecycle
+    # permissions).
     # "authorizer": trust the claims of API Gateway's Cognito authorizer (the DashboardFunction).
     # "verify": check the ID token here against the pool's JWKS (the local stack; any path
     # without the Cognito authorizer in front).
@@ -169,7 +170,7 @@ def dashboard_enabled() -> bool:
     """Whether this function serves the dashboard's routes (SPARKAI_DASHBOARD_AUTH not "off").
     Read when the app is built, so a chat function does not import (or route) the dashboard;
     the value itself is checked by get_dashboard_settings() when a dashboard route is used."""
-    return os.environ.get("SPARKAI_DASHBOARD_AUTH", "off") != "off"
+    return load_settings(DashboardSettings).dashboard_auth != "off"
 
 
 @lru_cache
