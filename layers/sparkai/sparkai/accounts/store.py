@@ -73,9 +73,6 @@ class AccountStore(TableStore):
             ConditionExpression="attribute_not_exists(account_id)",
         )
 
-    def put(self, account: Account) -> None:
-        self._client.put_item(TableName=self._table, Item=item_from_account(account))
-
     def update(self, account_id: str, **attributes: str | int | Decimal | None) -> None:
         """Set (or, for None, remove) top-level attributes of one account record."""
         self._set_or_remove({"account_id": account_id}, attributes)

@@ -9,7 +9,6 @@ runtime may freeze the process as soon as the handler returns, so there the sett
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from sparkai.api.headers import rate_limit_headers
 from sparkai.api.idempotency import Once
-from sparkai.api.sse import SETTLE_AFTER_LAST_BYTE
+from sparkai.api.sse import settle_after_last_byte
 from sparkai.chat.service import ChatService, Completed, Ticket
 from sparkai.observability import logger
 
@@ -67,7 +66,7 @@ async def answer(service: ChatService, ticket: Ticket, once: Once) -> tuple[Comp
     completed, settle = await once.guard(to_thread.run_sync(service.answer_reserved, ticket))
     content = completed.completion.model_dump()
     headers = rate_limit_headers(completed.rate)
-    if os.environ.get(SETTLE_AFTER_LAST_BYTE) == "1":
+    if settle_after_last_byte():
         # The replay record goes first (a no-op without a key): a client that has the answer can
         # retry at once and be replayed, never told the request is still running.
         await _store(once, content)

@@ -8,20 +8,39 @@ answer; every answer is `cache-control: no-store` (one of them carries a key's s
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from sparkai.accounts.records import Account
-from sparkai.api.dependencies import DashboardServiceDep as ServiceDep
-from sparkai.api.dependencies import DashboardUserDep as UserDep
 from sparkai.api.dependencies import UsageReporterDep as ReporterDep
-from sparkai.errors import InvalidRequestError, RequestTooLargeError
+from sparkai.config import get_dashboard_settings
+from sparkai.dashboard.service import DashboardService
+from sparkai.dashboard.tokens import DashboardUser, user_from_authorizer
+from sparkai.errors import InvalidRequestError, RequestTooLargeError, RouteNotFoundError
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.plans import plan_name
+from sparkai.wiring import get_dashboard_service, get_token_verifier
+
+
+async def get_dashboard_user(request: Request) -> DashboardUser:
+    """The signed-in dashboard user (a Cognito ID token; never an API key)."""
+    settings = get_dashboard_settings()
+    if settings.dashboard_auth == "off":  # this function holds no key-lifecycle permissions
+        raise RouteNotFoundError(f"Unknown route: {request.method} {request.url.path}.")
+    if settings.dashboard_auth == "authorizer":
+        return user_from_authorizer(request.scope.get("aws.event"), settings.user_pool_client_id)
+    return await run_in_threadpool(
+        get_token_verifier().verify, request.headers.get("authorization")
+    )
+
+
+# Here, not in sparkai.api.dependencies: only this router needs them (see app.create_app).
+UserDep = Annotated[DashboardUser, Depends(get_dashboard_user)]
+ServiceDep = Annotated[DashboardService, Depends(get_dashboard_service)]
 
 MAX_BODY_BYTES = 4096
 MAX_NAME_CHARS = 64

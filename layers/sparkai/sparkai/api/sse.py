@@ -21,6 +21,12 @@ from starlette.types import Receive, Scope, Send
 SETTLE_AFTER_LAST_BYTE = "SPARKAI_SETTLE_AFTER_LAST_BYTE"
 
 
+def settle_after_last_byte() -> bool:
+    """Whether this server settles after a response's last byte (read per response, so a test's
+    environment applies at once)."""
+    return os.environ.get(SETTLE_AFTER_LAST_BYTE) == "1"
+
+
 def encode_event(data: str, sep: str = "\n") -> bytes:
     lines = data.splitlines() or [""]
     return ("".join(f"data: {line}{sep}" for line in lines) + sep).encode()
@@ -49,7 +55,7 @@ class EventSourceResponse(Response):
         self._content = content
         self._sep = sep
         self._ping = ping
-        self._final = final if os.environ.get(SETTLE_AFTER_LAST_BYTE) == "1" else None
+        self._final = final if settle_after_last_byte() else None
         self._ended = False
         self._lock = anyio.Lock()
         self.init_headers({"x-accel-buffering": "no", **(headers or {})})

@@ -14,7 +14,7 @@ completion id under attribute_not_exists, so a replayed settle is cancelled as a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -146,11 +146,12 @@ class DynamoDBRateLimiter:
         cost = charge.cost_usd if charge is not None else Decimal(0)
         spend_delta = cost - reservation.spend_usd if (served or charge) else -reservation.spend_usd
         update = settle_update(self._table, reservation, used_tokens, served, now, spend_delta)
+
         # The same settle without the spend correction: for when the counter has moved on to
-        # another month under us (its condition failed).
-        without_spend = settle_update(
-            self._table, reservation, used_tokens, served, now, Decimal(0)
-        )
+        # another month under us (its condition failed). Rare, so built only then.
+        def without_spend() -> SettleUpdate | None:
+            return settle_update(self._table, reservation, used_tokens, served, now, Decimal(0))
+
         try:
             self._settle(update, without_spend, charge, now)
             self._after_settle(reservation, update, now)
@@ -167,7 +168,7 @@ class DynamoDBRateLimiter:
     def _settle(
         self,
         update: SettleUpdate | None,
-        without_spend: SettleUpdate | None,
+        without_spend: Callable[[], SettleUpdate | None],
         charge: Charge | None,
         now: Decimal,
     ) -> None:
@@ -181,14 +182,15 @@ class DynamoDBRateLimiter:
                 if not conditional_check_failed(exc):
                     raise
                 # The spend counter has moved to another month: leave it, return the rest.
-                if without_spend is not None:
-                    client.update_item(**without_spend.request)
+                fallback = without_spend()
+                if fallback is not None:
+                    client.update_item(**fallback.request)
             return
         if not self._usage_table:
             if update is not None:
                 client.update_item(**update.request)
             return
-        for attempt in (update, without_spend):
+        for attempt in _first_then(update, without_spend):
             # The limiter's update is built as update_item's arguments: the same keys as a
             # transaction's Update (the stubs type the two as different TypedDicts).
             items: list[TransactWriteItemTypeDef] = (
@@ -251,3 +253,9 @@ class DynamoDBRateLimiter:
         return LimiterUnavailableError(
             "Rate limits cannot be checked right now, so the request was not run; please retry."
         )
+
+
+def _first_then[T](first: T, fallback: Callable[[], T]) -> Iterator[T]:
+    """`first`, then (only if asked for) what `fallback` builds."""
+    yield first
+    yield fallback()
