@@ -183,11 +183,7 @@ def measure() -> dict[str, Operations]:
             ("api_gateway", ("ChatFunction", events["api_gateway"])),
             ("function_url", ("ChatFunction", events["function_url"], "ChatStreamFunction")),
         ):
-            counted(label, *args)
-            aws.reset_clients()
-            from sparkai.api import dependencies
-
-            dependencies.reset()
+            counted(label, *args)  # deployed() resets the wiring (clients too) on its way out
     return results
 
 

@@ -141,7 +141,7 @@ def main() -> None:
     from sparkai.api import dependencies
     from sparkai.api.app import create_app
     from sparkai.config import clear_settings_cache
-    from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, provision
+    from sparkai_local.aws_server import LocalAwsServer, provision, table_environment
     from tests.support.servers import serve
 
     backend = ScriptedBackend(
@@ -158,17 +158,7 @@ def main() -> None:
             AWS_DEFAULT_REGION="us-east-1",
             AWS_ENDPOINT_URL_DYNAMODB=aws_server.url,
             AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=sagemaker_url,
-            **{
-                f"SPARKAI_{name}": LOCAL_TABLES[logical]
-                for name, logical in (
-                    ("KEYS_TABLE", "ApiKeysTable"),
-                    ("RATE_LIMITS_TABLE", "RateLimitsTable"),
-                    ("ACCOUNTS_TABLE", "AccountsTable"),
-                    ("USAGE_TABLE", "UsageTable"),
-                    ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
-                )
-                if logical in LOCAL_TABLES
-            },
+            **table_environment(),
         )
         direct(sagemaker_url)
         results["direct boto3 -> local SageMaker"] = median_ms(

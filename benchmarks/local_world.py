@@ -4,16 +4,15 @@ path's sample event for one key. Imports are inside, so `python -m benchmarks` s
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.stubs import ROOT
+from tests.support.events import EXAMPLE_KEY, load_event  # the events' key, and the events
 
-EXAMPLE_KEY = "sk-spark-example-key-for-local-tests-0000000000"  # the events' key
+__all__ = ["EXAMPLE_KEY", "LocalWorld", "local_world", "path_events"]
 
 
 @dataclass(frozen=True)
@@ -47,17 +46,12 @@ def local_world() -> Iterator[LocalWorld]:
 def path_events(record: Any) -> dict[str, dict[str, Any]]:
     """The authorizer's, API Gateway chat's (authorizer context of the key `record`) and the
     Function URL's sample events from events/, for the key EXAMPLE_KEY."""
-
-    def load(name: str) -> dict[str, Any]:
-        event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
-        return event
-
-    chat = load("chat/post-chat")
+    chat = load_event("chat/post-chat")
     chat["requestContext"]["authorizer"].update(
         account_id=record.account_id, key_id=record.key_id, key_hash=record.key_hash
     )
     return {
-        "authorizer": load("authorizer/valid-key"),
+        "authorizer": load_event("authorizer/valid-key"),
         "api_gateway": chat,
-        "function_url": load("chat_stream/function-url-buffered"),
+        "function_url": load_event("chat_stream/function-url-buffered"),
     }
