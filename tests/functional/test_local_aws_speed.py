@@ -96,6 +96,41 @@ def test_an_unused_value_is_still_refused_when_the_text_was_seen_before(dynamodb
     assert ":spare" in refused.value.response["Error"]["Message"]
 
 
+def test_a_passed_shape_check_does_not_pass_other_names_or_a_failed_one(dynamodb: Any) -> None:
+    """One expression text, two name maps: the shape checks that passed for `#k` = n do not pass
+    `#k` = account_id (the table's key); and a refused shape is refused again."""
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-shape"), "n": {"N": "0"}})
+
+    def set_k(name: str) -> dict[str, Any]:
+        answer: dict[str, Any] = dynamodb.update_item(
+            TableName=LIMITS,
+            Key=_key("speed-shape"),
+            UpdateExpression="SET #k = :v",
+            ExpressionAttributeNames={"#k": name},
+            ExpressionAttributeValues={":v": {"S": "x"}},
+            ReturnValues="ALL_NEW",
+        )
+        return answer["Attributes"]
+
+    assert set_k("n")["n"] == {"S": "x"}
+    for _ in range(2):
+        with pytest.raises(ClientError) as refused:
+            set_k("account_id")
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert "account_id" in refused.value.response["Error"]["Message"]
+    for _ in range(2):  # two SET clauses: refused every time, not only the first
+        with pytest.raises(ClientError) as twice:
+            dynamodb.update_item(
+                TableName=LIMITS,
+                Key=_key("speed-shape"),
+                UpdateExpression="SET n = :v SET tag = :v",
+                ExpressionAttributeValues={":v": {"S": "y"}},
+            )
+        assert twice.value.response["Error"]["Code"] == "ValidationException"
+    item = dynamodb.get_item(TableName=LIMITS, Key=_key("speed-shape"), ConsistentRead=True)
+    assert item["Item"] == {**_key("speed-shape"), "n": {"S": "x"}}
+
+
 def test_the_old_image_is_a_copy_not_the_item_after_the_update(dynamodb: Any) -> None:
     nested = {"M": {"parts": {"L": [{"N": "1"}, {"SS": ["a", "b"]}]}}}
     dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-old"), "n": {"N": "1"}, "doc": nested})
