@@ -131,15 +131,26 @@ def _process(self: Any, node: Any) -> Any:
 # -- the tree walk, decided per node type -----------------------------------------------------------
 
 
-@functools.cache
+_node_types: dict[type, bool] = {}
+_hooked_walkers: dict[type, bool] = {}
+
+
 def _is_node(node_type: type) -> bool:
-    return issubclass(node_type, Node)
+    known = _node_types.get(node_type)
+    if known is None:
+        known = _node_types[node_type] = issubclass(node_type, Node)
+    return known
 
 
-@functools.cache
 def _walks_children_with_hook(walker_type: type) -> bool:
     """Whether this walker overrides the pre-child hook (only the path resolver does)."""
-    return walker_type.pre_processing_of_child is not DepthFirstTraverser.pre_processing_of_child
+    known = _hooked_walkers.get(walker_type)
+    if known is None:
+        hook = getattr(walker_type, "pre_processing_of_child", None)
+        known = _hooked_walkers[walker_type] = (
+            hook is not DepthFirstTraverser.pre_processing_of_child
+        )
+    return known
 
 
 _dispatch: dict[tuple[type, type], type | None] = {}
