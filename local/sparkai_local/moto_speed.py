@@ -32,6 +32,13 @@ moto's time in benchmarks/local_aws.py's terms):
   pass for a (parsed expression, names, key attributes), they pass again: they are skipped for it
   (a failure is never kept, so a bad expression is refused every time). About a quarter of moto's
   time per chat request: one of them re-counted clauses at every nested node.
+- **Writing each attribute value through the whole AttributeValue shape.** moto's response
+  serializer writes an item by walking botocore's shape for every attribute value: ten members
+  (S, N, B, ... BOOL), each looked up through five alias providers, to copy one key. An item's
+  values are already in the wire's form, so a value made only of S, N, SS, NS, M, L, NULL and
+  BOOL is written directly, by the serializer's own rules (strings through str(), members in the
+  shape's order, a None member left out); anything else (binary, an unexpected key or type) goes
+  through moto's walk as before. About a fifth of the local AWS process's CPU per chat request.
 - **Walking a syntax tree through `isinstance` on abstract classes.** Every node visit asked
   `isinstance` of ABCMeta classes (Python's slowest `isinstance`) up to three times. The walk
   now decides per node *type*, once per walker class, with the same first-match order.
@@ -100,7 +107,7 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
     if kind is list:
         copied: list[Any] = []
         memo[id(value)] = copied
-        copied.extend(_copy_value(item, memo) for item in value)
+        copied.extend([_copy_value(item, memo) for item in value])
         return copied
     if _is_node(kind):
         return _copy_attributes(value, memo)
@@ -126,6 +133,73 @@ def _process(self: Any, node: Any) -> Any:
         if isinstance(node, node_class):
             return processor(node)
     return None
+
+
+# -- attribute values, written directly ----------------------------------------------------------
+
+_serialize: Any = importlib.import_module("moto.core.serialize")
+_stock_serialize_structure = _serialize.BaseJSONSerializer._serialize_type_structure
+_STRINGS = ("S", "N")
+_STRING_SETS = ("SS", "NS")
+_AS_IS = ("NULL", "BOOL")
+_DIRECT = frozenset(_STRINGS + _STRING_SETS + _AS_IS + ("M", "L"))
+_EMPTY: list[Any] = [None, {}, []]  # what moto's string serializer leaves as it is
+
+
+class _Indirect(Exception):
+    """This value needs moto's own walk."""
+
+
+def _string(value: Any) -> Any:
+    if type(value) is not str and not isinstance(value, int | float):
+        raise _Indirect  # Enum, Decimal, containers: moto's rules, not ours
+    return str(value) if value not in _EMPTY else value
+
+
+def _attribute_value(value: Any, members: tuple[str, ...]) -> dict[str, Any]:
+    """What moto's JSON serializer writes for one AttributeValue, or _Indirect."""
+    if type(value) is not dict or not value.keys() <= _DIRECT:
+        raise _Indirect
+    out: dict[str, Any] = {}
+    for name in members:  # the shape's order, as moto's walk writes them
+        member = value.get(name)
+        if member is None:
+            continue
+        if name in _STRINGS:
+            out[name] = _string(member)
+        elif name in _STRING_SETS:
+            if type(member) is not list:
+                raise _Indirect
+            out[name] = [None if item is None else _string(item) for item in member]
+        elif name in _AS_IS:
+            out[name] = member
+        elif name == "M":
+            if type(member) is not dict or "" in member:  # "" would be written unwrapped
+                raise _Indirect
+            out[name] = {
+                key: _attribute_value(item, members)
+                for key, item in member.items()
+                if item is not None
+            }
+        else:  # "L"
+            if type(member) is not list:
+                raise _Indirect
+            out[name] = [
+                None if item is None else _attribute_value(item, members) for item in member
+            ]
+    return out
+
+
+def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+    if key and value is not None and shape.name == "AttributeValue":
+        try:
+            direct = _attribute_value(value, tuple(shape.members))
+        except _Indirect:
+            pass
+        else:
+            self._default_serialize(serialized, direct, shape, key)
+            return
+    _stock_serialize_structure(self, serialized, value, shape, key)
 
 
 # -- the tree walk, decided per node type -----------------------------------------------------------
@@ -284,3 +358,4 @@ def install() -> None:
     DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively
     UpdateExpressionValidator.__init__ = _init_keeping_source
     UpdateExpressionValidator.validate = _validate
+    _serialize.BaseJSONSerializer._serialize_type_structure = _serialize_type_structure

@@ -185,3 +185,64 @@ def test_errors_keep_dynamodbs_shape_on_the_short_path(dynamodb: Any) -> None:
 def test_other_services_still_answer_through_motos_app(server: LocalAwsServer) -> None:
     plans = client("apigateway", server.url).get_usage_plans()["items"]
     assert {p["name"] for p in plans} >= {"sparkai-local-starter", "sparkai-local-pro"}
+
+
+VARIED_ITEM = {
+    "s": {"S": "text"},
+    "empty": {"S": ""},
+    "n": {"N": "-12.5000"},
+    "flag": {"BOOL": False},
+    "nothing": {"NULL": True},
+    "strings": {"SS": ["a", "b"]},
+    "numbers": {"NS": ["1", "2.5"]},
+    "blob": {"B": b"\x00\xffraw"},
+    "blobs": {"BS": [b"one", b"two"]},
+    "doc": {"M": {"inner": {"L": [{"S": "x"}, {"M": {}}, {"B": b"deep"}, {"L": []}]}}},
+}
+
+
+def test_items_of_every_type_come_back_as_they_went_in(dynamodb: Any) -> None:
+    item = {**_key("speed-types"), **VARIED_ITEM}
+    dynamodb.put_item(TableName=LIMITS, Item=item)
+    got = dynamodb.get_item(TableName=LIMITS, Key=_key("speed-types"), ConsistentRead=True)
+    assert got["Item"] == item
+    updated = dynamodb.update_item(
+        TableName=LIMITS,
+        Key=_key("speed-types"),
+        UpdateExpression="SET n = n + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    assert updated == {**item, "n": {"N": "-11.5"}}
+
+
+def test_attribute_values_are_written_as_motos_own_serializer_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The direct writer against moto's walk, on the wire values moto itself holds (binary as
+    base64 text), odd values included: byte for byte the same response body."""
+    from moto.core.responses import get_service_model
+    from moto.core.serialize import BaseJSONSerializer, JSONSerializer, XFormedAttributePicker
+
+    from sparkai_local import moto_speed
+
+    operation = get_service_model("dynamodb").operation_model("GetItem")
+    held = {
+        **{k: v for k, v in VARIED_ITEM.items() if "B" not in v and "BS" not in v},
+        "blob": {"B": "AP9yYXc="},
+        "blobs": {"BS": ["b25l", "dHdv"]},
+        "nested": {"M": {"a": {"L": [{"N": "1"}, None, {"SS": ["x", None]}]}, "b": None}},
+        "typed": {"N": 7, "S": "both"},  # two members, not a str: written in the shape's order
+        "odd": {"X": "unknown member"},
+    }
+    result = {"Item": held, "ConsumedCapacity": {"TableName": LIMITS, "CapacityUnits": 1.0}}
+
+    def body() -> str:
+        serializer = JSONSerializer(operation, value_picker=XFormedAttributePicker())
+        return str(serializer.serialize(result)["body"])
+
+    direct = body()
+    monkeypatch.setattr(
+        BaseJSONSerializer, "_serialize_type_structure", moto_speed._stock_serialize_structure
+    )
+    assert direct == body()
