@@ -250,39 +250,84 @@ def stream_latencies(http: httpx.Client, target: Target, n: int) -> tuple[list[f
     return first_bytes, wholes
 
 
-async def _throughput(target: Target, n_per_client: int) -> float:
+async def _throughput(target: Target, n_per_client: int) -> tuple[int, float]:
+    """(requests, seconds) for CONCURRENCY clients sending n_per_client requests each."""
     url, headers, body = target.buffered()
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
-        async def client() -> None:
-            for _ in range(n_per_client):
+        async def client(n: int) -> None:
+            for _ in range(n):
                 response = await http.post(url, headers=headers, json=body)
                 if response.status_code != 200:
                     raise RuntimeError(f"{target.name}: {response.status_code}")
 
-        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))  # warm the connections
+        await asyncio.gather(*(client(2) for _ in range(CONCURRENCY)))  # open the connections
         start = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
-        return CONCURRENCY * n_per_client / (time.perf_counter() - start)
+        await asyncio.gather(*(client(n_per_client) for _ in range(CONCURRENCY)))
+        return CONCURRENCY * n_per_client, time.perf_counter() - start
 
 
-def measure(direct: Target, gateway: Target, args: argparse.Namespace) -> dict[str, float]:
-    """One gateway, with the direct backend measured right before it (same conditions)."""
+class Samples:
+    """One gateway's raw samples over a repetition's rounds."""
+
+    def __init__(self) -> None:
+        self.buffered: list[float] = []
+        self.first: list[float] = []
+        self.whole: list[float] = []
+        self.requests = 0
+        self.seconds = 0.0
+
+
+def _share(total: int, rounds: int, i: int) -> int:
+    return total // rounds + (1 if i < total % rounds else 0)
+
+
+def measure(
+    direct: Target, gateways: list[Target], args: argparse.Namespace, rep: int
+) -> dict[str, dict[str, float]]:
+    """One repetition: ROUNDS short rounds, each measuring the direct backend and then every
+    gateway (in alternating order) on a slice of the samples. A shared 2-core machine drifts in
+    speed over minutes; measured in long blocks one after the other, one gateway got the fast
+    minutes and the other the slow, and the ratios swung by 30-50% between repetitions. In
+    interleaved rounds both see the same machine, and each number is the p50 over all rounds."""
+    rounds = args.rounds
+    direct_samples = Samples()
+    samples = {g.name: Samples() for g in gateways}
     with httpx.Client(timeout=60) as http:
-        buffered_latencies(http, direct, 50)  # warm both paths and their connections
-        buffered_latencies(http, gateway, 50)
-        stream_latencies(http, gateway, 10)
-        d_buf = _p50(buffered_latencies(http, direct, args.buffered))
-        g_buf = _p50(buffered_latencies(http, gateway, args.buffered))
-        d_first, d_whole = stream_latencies(http, direct, args.streams)
-        g_first, g_whole = stream_latencies(http, gateway, args.streams)
+        buffered_latencies(http, direct, 50)  # warm every path and its connections
+        for gateway in gateways:
+            buffered_latencies(http, gateway, 50)
+            stream_latencies(http, gateway, 5)
+        for i in range(rounds):
+            n_buf, n_str = _share(args.buffered, rounds, i), _share(args.streams, rounds, i)
+            direct_samples.buffered += buffered_latencies(http, direct, n_buf)
+            first, whole = stream_latencies(http, direct, n_str)
+            direct_samples.first += first
+            direct_samples.whole += whole
+            order = gateways if (rep + i) % 2 == 0 else gateways[::-1]
+            for gateway in order:
+                own = samples[gateway.name]
+                own.buffered += buffered_latencies(http, gateway, n_buf)
+                first, whole = stream_latencies(http, gateway, n_str)
+                own.first += first
+                own.whole += whole
+            for gateway in order:
+                requests, seconds = asyncio.run(
+                    _throughput(gateway, _share(args.throughput, rounds, i))
+                )
+                samples[gateway.name].requests += requests
+                samples[gateway.name].seconds += seconds
+    d_buf = _p50(direct_samples.buffered)
     return {
-        "buffered": g_buf - d_buf,
-        "first_byte": _p50(g_first) - _p50(d_first),
-        "whole": _p50(g_whole) - _p50(d_whole),
-        "throughput": asyncio.run(_throughput(gateway, args.throughput)),
-        "direct_buffered": d_buf,
+        name: {
+            "buffered": _p50(own.buffered) - d_buf,
+            "first_byte": _p50(own.first) - _p50(direct_samples.first),
+            "whole": _p50(own.whole) - _p50(direct_samples.whole),
+            "throughput": own.requests / own.seconds,
+            "direct_buffered": d_buf,
+        }
+        for name, own in samples.items()
     }
 
 
@@ -338,10 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=300, help="streams per sample")
     parser.add_argument("--throughput", type=int, default=100, help="requests per client at c=8")
     parser.add_argument("--repetitions", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per repetition")
     args = parser.parse_args(argv)
-    if args.streams * args.repetitions > PEER_STREAM_CEILING:
+    if (args.streams + 5) * args.repetitions > PEER_STREAM_CEILING:
         parser.error(
-            f"--streams x --repetitions must stay <= {PEER_STREAM_CEILING}: LiteLLM "
+            f"(--streams + 5 to warm up) x --repetitions must stay <= {PEER_STREAM_CEILING}: LiteLLM "
             f"{PEER_VERSION}'s proxy hangs on its 673rd stream (see PEER_STREAM_CEILING)"
         )
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -397,14 +443,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             results: dict[str, list[dict[str, float]]] = {sparkai.name: [], peer.name: []}
             for rep in range(args.repetitions):
-                order = [sparkai, peer] if rep % 2 == 0 else [peer, sparkai]
-                for gateway in order:
-                    print(f"rep {rep + 1}: {gateway.name} ...", flush=True)
-                    results[gateway.name].append(measure(direct, gateway, args))
+                print(f"rep {rep + 1}: both gateways, {args.rounds} interleaved rounds", flush=True)
+                for name, numbers in measure(direct, [sparkai, peer], args, rep).items():
+                    results[name].append(numbers)
     print(
         f"\n{_cpu_model()}, {os.cpu_count()} cores; "
         f"{args.buffered} buffered requests (c=1) and {args.streams} streams per sample, "
-        f"{CONCURRENCY}x{args.throughput} requests for throughput"
+        f"{CONCURRENCY}x{args.throughput} requests for throughput, in {args.rounds} interleaved "
+        "rounds per repetition"
     )
     print_table(results)
     return 0
