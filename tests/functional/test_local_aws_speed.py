@@ -74,6 +74,36 @@ def test_one_condition_text_is_judged_with_each_calls_own_values(dynamodb: Any) 
     assert again["n"] == {"N": "7"}
 
 
+def test_one_condition_text_is_judged_with_each_calls_own_names(dynamodb: Any) -> None:
+    item = {**_key("speed-names"), "n": {"N": "1"}, "tag": {"S": "t"}}
+    dynamodb.put_item(TableName=LIMITS, Item=item)
+
+    def delete_if(name: str, value: dict[str, str]) -> None:
+        dynamodb.delete_item(
+            TableName=LIMITS,
+            Key=_key("speed-names"),
+            ConditionExpression="#a = :v",
+            ExpressionAttributeNames={"#a": name},
+            ExpressionAttributeValues={":v": value},
+        )
+
+    with pytest.raises(ClientError) as refused:  # n is 1, not "t"
+        delete_if("n", {"S": "t"})
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    delete_if("tag", {"S": "t"})
+    assert "Item" not in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-names"))
+    codes = []
+    for _ in range(2):  # text that cannot be split into tokens: refused every time, alike
+        dynamodb.put_item(TableName=LIMITS, Item=item)
+        with pytest.raises(ClientError) as garbled:
+            dynamodb.delete_item(
+                TableName=LIMITS, Key=_key("speed-names"), ConditionExpression="n = $"
+            )
+        codes.append(garbled.value.response["Error"]["Code"])
+    assert codes[0] == codes[1]
+    assert "Item" in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-names"))
+
+
 def test_an_invalid_update_expression_is_refused_every_time(dynamodb: Any) -> None:
     for _ in range(2):  # a parse that failed is not remembered as a success
         with pytest.raises(ClientError) as refused:
