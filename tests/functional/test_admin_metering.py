@@ -290,3 +290,68 @@ def test_usage_of_an_unknown_account_or_a_bad_month_is_an_error(
     with pytest.raises(SystemExit) as exited:
         admin_main(["usage", "acct_nope", "--month", "2026-13"])
     assert exited.value.code == 2 and "not a month" in capsys.readouterr().err
+
+
+class _CountingDynamoDB:
+    """The real (moto) client, counting the calls a report makes."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "get_paginator":
+            self.calls.append("query")
+        elif not name.startswith("_"):
+            self.calls.append(name)
+        return getattr(self._client, name)
+
+
+def _ledger_row(dynamodb: Any, account_id: str, day: str, cost: str) -> None:
+    dynamodb.put_item(
+        TableName=TABLES["UsageTable"],
+        Item={
+            "pk": {"S": account_id},
+            "sk": {"S": f"{day}#spark-1#key_1#0.0003"},
+            "date": {"S": day},
+            "model": {"S": "spark-1"},
+            "key_id": {"S": "key_1"},
+            "requests": {"N": "1"},
+            "prompt_tokens": {"N": "10"},
+            "completion_tokens": {"N": "10"},
+            "cost_usd": {"N": cost},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "queries"),
+    [
+        (None, None, 1),  # this month so far: the month's spend comes from the same rows
+        ("2026-10-01", "2026-11-30", 1),  # covers the month so far too
+        ("2026-10-01", "2026-10-31", 2),  # last month only: this month is queried on its own
+        ("2026-11-02", "2026-11-26", 2),  # misses the 1st
+    ],
+)
+def test_the_months_spend_is_read_once_when_the_report_already_covers_it(
+    dynamodb: Any, start: str | None, end: str | None, queries: int
+) -> None:
+    from sparkai.usage.reporter import UsageReporter
+
+    account = "acct_mtd"
+    for day, cost in [
+        ("2026-10-31", "5"),  # last month
+        ("2026-11-01", "0.25"),
+        ("2026-11-26", "0.5"),  # today, by the reporter's clock
+        ("2026-11-27", "7"),  # a row another instance's clock already dates tomorrow
+    ]:
+        _ledger_row(dynamodb, account, day, cost)
+    counting = _CountingDynamoDB(dynamodb)
+    noon = 1795694400.0  # 2026-11-26T12:00:00Z
+    reporter = UsageReporter(
+        TABLES["UsageTable"], TABLES["AccountsTable"], lambda: counting, clock=lambda: noon
+    )
+    first, last = reporter.default_range(start, end)
+    report = reporter.report(account, first, last)
+    assert report["month_to_date_usd"] == "0.75"  # Nov 1st and today; not October, not the 27th
+    assert counting.calls.count("query") == queries

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,10 @@ def month_range(month: str) -> tuple[dt.date, dt.date]:
     return first, following - dt.timedelta(days=1)
 
 
+def _cost(items: Iterable[dict[str, Any]]) -> Decimal:
+    return sum((get_decimal(i, "cost_usd") or Decimal(0) for i in items), Decimal(0))
+
+
 class UsageReporter:
     def __init__(
         self,
@@ -84,8 +88,9 @@ class UsageReporter:
     def report(self, account_id: str, start: dt.date, end: dt.date) -> dict[str, Any]:
         """Exactly the GET /v1/usage body: one row per day, model and key; totals; the month."""
         check_range(start, end)
+        items = list(self._rows(account_id, start, end))
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for item in self._rows(account_id, start, end):
+        for item in items:
             key = (
                 get_str(item, "date") or "",
                 get_str(item, "model") or "",
@@ -124,18 +129,24 @@ class UsageReporter:
                 "cost_usd": usd(sum((r["cost"] for r in rows.values()), Decimal(0))),
             },
             "spend_limit_usd": None if limit is None else usd(limit),
-            "month_to_date_usd": usd(self.month_to_date(account_id)),
+            "month_to_date_usd": usd(self._month_to_date(account_id, start, end, items)),
         }
 
     def month_to_date(self, account_id: str) -> Decimal:
         today = _today(self._clock)
-        return sum(
-            (
-                get_decimal(i, "cost_usd") or Decimal(0)
-                for i in self._rows(account_id, today.replace(day=1), today)
-            ),
-            Decimal(0),
-        )
+        return _cost(self._rows(account_id, today.replace(day=1), today))
+
+    def _month_to_date(
+        self, account_id: str, start: dt.date, end: dt.date, items: list[dict[str, Any]]
+    ) -> Decimal:
+        """This month so far. The default report (and the dashboard's) reads exactly those days
+        already: their rows are summed again rather than queried again."""
+        today = _today(self._clock)
+        first = today.replace(day=1)
+        if not (start <= first and today <= end):
+            return self.month_to_date(account_id)
+        low, high = first.isoformat(), today.isoformat() + "~"  # _rows' own key range
+        return _cost(i for i in items if low <= (get_str(i, "sk") or "") <= high)
 
     def _rows(self, account_id: str, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
         # Row keys start with the date, so one key-range query covers the days ("~" sorts after
