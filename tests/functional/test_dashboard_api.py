@@ -143,6 +143,34 @@ def test_key_lifecycle_create_list_rotate_revoke(api: TestClient, pool: LocalUse
     assert states == {key["id"]: "revoked", rotated.json()["key"]["id"]: "active"}
 
 
+def test_revoking_and_rotating_look_the_key_up_once(api: TestClient, pool: LocalUserPool) -> None:
+    """The ownership check's read is the one the revocation (or rotation) works from, and the
+    revoked record comes back from the write itself: one by-key-id lookup per action."""
+    from sparkai import aws
+
+    user = new_user(pool)
+    first = api.post("/v1/dashboard/keys", headers=user, json={"name": "a"}).json()["key"]
+    second = api.post("/v1/dashboard/keys", headers=user, json={"name": "b"}).json()["key"]
+    lookups: list[str] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        if params.get("IndexName") == "by_key_id":
+            lookups.append(params["ExpressionAttributeValues"][":k"]["S"])
+
+    events = aws.dynamodb().meta.events
+    events.register("before-parameter-build.dynamodb.Query", count)
+    try:
+        revoked = api.post(f"/v1/dashboard/keys/{first['id']}/revoke", headers=user)
+        rotated = api.post(f"/v1/dashboard/keys/{second['id']}/rotate", headers=user, json={})
+    finally:
+        events.unregister("before-parameter-build.dynamodb.Query", count)
+    assert revoked.status_code == 200 and revoked.json()["key"]["status"] == "revoked"
+    assert revoked.json()["key"]["id"] == first["id"]
+    assert rotated.status_code == 201 and rotated.json()["previous"]["id"] == second["id"]
+    # revoke: the ownership check only; rotate: that check and the answer's fresh "previous"
+    assert lookups == [first["id"], second["id"], second["id"]]
+
+
 def test_two_users_never_see_or_change_each_others_keys(
     api: TestClient, pool: LocalUserPool
 ) -> None:

@@ -135,11 +135,14 @@ class TableStore:
     def _client(self) -> DynamoDBClient:
         return self._client_factory()
 
-    def _set_or_remove(self, key: Mapping[str, str], attributes: Mapping[str, Value]) -> None:
-        """Set (or, for None, remove) top-level attributes of the existing item at `key`."""
-        self._client.update_item(
+    def _set_or_remove(self, key: Mapping[str, str], attributes: Mapping[str, Value]) -> Item:
+        """Set (or, for None, remove) top-level attributes of the existing item at `key`; the
+        item as stored after the write (the same call: no read after it)."""
+        response = self._client.update_item(
             TableName=self._table,
             Key=to_item(key),
             ConditionExpression=f"attribute_exists({next(iter(key))})",
+            ReturnValues="ALL_NEW",
             **set_or_remove(attributes),
         )
+        return response["Attributes"]

@@ -185,10 +185,13 @@ class AccountAdmin:
             raise AdminError(f"no key {key_id!r}")
         return record
 
-    def revoke_key(self, key_id: str) -> ApiKeyRecord:
-        record = self._key(key_id)
+    def revoke_key(self, key_id: str, *, record: ApiKeyRecord | None = None) -> ApiKeyRecord:
+        """Revoke a key (a no-op for a revoked one); the record as stored after. `record`: the
+        key as the caller just read it (the dashboard, after its ownership check), so it is not
+        looked up again."""
+        record = record if record is not None and record.key_id == key_id else self._key(key_id)
         if record.status != REVOKED:
-            self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
+            record = self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
         # The account's keys come from the by_account index, which is eventually consistent: a
         # key created a moment ago may be missing, so rotate_key does not come through here.
         remaining = [
@@ -200,13 +203,18 @@ class AccountAdmin:
             account = self.get_account(record.account_id)
             if account.usage_key_id:
                 self._edge.set_enabled(account.usage_key_id, False)
-        return self._key(key_id)
+        return record
 
     def rotate_key(
-        self, key_id: str, *, grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS
+        self,
+        key_id: str,
+        *,
+        grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS,
+        record: ApiKeyRecord | None = None,
     ) -> CreatedKey:
-        """A new key for the same account; the old one keeps working for `grace_seconds`."""
-        old = self._key(key_id)
+        """A new key for the same account; the old one keeps working for `grace_seconds`.
+        `record`: the old key as the caller just read it (see revoke_key)."""
+        old = record if record is not None and record.key_id == key_id else self._key(key_id)
         if old.state(self._clock()) != ACTIVE:
             raise AdminError(f"key {key_id} is {old.state(self._clock())}; only active keys rotate")
         # Order matters: the new key, and the account's usage-plan key, must work before the old

@@ -88,15 +88,14 @@ class DashboardService:
         return self._admin.create_key(account_id, name=name, expires_in=expires_in)
 
     def revoke_key(self, account_id: str, key_id: str) -> ApiKeyRecord:
-        self._owned(account_id, key_id)
-        return self._admin.revoke_key(key_id)
+        return self._admin.revoke_key(key_id, record=self._owned(account_id, key_id))
 
     def rotate_key(
         self, account_id: str, key_id: str, *, grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS
     ) -> RotatedKey:
-        self._owned(account_id, key_id)
+        owned = self._owned(account_id, key_id)
         try:
-            created = self._admin.rotate_key(key_id, grace_seconds=grace_seconds)
+            created = self._admin.rotate_key(key_id, grace_seconds=grace_seconds, record=owned)
         except AdminError as exc:  # e.g. the key is revoked or expired already
             raise InvalidRequestError(str(exc), param="key_id") from exc
         return RotatedKey(created, self._owned(account_id, key_id))

@@ -125,9 +125,10 @@ class KeyStore(TableStore):
             for item in page.get("Items", []):
                 yield record_from_item(item)
 
-    def update(self, key_hash: str, **attributes: str | int | Decimal | None) -> None:
-        """Set (or, for None, remove) top-level attributes of one key record."""
-        self._set_or_remove({"key_hash": key_hash}, attributes)
+    def update(self, key_hash: str, **attributes: str | int | Decimal | None) -> ApiKeyRecord:
+        """Set (or, for None, remove) top-level attributes of one key record; the record as
+        stored after the write."""
+        return record_from_item(self._set_or_remove({"key_hash": key_hash}, attributes))
 
     def touch(self, key_hash: str, now: int) -> None:
         """Record that a key was used (last_used_at only ever moves forward)."""
