@@ -5,8 +5,6 @@ item-level backup the local server installs (sparkai_local.moto_transactions).""
 
 from __future__ import annotations
 
-import copy
-import os
 import statistics
 import time
 from typing import Any
@@ -27,10 +25,6 @@ def _p50(call: Any) -> float:
 
 
 def main() -> None:
-    os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models import DynamoDBBackend
-
     from sparkai_local import moto_transactions
     from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
 
@@ -57,8 +51,9 @@ def main() -> None:
             ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
         )
 
+    settle_key = {k["AttributeName"]: {"S": "bench-settle"} for k in schema}
+
     def settle() -> None:
-        key = {k["AttributeName"]: {"S": "bench-settle"} for k in schema}
         ddb.transact_write_items(
             TransactItems=[
                 {
@@ -72,20 +67,13 @@ def main() -> None:
                 {
                     "Update": {
                         "TableName": usage,
-                        "Key": key,
+                        "Key": settle_key,
                         "UpdateExpression": "ADD n :one",
                         "ExpressionAttributeValues": {":one": {"N": "1"}},
                     }
                 },
             ]
         )
-
-    def stock_moto(on: bool) -> None:
-        if on:
-            models.copy = copy  # type: ignore[assignment]
-            DynamoDBBackend.transact_write_items = moto_transactions._original  # type: ignore[method-assign]
-        else:
-            moto_transactions.install()
 
     print(f"p50 of {RUNS} calls over HTTP to the local AWS process (one request at a time), ms")
     print(
@@ -97,9 +85,9 @@ def main() -> None:
             batch = [{"PutRequest": {"Item": ledger_item(written + i)}} for i in range(25)]
             ddb.batch_write_item(RequestItems={usage: batch})
             written += 25
-        stock_moto(True)
+        moto_transactions.uninstall()
         stock = _p50(settle)
-        stock_moto(False)
+        moto_transactions.install()
         print(
             f"  {size:>12} {_p50(get):9.2f} {_p50(update):11.2f} {stock:16.2f} {_p50(settle):16.2f}"
         )

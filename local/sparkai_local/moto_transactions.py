@@ -96,3 +96,9 @@ def install() -> None:
     """Idempotent: the local AWS process and in-process test servers both call it."""
     models.copy = _TablesNotCopied()  # type: ignore[attr-defined,assignment]  # moto's own copy module, swapped on purpose
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """moto's own transactions again (benchmarks/local_aws.py compares the two)."""
+    models.copy = copy  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]
