@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from sparkai.accounts.service import AccountAdmin, CreatedKey
 from sparkai.accounts.store import AccountStore
+from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from sparkai.wiring import reset as reset_process_caches
@@ -79,6 +80,7 @@ def admin(moto: None) -> AccountAdmin:
     return AccountAdmin(
         accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=KeyStore(TABLES["ApiKeysTable"], lambda: dynamodb),
+        epochs=KeyEpochs(TABLES["RateLimitsTable"], lambda: dynamodb),
     )
 
 

@@ -27,6 +27,7 @@ from sparkai.accounts.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
 from sparkai.accounts.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, AdminError
 from sparkai.accounts.store import AccountStore
 from sparkai.errors import ConfigurationError
+from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
 from sparkai.plans import PLANS, Limits
@@ -179,6 +180,7 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
         outputs = _stack_outputs(args.stack, session)
         env.setdefault("SPARKAI_KEYS_TABLE", outputs["KeysTableName"])
         env.setdefault("SPARKAI_ACCOUNTS_TABLE", outputs["AccountsTableName"])
+        env.setdefault("SPARKAI_RATE_LIMITS_TABLE", outputs["RateLimitsTableName"])
         env.setdefault("SPARKAI_USAGE_PLAN_PREFIX", outputs["UsagePlanPrefix"])
         if "UsageTableName" in outputs:
             env.setdefault("SPARKAI_USAGE_TABLE", outputs["UsageTableName"])
@@ -196,6 +198,7 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
     return AccountAdmin(
         accounts=AccountStore(settings.accounts_table, lambda: dynamodb),
         keys=KeyStore(settings.keys_table, lambda: dynamodb),
+        epochs=KeyEpochs(settings.rate_limits_table, lambda: dynamodb),
         edge=edge,
         usage=UsageReporter(env["SPARKAI_USAGE_TABLE"], settings.accounts_table, lambda: dynamodb)
         if env.get("SPARKAI_USAGE_TABLE")

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from sparkai.accounts.edge import UsagePlanEdge
 from sparkai.accounts.service import AccountAdmin
 from sparkai.accounts.store import AccountStore
+from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
 from sparkai_local import moto_numbers, moto_speed, moto_transactions
@@ -190,6 +191,7 @@ def local_admin(url: str, *, with_usage_plans: bool = False) -> AccountAdmin:
     return AccountAdmin(
         accounts=AccountStore(LOCAL_TABLES["AccountsTable"], lambda: dynamodb),
         keys=KeyStore(LOCAL_TABLES["ApiKeysTable"], lambda: dynamodb),
+        epochs=KeyEpochs(LOCAL_TABLES["RateLimitsTable"], lambda: dynamodb),
         edge=UsagePlanEdge(client("apigateway", url), LOCAL_USAGE_PLAN_PREFIX)
         if with_usage_plans
         else None,

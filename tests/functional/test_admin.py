@@ -15,6 +15,7 @@ from sparkai.accounts.service import AccountAdmin, AdminError
 from sparkai.accounts.store import AccountStore
 from sparkai.auth.authenticator import Authenticator
 from sparkai.errors import InvalidApiKeyError
+from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from sparkai_admin.cli import main as admin_main
@@ -54,6 +55,7 @@ def lifecycle(store: KeyStore, apigateway: Any, clock: Clock) -> AccountAdmin:
     return AccountAdmin(
         accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=store,
+        epochs=KeyEpochs(TABLES["RateLimitsTable"], lambda: dynamodb),
         edge=UsagePlanEdge(apigateway, PREFIX),
         clock=clock,
     )
@@ -205,6 +207,7 @@ def test_the_regional_api_key_quota_stops_key_creation_clearly(
     admin = AccountAdmin(
         accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=store,
+        epochs=KeyEpochs(TABLES["RateLimitsTable"], lambda: dynamodb),
         edge=UsagePlanEdge(apigateway, PREFIX),
     )
     account = admin.create_account("pro")

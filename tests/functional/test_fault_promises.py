@@ -18,6 +18,7 @@ from sparkai.accounts.service import AccountAdmin
 from sparkai.accounts.store import AccountStore
 from sparkai.api.app import create_app
 from sparkai.auth.authenticator import Authenticator
+from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
 from tests.conftest import REGION, TABLES, KeyFactory, queue_sagemaker_results
@@ -127,6 +128,7 @@ def test_rotating_without_grace_keeps_the_usage_plan_key_while_the_index_lags(
     admin = AccountAdmin(
         accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
         keys=store,
+        epochs=KeyEpochs(TABLES["RateLimitsTable"], lambda: dynamodb),
         edge=UsagePlanEdge(apigateway, PREFIX),
     )
     account = admin.create_account("pro")

@@ -103,6 +103,7 @@ def admin_cli(stack: RunningStack, *args: str) -> str:
         "AWS_DEFAULT_REGION": "us-east-1",
         "SPARKAI_KEYS_TABLE": "sparkai-local-api-keys",
         "SPARKAI_ACCOUNTS_TABLE": "sparkai-local-accounts",
+        "SPARKAI_RATE_LIMITS_TABLE": "sparkai-local-rate-limits",
         "SPARKAI_USAGE_PLAN_PREFIX": "sparkai-local",
     }
     result = subprocess.run(

@@ -62,6 +62,7 @@ class AccountSettings:
 
     accounts_table: str
     keys_table: str
+    rate_limits_table: str  # each account's keys epoch lives on its limiter item (keys/epochs.py)
     # Usage plans are found by name: "<prefix>-starter", "<prefix>-pro", "<prefix>-enterprise".
     # Empty means "no API Gateway edge" (the local stack without it, or edge plans switched off).
     usage_plan_prefix: str = ""

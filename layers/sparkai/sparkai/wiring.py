@@ -106,6 +106,7 @@ def get_account_admin() -> AccountAdmin:
     from sparkai.accounts.edge import UsagePlanEdge
     from sparkai.accounts.service import AccountAdmin
     from sparkai.accounts.store import AccountStore
+    from sparkai.keys.epochs import KeyEpochs
 
     settings = config.get_account_settings()
     edge = (
@@ -116,6 +117,7 @@ def get_account_admin() -> AccountAdmin:
     return AccountAdmin(
         accounts=AccountStore(settings.accounts_table, aws.dynamodb),
         keys=KeyStore(settings.keys_table, aws.dynamodb),
+        epochs=KeyEpochs(settings.rate_limits_table, aws.dynamodb),
         edge=edge,
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 from sparkai.accounts.edge import Edge, NoEdge
 from sparkai.accounts.records import Account
 from sparkai.accounts.store import AccountStore
+from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
 from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
 from sparkai.keys.store import KeyStore
@@ -40,12 +41,16 @@ class AccountAdmin:
         *,
         accounts: AccountStore,
         keys: KeyStore,
+        epochs: KeyEpochs,
         edge: Edge | None = None,
         clock: Callable[[], float] = time.time,
         usage: UsageReporter | None = None,
     ) -> None:
         self._accounts = accounts
         self._keys = keys
+        # Moved after every change to an account's keys, once the key records are written: a
+        # process that remembers a key at the old epoch checks it again (sparkai.keys.epochs).
+        self._epochs = epochs
         self._edge = edge or NoEdge()
         self._clock = clock
         self._usage = usage
@@ -100,6 +105,7 @@ class AccountAdmin:
                 rpm=resolved.requests_per_minute,
                 tpm=resolved.tokens_per_minute,
             )
+        self._epochs.bump(account_id)
         return updated
 
     def set_budget(self, account_id: str, monthly_usd: Decimal | None) -> Account:
@@ -111,6 +117,7 @@ class AccountAdmin:
         self._accounts.update(account_id, spend_limit_usd=monthly_usd)
         for record in self._keys.list_for_account(account_id):
             self._keys.update(record.key_hash, spend_limit_usd=monthly_usd)
+        self._epochs.bump(account_id)
         return account
 
     def usage_report(self, account_id: str, month: str) -> dict[str, Any]:
@@ -192,6 +199,7 @@ class AccountAdmin:
         record = record if record is not None and record.key_id == key_id else self._key(key_id)
         if record.status != REVOKED:
             record = self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
+        self._epochs.bump(record.account_id)  # also when it was revoked already: cheap, certain
         # The account's keys come from the by_account index, which is eventually consistent: a
         # key created a moment ago may be missing, so rotate_key does not come through here.
         remaining = [
@@ -234,4 +242,5 @@ class AccountAdmin:
             deadline = self._now() + grace_seconds
             if old.expires_at is None or old.expires_at > deadline:
                 self._keys.update(old.key_hash, expires_at=deadline)
+        self._epochs.bump(old.account_id)
         return created

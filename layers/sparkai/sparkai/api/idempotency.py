@@ -112,7 +112,8 @@ async def admit_once(
     key = idempotency_key(request)
     if key is None:
         return Admitted(await admission())
-    caller = principal or authenticator.recent(request.headers.get("authorization"))
+    remembered = authenticator.recent(request.headers.get("authorization"))
+    caller = principal or (remembered.principal if remembered else None)
     if caller is None:  # nothing known without I/O: identify first (admission re-uses it)
         caller = await get_principal(request, authenticator)
     account_id = caller.account_id

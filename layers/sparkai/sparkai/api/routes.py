@@ -52,9 +52,10 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def caller_before_body(request: Request, authenticator: Authenticator) -> Principal | None:
     """The caller, known before a byte of the body is read, so an unknown key cannot make us read
     (or parse) a megabyte. Behind API Gateway it comes free with the request. On the bearer path
-    the key is checked against the store first, except for a key this process accepted within
-    RECENT_SECONDS: then None, and admit() verifies it while reserving (one DynamoDB wait, not
-    two); such a key never reaches the model unverified."""
+    the key is checked against the store first, except for a key this process remembers
+    (Authenticator.recent): then None, and admit() reserves under the account's keys epoch, which
+    vouches for the key in the same write (one DynamoDB call); such a key never reaches the model
+    unverified."""
     if get_chat_settings().auth_mode == "bearer" and authenticator.recent(
         request.headers.get("authorization")
     ):

@@ -30,7 +30,7 @@ from sparkai.errors import (
     StreamDeadlineExceededError,
 )
 from sparkai.keys.records import Principal
-from sparkai.limits import RateLimiter, RateLimitStatus, Reservation
+from sparkai.limits import RateLimiter, RateLimitStatus, Reservation, StaleKeyGuess
 from sparkai.plans import plan_name
 from sparkai.usage.ledger import Charge
 from sparkai.usage.pricing import cost_usd
@@ -91,9 +91,19 @@ class ChatService:
 
     # -- reserving ---------------------------------------------------------------------------------
 
-    def reserve(self, principal: Principal, request: ChatRequest) -> Ticket:
-        """Check the request fits the plan and reserve its requests and tokens (429 if not)."""
-        prepared = self._prepare(principal, request)
+    def reserve(
+        self, principal: Principal, request: ChatRequest, *, key_epoch: int | None = None
+    ) -> Ticket:
+        """Check the request fits the plan and reserve its requests and tokens (429 if not).
+        With `key_epoch` (a remembered key) only while the account's keys are unchanged since;
+        StaleKeyGuess if they changed, or if the remembered plan refuses the request (the key's
+        own check then decides)."""
+        try:
+            prepared = self._prepare(principal, request)
+        except InvalidRequestError:
+            if key_epoch is not None:
+                raise StaleKeyGuess(principal.account_id) from None
+            raise
         # Rate budgets reserve the estimate (an overage is charged at settle and only slows the
         # next minute); the spend limit is a hard cap, so it reserves the prompt's upper bound.
         reservation = self._limiter.reserve(
@@ -103,6 +113,7 @@ class ChatService:
                 prepared.model.price_per_1k_tokens,
                 prompt_token_bound(prepared.messages) + prepared.max_tokens,
             ),
+            key_epoch=key_epoch,
         )
         return Ticket(principal, request, prepared, reservation)
 

@@ -1,5 +1,11 @@
 """Exact per-account rate limits (requests/min and tokens/min) shared by every Lambda instance."""
 
-from sparkai.limits.port import BudgetStatus, RateLimiter, RateLimitStatus, Reservation
+from sparkai.limits.port import (
+    BudgetStatus,
+    RateLimiter,
+    RateLimitStatus,
+    Reservation,
+    StaleKeyGuess,
+)
 
-__all__ = ["BudgetStatus", "RateLimitStatus", "RateLimiter", "Reservation"]
+__all__ = ["BudgetStatus", "RateLimitStatus", "RateLimiter", "Reservation", "StaleKeyGuess"]

@@ -47,9 +47,11 @@ def reserve_request(
     spend_usd: Decimal,
     spend_month: str,
     month_end: int,
+    key_epoch: int | None = None,
 ) -> dict[str, Any]:
     """The conditional update that reserves one request, `tok_inc` of tokens and `spend_usd`,
-    shaped by the guess `hint` of what the item holds."""
+    shaped by the guess `hint` of what the item holds; with `key_epoch`, only while the account's
+    keys epoch is still that value (a key remembered as valid at that epoch)."""
     names = {
         "#r": "req_tat",
         "#t": "tok_tat",
@@ -84,6 +86,10 @@ def reserve_request(
     else:  # no counter yet, or last month's: this month starts with this request
         conditions.append("(attribute_not_exists(#sm) OR #sm < :m)")
         sets += ["#sm = :m", "#s = :cost"]
+    if key_epoch is not None:
+        names["#ke"] = "keys_epoch"
+        values[":ke"] = to_attr(key_epoch)
+        conditions.append("#ke = :ke" if key_epoch else "(attribute_not_exists(#ke) OR #ke = :ke)")
     return {
         "TableName": table,
         "Key": to_item({"account_id": principal.account_id}),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from sparkai.dynamo import get_decimal, get_str
+from sparkai.dynamo import get_decimal, get_int, get_str
 from sparkai.errors import RateLimitExceededError, SpendLimitExceededError
 from sparkai.keys.records import Principal
 from sparkai.limits.port import BudgetStatus, RateLimitStatus
@@ -37,6 +37,7 @@ class State:
     tok_tat: Decimal | None = None
     spend_month: str | None = None
     spend_usd: Decimal = Decimal(0)
+    keys_epoch: int = 0  # moved by every change to the account's keys (sparkai.keys.epochs)
 
 
 def state_of(item: Mapping[str, Mapping[str, Any]] | None) -> State:
@@ -45,6 +46,7 @@ def state_of(item: Mapping[str, Mapping[str, Any]] | None) -> State:
         get_decimal(item, "tok_tat"),
         get_str(item, "spend_month"),
         get_decimal(item, "spend_usd") or Decimal(0),
+        get_int(item, "keys_epoch") or 0,
     )
 
 

@@ -34,7 +34,7 @@ from sparkai.limits.gcra import (
     state_of,
     status,
 )
-from sparkai.limits.port import Reservation
+from sparkai.limits.port import Reservation, StaleKeyGuess
 from sparkai.observability import logger
 from sparkai.usage.ledger import aggregate_update, marker_put
 from sparkai.usage.pricing import usd
@@ -69,8 +69,16 @@ class DynamoDBRateLimiter:
         return Decimal(repr(self._clock() * 1000)).quantize(QUANTUM, rounding=ROUND_FLOOR)
 
     def reserve(
-        self, principal: Principal, tokens: int, *, spend_usd: Decimal = Decimal(0)
+        self,
+        principal: Principal,
+        tokens: int,
+        *,
+        spend_usd: Decimal = Decimal(0),
+        key_epoch: int | None = None,
     ) -> Reservation:
+        """Reserve, or refuse (429) from what the item holds. With `key_epoch` (a key this process
+        remembers), only while the account's keys epoch is that value: StaleKeyGuess otherwise,
+        and every refusal is then one the store confirmed at that epoch."""
         limits = principal.limits
         now = self._now_ms()
         month, day, month_end = month_of(now)
@@ -81,6 +89,8 @@ class DynamoDBRateLimiter:
             # A counter already in a later month (another instance's clock is ahead) is that month.
             spend_month = max(month, hint.spend_month or month)
             if principal.spend_limit_usd is not None and spend_usd > principal.spend_limit_usd:
+                if key_epoch is not None:  # a remembered limit: only the key's own check decides
+                    raise StaleKeyGuess(principal.account_id)
                 # Alone above the limit: no state can make it fit (the hint only words the message).
                 refuse_if_over_budget(principal, spend_usd, hint, spend_month)
             try:
@@ -95,6 +105,7 @@ class DynamoDBRateLimiter:
                         spend_usd,
                         spend_month,
                         month_end,
+                        key_epoch,
                     ),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -105,6 +116,8 @@ class DynamoDBRateLimiter:
                 # The item the condition saw (ReturnValuesOnConditionCheckFailure), untyped in
                 # botocore's ClientError response.
                 current = state_of(cast("dict[str, Any] | None", exc.response.get("Item")))
+                if key_epoch is not None and current.keys_epoch != key_epoch:
+                    raise StaleKeyGuess(principal.account_id) from None
                 self._remember(principal.account_id, current)
                 refuse_if_over_budget(
                     principal, spend_usd, current, max(month, current.spend_month or month)
@@ -126,6 +139,7 @@ class DynamoDBRateLimiter:
                 spend_usd=spend_usd,
                 spend_month=spend_month,
                 day=day,
+                key_epoch=new.keys_epoch,
             )
         raise LimiterUnavailableError("The rate limiter is under heavy contention; please retry.")
 

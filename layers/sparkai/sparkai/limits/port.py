@@ -40,11 +40,25 @@ class Reservation:
     spend_usd: Decimal = Decimal(0)  # worst-case cost reserved against the monthly spend limit
     spend_month: str = ""  # YYYY-MM the spend was reserved in
     day: str = ""  # UTC date (YYYY-MM-DD) of admission: the ledger row the answer is charged to
+    key_epoch: int = (
+        0  # the account's keys epoch this reservation's write saw (sparkai.keys.epochs)
+    )
+
+
+class StaleKeyGuess(Exception):
+    """A reservation made on a remembered key was refused because the account's keys changed
+    since (its keys epoch moved), or before the store could say: nothing was reserved, and the
+    caller checks the key again."""
 
 
 class RateLimiter(Protocol):
     def reserve(
-        self, principal: Principal, tokens: int, *, spend_usd: Decimal = Decimal(0)
+        self,
+        principal: Principal,
+        tokens: int,
+        *,
+        spend_usd: Decimal = Decimal(0),
+        key_epoch: int | None = None,
     ) -> Reservation: ...
 
     def settle(
