@@ -262,7 +262,10 @@ def render(ops: dict[str, Operations]) -> str:
     names = {
         "authorizer": "authorizer (API Gateway caches it per key for 60 s)",
         "api_gateway": "chat through API Gateway (principal from the authorizer)",
-        "function_url": "chat through the Function URL (bearer key checked by the app)",
+        "function_url": (
+            "chat through the Function URL (a key the function remembers: vouched for by the "
+            "reservation's keys-epoch condition; 2 more GetItems when first seen, then every 5 min)"
+        ),
     }
     for key, label in names.items():
         o = ops[key]
