@@ -8,7 +8,9 @@ NULL, M and L.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +123,42 @@ def set_or_remove(attributes: Mapping[str, Value]) -> dict[str, Any]:
 def conditional_check_failed(exc: ClientError) -> bool:
     """Whether a write was refused by its ConditionExpression (not a fault)."""
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def transaction_conflict(exc: ClientError) -> bool:
+    """Whether a write lost a race with a transaction on the same item (nothing was written).
+
+    DynamoDB rejects a single-item write that meets an ongoing transaction on its item
+    (TransactionConflictException), and cancels a transaction that meets another write
+    (TransactionCanceledException, reason TransactionConflict). botocore's standard retries cover
+    neither, and moto never raises them: the limiter's item takes a request's reservation and the
+    previous request's settle at once whenever one account sends requests back to back."""
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "TransactionConflictException":
+        return True
+    reasons = exc.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(
+        r.get("Code") == "TransactionConflict" for r in reasons
+    )
+
+
+CONFLICT_RETRIES = 4  # after the first try: ~10, 20, 40, 80 ms, jittered (a transaction's life)
+
+
+def retrying_conflicts[T](
+    call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """`call()`, tried again after a short jittered pause while it loses to a transaction."""
+    from botocore.exceptions import ClientError  # loaded by then (a client made the call)
+
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            return call()
+        except ClientError as exc:
+            if attempt == CONFLICT_RETRIES or not transaction_conflict(exc):
+                raise
+            sleep(0.01 * 2**attempt * (0.5 + random.random()))  # noqa: S311 - jitter only
+    raise AssertionError("unreachable")
 
 
 class TableStore:
