@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError
 from sparkai.accounts.edge import EdgeQuotaError, NoEdge, UsagePlanEdge
 from sparkai.accounts.service import DEFAULT_ROTATION_GRACE_SECONDS, AccountAdmin, AdminError
 from sparkai.accounts.store import AccountStore
+from sparkai.dynamo import retry_transaction_conflicts
 from sparkai.errors import ConfigurationError
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.records import ApiKeyRecord
@@ -187,7 +188,9 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
     from sparkai.config import AccountSettings, load_settings
 
     settings = load_settings(AccountSettings, env)
-    dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
+    dynamodb = retry_transaction_conflicts(
+        session.client("dynamodb", endpoint_url=args.endpoint_url)
+    )
     edge = (
         UsagePlanEdge(
             session.client("apigateway", endpoint_url=args.endpoint_url), settings.usage_plan_prefix

@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
+from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
+    DynamodbException,
+    TransactionCanceledException,
+)
+from moto.dynamodb.models import DynamoDBBackend
 
-from sparkai import aws
 from sparkai.api.app import create_app
 from tests.conftest import JsonLogs, KeyFactory, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
@@ -29,48 +33,40 @@ def client(moto: None) -> Iterator[TestClient]:
         yield test_client
 
 
-def _conflict(operation: str) -> ClientError:
-    if operation == "TransactWriteItems":
-        error: dict[str, Any] = {
-            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-            "CancellationReasons": [
-                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
-                {"Code": "None"},
-                {"Code": "None"},
-            ],
-        }
-    else:
-        error = {
-            "Error": {
-                "Code": "TransactionConflictException",
-                "Message": "Transaction is ongoing for the item",
-            }
-        }
-    return ClientError(error, operation)  # type: ignore[arg-type]
-
-
 class Conflicting:
-    """The app's real (moto) client, whose next `times` reservations or settles lose the race."""
+    """moto's DynamoDB, whose next `times` reservations (or settles) lose a race with a
+    transaction: answered, over the wire, as DynamoDB answers them, before anything is written."""
 
-    def __init__(self, real: Any, operation: str, times: int) -> None:
-        self._real, self._operation, self.left = real, operation, times
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, operation: str, times: int) -> None:
+        self.left = times
+        if operation == "UpdateItem":
+            real_update = DynamoDBBackend.update_item
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
+            def update_item(backend: Any, *args: Any, **kwargs: Any) -> Any:
+                if kwargs.get("return_values_on_condition_check_failure"):  # the reservation
+                    self._maybe_lose(
+                        DynamodbException(
+                            ERROR_TYPE_PREFIX + "TransactionConflictException",
+                            "Transaction is ongoing for the item",
+                        )
+                    )
+                return real_update(backend, *args, **kwargs)
 
-    def _maybe_lose(self, operation: str) -> None:
-        if operation == self._operation and self.left > 0:
+            monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
+        else:
+            real_transact = DynamoDBBackend.transact_write_items
+
+            def transact_write_items(backend: Any, *args: Any, **kwargs: Any) -> Any:
+                lost = ("TransactionConflict", "Transaction is ongoing for the item", None)
+                self._maybe_lose(TransactionCanceledException([lost, (None,) * 3, (None,) * 3]))
+                return real_transact(backend, *args, **kwargs)
+
+            monkeypatch.setattr(DynamoDBBackend, "transact_write_items", transact_write_items)
+
+    def _maybe_lose(self, error: Exception) -> None:
+        if self.left > 0:
             self.left -= 1
-            raise _conflict(operation)
-
-    def update_item(self, **kwargs: Any) -> Any:
-        if kwargs.get("ReturnValuesOnConditionCheckFailure"):  # the reservation
-            self._maybe_lose("UpdateItem")
-        return self._real.update_item(**kwargs)
-
-    def transact_write_items(self, **kwargs: Any) -> Any:
-        self._maybe_lose("TransactWriteItems")
-        return self._real.transact_write_items(**kwargs)
+            raise error
 
 
 def chat(client: TestClient, secret: str) -> Any:
@@ -86,11 +82,14 @@ def usage(client: TestClient, secret: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("operation", ["UpdateItem", "TransactWriteItems"])
 def test_losing_to_a_transaction_is_retried_and_the_answer_metered_once(
-    client: TestClient, make_key: KeyFactory, json_logs: JsonLogs, operation: str
+    client: TestClient,
+    make_key: KeyFactory,
+    json_logs: JsonLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
 ) -> None:
     key = make_key()
-    conflicting = Conflicting(aws.client("dynamodb"), operation, times=2)
-    aws.set_client("dynamodb", conflicting)
+    conflicting = Conflicting(monkeypatch, operation, times=2)
     answer = chat(client, key.secret)
     assert answer.status_code == 200, answer.text
     assert conflicting.left == 0  # both conflicts happened, and were outlasted
@@ -101,10 +100,10 @@ def test_losing_to_a_transaction_is_retried_and_the_answer_metered_once(
 
 
 def test_a_reservation_that_keeps_losing_is_the_documented_503(
-    client: TestClient, make_key: KeyFactory
+    client: TestClient, make_key: KeyFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = make_key()
-    aws.set_client("dynamodb", Conflicting(aws.client("dynamodb"), "UpdateItem", times=50))
+    Conflicting(monkeypatch, "UpdateItem", times=50)
     refused = chat(client, key.secret)
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "rate_limiter_unavailable"

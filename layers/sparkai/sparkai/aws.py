@@ -62,7 +62,12 @@ def client(service: str, **config: Any) -> Any:
             # boto3's stubs type client() per literal service name; `service` is any name here,
             # and the typed accessors below give callers the precise client type.
             make: Any = boto3.client
-            _clients[cache_key] = make(service, config=Config(**options))
+            made = make(service, config=Config(**options))
+            if service == "dynamodb":
+                from sparkai.dynamo import retry_transaction_conflicts
+
+                made = retry_transaction_conflicts(made)
+            _clients[cache_key] = made
         return _clients[cache_key]
 
 

@@ -9,8 +9,7 @@ NULL, M and L.
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -125,18 +124,14 @@ def conditional_check_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def transaction_conflict(exc: ClientError) -> bool:
-    """Whether a write lost a race with a transaction on the same item (nothing was written).
-
-    DynamoDB rejects a single-item write that meets an ongoing transaction on its item
-    (TransactionConflictException), and cancels a transaction that meets another write
-    (TransactionCanceledException, reason TransactionConflict). botocore's standard retries cover
-    neither, and moto never raises them: the limiter's item takes a request's reservation and the
-    previous request's settle at once whenever one account sends requests back to back."""
-    code = exc.response.get("Error", {}).get("Code")
+def _lost_to_a_transaction(parsed: Mapping[str, Any]) -> bool:
+    """Whether a DynamoDB error answer says the write lost a race with a transaction on its item
+    (nothing was written): TransactionConflictException for a single-item write, a transaction
+    cancelled with reason TransactionConflict."""
+    code = parsed.get("Error", {}).get("Code")
     if code == "TransactionConflictException":
         return True
-    reasons = exc.response.get("CancellationReasons") or []
+    reasons = parsed.get("CancellationReasons") or []
     return code == "TransactionCanceledException" and any(
         r.get("Code") == "TransactionConflict" for r in reasons
     )
@@ -145,20 +140,26 @@ def transaction_conflict(exc: ClientError) -> bool:
 CONFLICT_RETRIES = 4  # after the first try: ~10, 20, 40, 80 ms, jittered (a transaction's life)
 
 
-def retrying_conflicts[T](
-    call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep
-) -> T:
-    """`call()`, tried again after a short jittered pause while it loses to a transaction."""
-    from botocore.exceptions import ClientError  # loaded by then (a client made the call)
+def _conflict_retry_delay(response: Any = None, attempts: int = 0, **_: Any) -> float | None:
+    """botocore's needs-retry hook: seconds to wait before sending a write that lost to a
+    transaction again, or None (not this hook's to retry)."""
+    if response is None or attempts > CONFLICT_RETRIES or not _lost_to_a_transaction(response[1]):
+        return None
+    return float(0.01 * 2 ** (attempts - 1) * (0.5 + random.random()))  # noqa: S311 - jitter only
 
-    for attempt in range(CONFLICT_RETRIES + 1):
-        try:
-            return call()
-        except ClientError as exc:
-            if attempt == CONFLICT_RETRIES or not transaction_conflict(exc):
-                raise
-            sleep(0.01 * 2**attempt * (0.5 + random.random()))  # noqa: S311 - jitter only
-    raise AssertionError("unreachable")
+
+def retry_transaction_conflicts[C](client: C) -> C:
+    """`client` (a DynamoDB client), sending a write that lost a race with a transaction again.
+
+    DynamoDB rejects a write that meets an ongoing transaction on its item, and botocore's
+    standard retries do not cover it (moto never raises it either). One account's requests sent
+    back to back meet exactly so: a reservation and the previous request's settle on the same
+    limiter item. The same request is sent again, so a transaction keeps its ClientRequestToken."""
+    events: Any = client.meta.events  # type: ignore[attr-defined]
+    events.register(
+        "needs-retry.dynamodb", _conflict_retry_delay, unique_id="sparkai-transaction-conflicts"
+    )
+    return client
 
 
 class TableStore:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sparkai.dynamo import TableStore, retrying_conflicts, to_item
+from sparkai.dynamo import TableStore, to_item
 
 if TYPE_CHECKING:
     from sparkai.aws import DynamoDBFactory
@@ -43,13 +43,12 @@ class KeyEpochs(TableStore):
 
     def bump(self, account_id: str) -> None:
         """Move the account's keys epoch: every key remembered at the old one is checked again."""
-        values = to_item({":one": 1, ":exp": math.ceil(self._clock()) + _EPOCH_TTL_S})
-        retrying_conflicts(  # the item is also every settle's: a race with one is not a failure
-            lambda: self._client.update_item(
-                TableName=self._table,
-                Key=to_item({"account_id": account_id}),
-                UpdateExpression="ADD #ke :one SET #e = :exp",
-                ExpressionAttributeNames={"#ke": "keys_epoch", "#e": "expires_at"},
-                ExpressionAttributeValues=values,
-            )
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item({"account_id": account_id}),
+            UpdateExpression="ADD #ke :one SET #e = :exp",
+            ExpressionAttributeNames={"#ke": "keys_epoch", "#e": "expires_at"},
+            ExpressionAttributeValues=to_item(
+                {":one": 1, ":exp": math.ceil(self._clock()) + _EPOCH_TTL_S}
+            ),
         )

@@ -16,12 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from decimal import ROUND_FLOOR, Decimal
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sparkai.dynamo import conditional_check_failed, retrying_conflicts
+from sparkai.dynamo import conditional_check_failed
 from sparkai.errors import LimiterUnavailableError
 from sparkai.keys.records import Principal
 from sparkai.limits.expressions import SettleUpdate, reserve_request, settle_update
@@ -94,26 +93,22 @@ class DynamoDBRateLimiter:
                     raise StaleKeyGuess(principal.account_id)
                 # Alone above the limit: no state can make it fit (the hint only words the message).
                 refuse_if_over_budget(principal, spend_usd, hint, spend_month)
-            request = reserve_request(
-                self._table,
-                principal,
-                now,
-                hint,
-                req_inc,
-                tok_inc,
-                spend_usd,
-                spend_month,
-                month_end,
-                key_epoch,
-            )
             try:
-                response = retrying_conflicts(
-                    partial(
-                        self._client_factory().update_item,
-                        **request,
-                        ReturnValues="ALL_NEW",
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )
+                response = self._client_factory().update_item(
+                    **reserve_request(
+                        self._table,
+                        principal,
+                        now,
+                        hint,
+                        req_inc,
+                        tok_inc,
+                        spend_usd,
+                        spend_month,
+                        month_end,
+                        key_epoch,
+                    ),
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
                 if not conditional_check_failed(exc):
@@ -196,18 +191,18 @@ class DynamoDBRateLimiter:
             if update is None:
                 return
             try:
-                retrying_conflicts(lambda: client.update_item(**update.request))
+                client.update_item(**update.request)
             except ClientError as exc:
                 if not conditional_check_failed(exc):
                     raise
                 # The spend counter has moved to another month: leave it, return the rest.
                 fallback = without_spend()
                 if fallback is not None:
-                    retrying_conflicts(lambda: client.update_item(**fallback.request))
+                    client.update_item(**fallback.request)
             return
         if not self._usage_table:
             if update is not None:
-                retrying_conflicts(lambda: client.update_item(**update.request))
+                client.update_item(**update.request)
             return
         for attempt in _first_then(update, without_spend):
             # The limiter's update is built as update_item's arguments: the same keys as a
@@ -224,12 +219,8 @@ class DynamoDBRateLimiter:
             try:
                 # The completion id as the request token: botocore's own retries of a lost
                 # response are answered as the same transaction (and the marker guards beyond).
-                # One that lost a race with another write on its items wrote nothing: again.
-                token = charge.completion_id[:36]
-                retrying_conflicts(
-                    partial(
-                        client.transact_write_items, TransactItems=items, ClientRequestToken=token
-                    )
+                client.transact_write_items(
+                    TransactItems=items, ClientRequestToken=charge.completion_id[:36]
                 )
                 return
             except ClientError as exc:
