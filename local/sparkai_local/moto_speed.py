@@ -127,20 +127,6 @@ def _processing_map(walker: Any) -> dict[type, Any]:
     return cached
 
 
-def _nodes_to_be_processed(self: Any) -> tuple[type, ...]:
-    cached: tuple[type, ...] | None = self.__dict__.get("_sparkai_types")
-    if cached is None:
-        cached = self.__dict__["_sparkai_types"] = tuple(_processing_map(self))
-    return cached
-
-
-def _process(self: Any, node: Any) -> Any:
-    for node_class, processor in _processing_map(self).items():
-        if isinstance(node, node_class):
-            return processor(node)
-    return None
-
-
 # -- attribute values, written directly ----------------------------------------------------------
 
 _serialize: Any = importlib.import_module("moto.core.serialize")
@@ -371,8 +357,6 @@ def install() -> None:
     ConditionExpressionParser._lex_condition_expression = _lex_condition_expression  # type: ignore[method-assign]
     core_responses.method_names_from_class = _method_names_from_class
     Node.__deepcopy__ = _copy_attributes
-    DepthFirstTraverser.nodes_to_be_processed = _nodes_to_be_processed
-    DepthFirstTraverser.process = _process
     DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively
     UpdateExpressionValidator.__init__ = _init_keeping_source
     UpdateExpressionValidator.validate = _validate
