@@ -28,6 +28,7 @@ from sparkai.plans import Limits
 from sparkai_admin.cli import main as admin_main
 from tests.conftest import REGION, TABLES, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
+from tests.support.dynamodb_calls import DynamoDBCalls
 
 NOV_26 = 1_795_680_000.0  # 2026-11-26 08:00 UTC
 DAY = 86_400.0
@@ -292,21 +293,6 @@ def test_usage_of_an_unknown_account_or_a_bad_month_is_an_error(
     assert exited.value.code == 2 and "not a month" in capsys.readouterr().err
 
 
-class _CountingDynamoDB:
-    """The real (moto) client, counting the calls a report makes."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "get_paginator":
-            self.calls.append("query")
-        elif not name.startswith("_"):
-            self.calls.append(name)
-        return getattr(self._client, name)
-
-
 def _ledger_row(dynamodb: Any, account_id: str, day: str, cost: str) -> None:
     dynamodb.put_item(
         TableName=TABLES["UsageTable"],
@@ -346,12 +332,12 @@ def test_the_months_spend_is_read_once_when_the_report_already_covers_it(
         ("2026-11-27", "7"),  # a row another instance's clock already dates tomorrow
     ]:
         _ledger_row(dynamodb, account, day, cost)
-    counting = _CountingDynamoDB(dynamodb)
     noon = 1795694400.0  # 2026-11-26T12:00:00Z
     reporter = UsageReporter(
-        TABLES["UsageTable"], TABLES["AccountsTable"], lambda: counting, clock=lambda: noon
+        TABLES["UsageTable"], TABLES["AccountsTable"], lambda: dynamodb, clock=lambda: noon
     )
     first, last = reporter.default_range(start, end)
-    report = reporter.report(account, first, last)
+    with DynamoDBCalls(dynamodb) as calls:
+        report = reporter.report(account, first, last)
     assert report["month_to_date_usd"] == "0.75"  # Nov 1st and today; not October, not the 27th
-    assert counting.calls.count("query") == queries
+    assert [operation for operation, _ in calls.calls].count("Query") == queries

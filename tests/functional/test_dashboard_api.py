@@ -27,6 +27,7 @@ from sparkai.dashboard.tokens import CognitoTokenVerifier
 from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, provision
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
+from tests.support.dynamodb_calls import DynamoDBCalls
 from tests.support.fixtures_servers import SageMakerServer
 from tests.support.lambda_harness import LambdaContext
 
@@ -151,19 +152,14 @@ def test_revoking_and_rotating_look_the_key_up_once(api: TestClient, pool: Local
     user = new_user(pool)
     first = api.post("/v1/dashboard/keys", headers=user, json={"name": "a"}).json()["key"]
     second = api.post("/v1/dashboard/keys", headers=user, json={"name": "b"}).json()["key"]
-    lookups: list[str] = []
-
-    def count(params: dict[str, Any], **_: Any) -> None:
-        if params.get("IndexName") == "by_key_id":
-            lookups.append(params["ExpressionAttributeValues"][":k"]["S"])
-
-    events = aws.dynamodb().meta.events
-    events.register("before-parameter-build.dynamodb.Query", count)
-    try:
+    with DynamoDBCalls(aws.dynamodb()) as calls:
         revoked = api.post(f"/v1/dashboard/keys/{first['id']}/revoke", headers=user)
         rotated = api.post(f"/v1/dashboard/keys/{second['id']}/rotate", headers=user, json={})
-    finally:
-        events.unregister("before-parameter-build.dynamodb.Query", count)
+    lookups = [
+        params["ExpressionAttributeValues"][":k"]["S"]
+        for operation, params in calls.calls
+        if operation == "Query" and params.get("IndexName") == "by_key_id"
+    ]
     assert revoked.status_code == 200 and revoked.json()["key"]["status"] == "revoked"
     assert revoked.json()["key"]["id"] == first["id"]
     assert rotated.status_code == 201 and rotated.json()["previous"]["id"] == second["id"]

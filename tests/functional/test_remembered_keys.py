@@ -23,6 +23,7 @@ from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from tests.conftest import REGION, TABLES, KeyFactory, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
+from tests.support.dynamodb_calls import DynamoDBCalls
 
 HELLO = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}]}
 
@@ -40,37 +41,19 @@ def post(client: TestClient, secret: str, **body: Any) -> Any:
     )
 
 
-class Calls:
-    """The DynamoDB operations the app's client makes, as (operation, table)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str]] = []
-        self._events = aws.dynamodb().meta.events
-
-    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        self.seen.append((model.name, params.get("TableName", "")))
-
-    def __enter__(self) -> Calls:
-        self._events.register("before-parameter-build.dynamodb", self)
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._events.unregister("before-parameter-build.dynamodb", self)
-
-
 def test_a_remembered_key_costs_one_dynamodb_call_before_the_model(
     client: TestClient, make_key: KeyFactory
 ) -> None:
     key = make_key()
-    with Calls() as first:
+    with DynamoDBCalls(aws.dynamodb()) as first:
         assert post(client, key.secret).status_code == 200
-    with Calls() as second:
+    with DynamoDBCalls(aws.dynamodb()) as second:
         assert post(client, key.secret).status_code == 200
     keys, limits = TABLES["ApiKeysTable"], TABLES["RateLimitsTable"]
     # First sight: read the key, reserve, read it again to remember it at the epoch just seen.
-    assert first.seen[:3] == [("GetItem", keys), ("UpdateItem", limits), ("GetItem", keys)]
+    assert first.operations()[:3] == [("GetItem", keys), ("UpdateItem", limits), ("GetItem", keys)]
     # Remembered: the reservation alone vouches for it; then the settle.
-    assert second.seen == [("UpdateItem", limits), ("TransactWriteItems", "")]
+    assert second.operations() == [("UpdateItem", limits), ("TransactWriteItems", "")]
 
 
 def test_a_revoked_key_gets_401_and_holds_nothing(client: TestClient, make_key: KeyFactory) -> None:
@@ -135,29 +118,19 @@ def test_key_changes_write_the_record_before_moving_the_epoch(
     moto: None, make_key: KeyFactory
 ) -> None:
     """The order Authenticator.confirm relies on: record first, epoch after, for every change."""
-    seen: list[str] = []
-
-    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
-        if model.name == "UpdateItem":
-            seen.append(params["TableName"])
-
     key = make_key("starter")
     admin = make_key.admin
-    events = admin._keys._client.meta.events  # the client the fixture's stores share
-    events.register("before-parameter-build.dynamodb.UpdateItem", record)
-    try:
-        for change in (
-            lambda: admin.change_plan(key.record.account_id, "pro"),
-            lambda: admin.set_budget(key.record.account_id, Decimal(5)),
-            lambda: admin.rotate_key(key.record.key_id, grace_seconds=60),
-            lambda: admin.revoke_key(key.record.key_id),
-        ):
-            seen.clear()
+    for change in (
+        lambda: admin.change_plan(key.record.account_id, "pro"),
+        lambda: admin.set_budget(key.record.account_id, Decimal(5)),
+        lambda: admin.rotate_key(key.record.key_id, grace_seconds=60),
+        lambda: admin.revoke_key(key.record.key_id),
+    ):
+        with DynamoDBCalls(admin._keys._client) as calls:  # the client the fixture's stores share
             change()
-            assert seen[-1] == TABLES["RateLimitsTable"], seen
-            assert TABLES["ApiKeysTable"] in seen[:-1], seen
-    finally:
-        events.unregister("before-parameter-build.dynamodb.UpdateItem", record)
+        seen = [table for operation, table in calls.operations() if operation == "UpdateItem"]
+        assert seen[-1] == TABLES["RateLimitsTable"], seen
+        assert TABLES["ApiKeysTable"] in seen[:-1], seen
 
 
 def test_moving_the_epoch_keeps_the_item_past_any_reservations_expiry(moto: None) -> None:
