@@ -40,9 +40,8 @@ class Reservation:
     spend_usd: Decimal = Decimal(0)  # worst-case cost reserved against the monthly spend limit
     spend_month: str = ""  # YYYY-MM the spend was reserved in
     day: str = ""  # UTC date (YYYY-MM-DD) of admission: the ledger row the answer is charged to
-    key_epoch: int = (
-        0  # the account's keys epoch this reservation's write saw (sparkai.keys.epochs)
-    )
+    # The account's keys epoch this reservation's write saw (sparkai.keys.epochs).
+    key_epoch: int = 0
 
 
 class StaleKeyGuess(Exception):

@@ -58,6 +58,12 @@ def month_range(month: str) -> tuple[dt.date, dt.date]:
     return first, following - dt.timedelta(days=1)
 
 
+def _sort_keys(start: dt.date, end: dt.date) -> tuple[str, str]:
+    """The ledger's sort keys from `start` to `end`: row keys start with the date, so one key
+    range covers the days ("~" sorts after every "#model#key#price" suffix)."""
+    return start.isoformat(), end.isoformat() + "~"
+
+
 def _cost(items: Iterable[dict[str, Any]]) -> Decimal:
     return sum((get_decimal(i, "cost_usd") or Decimal(0) for i in items), Decimal(0))
 
@@ -132,32 +138,25 @@ class UsageReporter:
             "month_to_date_usd": usd(self._month_to_date(account_id, start, end, items)),
         }
 
-    def month_to_date(self, account_id: str) -> Decimal:
-        today = _today(self._clock)
-        return _cost(self._rows(account_id, today.replace(day=1), today))
-
     def _month_to_date(
         self, account_id: str, start: dt.date, end: dt.date, items: list[dict[str, Any]]
     ) -> Decimal:
-        """This month so far. The default report (and the dashboard's) reads exactly those days
-        already: their rows are summed again rather than queried again."""
+        """This month so far. The default report (and the dashboard's) has read those days
+        already (`items`, from start to end): their rows are summed rather than queried again."""
         today = _today(self._clock)
         first = today.replace(day=1)
         if not (start <= first and today <= end):
-            return self.month_to_date(account_id)
-        low, high = first.isoformat(), today.isoformat() + "~"  # _rows' own key range
+            return _cost(self._rows(account_id, first, today))
+        low, high = _sort_keys(first, today)
         return _cost(i for i in items if low <= (get_str(i, "sk") or "") <= high)
 
     def _rows(self, account_id: str, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
-        # Row keys start with the date, so one key-range query covers the days ("~" sorts after
-        # every "#model#key#price" suffix).
         paginator = self._client_factory().get_paginator("query")
+        low, high = _sort_keys(start, end)
         for page in paginator.paginate(
             TableName=self._usage_table,
             KeyConditionExpression="pk = :a AND sk BETWEEN :from AND :to",
-            ExpressionAttributeValues=to_item(
-                {":a": account_id, ":from": start.isoformat(), ":to": end.isoformat() + "~"}
-            ),
+            ExpressionAttributeValues=to_item({":a": account_id, ":from": low, ":to": high}),
             ConsistentRead=True,  # totals equal the answers just returned, not a second later
         ):
             yield from page.get("Items", [])
