@@ -44,6 +44,7 @@ PEER_MASTER_KEY = "sk-peer-bench-master"  # a throwaway local proxy's key
 # no leaked socket on its side or the local SageMaker's, and the same with this project's old and
 # new model-server relay (2026-11-26). Runs are kept below that rather than timing out mid-table.
 PEER_STREAM_CEILING = 650
+WARM_STREAMS = 5  # per gateway and repetition, before the rounds
 
 
 # -- the peer's environment -------------------------------------------------------------------------
@@ -269,7 +270,7 @@ async def _throughput(target: Target, n_per_client: int) -> tuple[int, float]:
 
 
 class Samples:
-    """One gateway's raw samples over a repetition's rounds."""
+    """One target's raw samples over a repetition's rounds."""
 
     def __init__(self) -> None:
         self.buffered: list[float] = []
@@ -277,6 +278,13 @@ class Samples:
         self.whole: list[float] = []
         self.requests = 0
         self.seconds = 0.0
+
+    def measure(self, http: httpx.Client, target: Target, buffered: int, streams: int) -> None:
+        """`buffered` requests, then `streams` streams, added to what was measured before."""
+        self.buffered += buffered_latencies(http, target, buffered)
+        first, whole = stream_latencies(http, target, streams)
+        self.first += first
+        self.whole += whole
 
 
 def _share(total: int, rounds: int, i: int) -> int:
@@ -286,7 +294,7 @@ def _share(total: int, rounds: int, i: int) -> int:
 def measure(
     direct: Target, gateways: list[Target], args: argparse.Namespace, rep: int
 ) -> dict[str, dict[str, float]]:
-    """One repetition: ROUNDS short rounds, each measuring the direct backend and then every
+    """One repetition: `--rounds` short rounds, each measuring the direct backend and then every
     gateway (in alternating order) on a slice of the samples. A shared 2-core machine drifts in
     speed over minutes; measured in long blocks one after the other, one gateway got the fast
     minutes and the other the slow, and the ratios swung by 30-50% between repetitions. In
@@ -298,20 +306,13 @@ def measure(
         buffered_latencies(http, direct, 50)  # warm every path and its connections
         for gateway in gateways:
             buffered_latencies(http, gateway, 50)
-            stream_latencies(http, gateway, 5)
+            stream_latencies(http, gateway, WARM_STREAMS)
         for i in range(rounds):
             n_buf, n_str = _share(args.buffered, rounds, i), _share(args.streams, rounds, i)
-            direct_samples.buffered += buffered_latencies(http, direct, n_buf)
-            first, whole = stream_latencies(http, direct, n_str)
-            direct_samples.first += first
-            direct_samples.whole += whole
+            direct_samples.measure(http, direct, n_buf, n_str)
             order = gateways if (rep + i) % 2 == 0 else gateways[::-1]
             for gateway in order:
-                own = samples[gateway.name]
-                own.buffered += buffered_latencies(http, gateway, n_buf)
-                first, whole = stream_latencies(http, gateway, n_str)
-                own.first += first
-                own.whole += whole
+                samples[gateway.name].measure(http, gateway, n_buf, n_str)
             for gateway in order:
                 requests, seconds = asyncio.run(
                     _throughput(gateway, _share(args.throughput, rounds, i))
@@ -385,9 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repetitions", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per repetition")
     args = parser.parse_args(argv)
-    if (args.streams + 5) * args.repetitions > PEER_STREAM_CEILING:
+    if (args.streams + WARM_STREAMS) * args.repetitions > PEER_STREAM_CEILING:
         parser.error(
-            f"(--streams + 5 to warm up) x --repetitions must stay <= {PEER_STREAM_CEILING}: LiteLLM "
+            f"(--streams + {WARM_STREAMS} to warm up) x --repetitions must stay <= {PEER_STREAM_CEILING}: LiteLLM "
             f"{PEER_VERSION}'s proxy hangs on its 673rd stream (see PEER_STREAM_CEILING)"
         )
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
