@@ -25,22 +25,20 @@ class LocalWorld:
 @contextmanager
 def local_world() -> Iterator[LocalWorld]:
     from sparkai.catalog import MODELS
-    from sparkai_local.aws_server import LocalAwsServer, local_admin, provision, table_environment
+    from sparkai_local.aws_server import local_admin, provisioned_server, table_environment
     from sparkai_local.sagemaker import ScriptedBackend, create_app
     from tests.support.servers import serve
 
-    server = LocalAwsServer().start()
-    try:
-        provision(server.url)
-        with serve(create_app(ScriptedBackend(endpoints=MODELS))) as sagemaker_url:
-            os.environ.update(
-                AWS_ENDPOINT_URL_DYNAMODB=server.url,
-                AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=sagemaker_url,
-                **table_environment(),
-            )
-            yield LocalWorld(server.url, sagemaker_url, local_admin(server.url))
-    finally:
-        server.stop()
+    with (
+        provisioned_server() as server,
+        serve(create_app(ScriptedBackend(endpoints=MODELS))) as sagemaker_url,
+    ):
+        os.environ.update(
+            AWS_ENDPOINT_URL_DYNAMODB=server.url,
+            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=sagemaker_url,
+            **table_environment(),
+        )
+        yield LocalWorld(server.url, sagemaker_url, local_admin(server.url))
 
 
 def path_events(record: Any) -> dict[str, dict[str, Any]]:

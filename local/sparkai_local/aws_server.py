@@ -11,7 +11,8 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -183,6 +184,18 @@ def provision(
             apiStages=[{"apiId": api_id, "stage": "local"}],
             throttle={"rateLimit": throttle.rate_limit, "burstLimit": throttle.burst_limit},
         )
+
+
+@contextmanager
+def provisioned_server() -> Iterator[LocalAwsServer]:
+    """A local AWS endpoint in this process with the template's tables and usage plans (what
+    tests and benchmarks run against), stopped on the way out."""
+    server = LocalAwsServer().start()
+    try:
+        provision(server.url)
+        yield server
+    finally:
+        server.stop()
 
 
 def local_admin(url: str, *, with_usage_plans: bool = False) -> AccountAdmin:

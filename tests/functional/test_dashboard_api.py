@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 from sparkai.api import dependencies
 from sparkai.api.app import create_app
 from sparkai.dashboard.tokens import CognitoTokenVerifier
-from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, provision
+from sparkai_local.aws_server import LOCAL_TABLES, provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
 from tests.support.dynamodb_calls import DynamoDBCalls
@@ -37,11 +37,8 @@ CHAT = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "ma
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[tuple[str, LocalUserPool]]:
-    server = LocalAwsServer().start()
-    provision(server.url)
-    pool = create_user_pool(server.url)
-    yield server.url, pool
-    server.stop()
+    with provisioned_server() as server:
+        yield server.url, create_user_pool(server.url)
 
 
 @pytest.fixture

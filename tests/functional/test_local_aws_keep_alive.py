@@ -13,7 +13,12 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+from sparkai_local.aws_server import (
+    LOCAL_TABLES,
+    LocalAwsServer,
+    client,
+    provisioned_server,
+)
 
 LIMITS = LOCAL_TABLES["RateLimitsTable"]
 LIST_TABLES = {
@@ -26,10 +31,8 @@ LIST_TABLES = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalAwsServer]:
-    running = LocalAwsServer().start()
-    provision(running.url)
-    yield running
-    running.stop()
+    with provisioned_server() as running:
+        yield running
 
 
 def test_a_clients_calls_share_one_connection(server: LocalAwsServer) -> None:

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+from sparkai_local.aws_server import (
+    LOCAL_TABLES,
+    LocalAwsServer,
+    client,
+    provisioned_server,
+)
 
 LIMITS = LOCAL_TABLES["RateLimitsTable"]  # hash key account_id
 BUMP = "SET n = n + :d, tag = :tag"  # one expression text, many values
@@ -19,10 +24,8 @@ BUMP = "SET n = n + :d, tag = :tag"  # one expression text, many values
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalAwsServer]:
-    server = LocalAwsServer().start()
-    provision(server.url)
-    yield server
-    server.stop()
+    with provisioned_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+from sparkai_local.aws_server import (
+    LOCAL_TABLES,
+    client,
+    provisioned_server,
+)
 
 LIMITS = LOCAL_TABLES["RateLimitsTable"]  # hash key only
 USAGE = LOCAL_TABLES["UsageTable"]
@@ -17,10 +21,8 @@ USAGE = LOCAL_TABLES["UsageTable"]
 
 @pytest.fixture(scope="module")
 def dynamodb() -> Iterator[Any]:
-    server = LocalAwsServer().start()
-    provision(server.url)
-    yield client("dynamodb", server.url)
-    server.stop()
+    with provisioned_server() as server:
+        yield client("dynamodb", server.url)
 
 
 def _usage_key(dynamodb: Any) -> dict[str, Any]:

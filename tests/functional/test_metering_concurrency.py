@@ -27,7 +27,12 @@ from sparkai.chat.tokens import prompt_token_bound
 from sparkai.plans import Limits
 from sparkai.usage.pricing import usd
 from sparkai.usage.reporter import UsageReporter
-from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, local_admin, provision
+from sparkai_local.aws_server import (
+    LOCAL_TABLES,
+    client,
+    local_admin,
+    provisioned_server,
+)
 from sparkai_local.sagemaker import Script, ScriptedBackend, create_app
 from tests.support.servers import serve
 
@@ -55,10 +60,8 @@ CALLS = [
 
 @pytest.fixture(scope="module")
 def aws_url() -> Iterator[str]:
-    server = LocalAwsServer().start()
-    provision(server.url)
-    yield server.url
-    server.stop()
+    with provisioned_server() as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

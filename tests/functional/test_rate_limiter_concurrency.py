@@ -15,7 +15,11 @@ from sparkai.errors import RateLimitExceededError
 from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
-from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+from sparkai_local.aws_server import (
+    LOCAL_TABLES,
+    client,
+    provisioned_server,
+)
 
 T0 = 1_795_680_000.0
 LIMIT = 25
@@ -23,10 +27,8 @@ LIMIT = 25
 
 @pytest.fixture(scope="module")
 def aws_url() -> Iterator[str]:
-    server = LocalAwsServer().start()
-    provision(server.url)
-    yield server.url
-    server.stop()
+    with provisioned_server() as server:
+        yield server.url
 
 
 def _limiter(url: str) -> DynamoDBRateLimiter:
