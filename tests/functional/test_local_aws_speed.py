@@ -5,7 +5,7 @@ asserts what a DynamoDB client sees."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -53,6 +53,17 @@ def _bump(dynamodb: Any, name: str, delta: str, tag: str, **extra: Any) -> dict[
     return answer["Attributes"]
 
 
+def _refused_twice(call: Callable[[], Any]) -> list[dict[str, str]]:
+    """The error of two identical calls, each of which must be refused: a shortcut that kept a
+    failure (or a success) would answer the second differently."""
+    errors = []
+    for _ in range(2):
+        with pytest.raises(ClientError) as refused:
+            call()
+        errors.append(refused.value.response["Error"])
+    return errors
+
+
 def test_one_update_expression_text_applies_each_calls_own_values(dynamodb: Any) -> None:
     dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-a"), "n": {"N": "0"}})
     dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-b"), "n": {"N": "100"}})
@@ -95,28 +106,28 @@ def test_one_condition_text_is_judged_with_each_calls_own_names(dynamodb: Any) -
     assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
     delete_if("tag", {"S": "t"})
     assert "Item" not in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-names"))
-    codes = []
-    for _ in range(2):  # text that cannot be split into tokens: refused every time, alike
-        dynamodb.put_item(TableName=LIMITS, Item=item)
-        with pytest.raises(ClientError) as garbled:
-            dynamodb.delete_item(
-                TableName=LIMITS, Key=_key("speed-names"), ConditionExpression="n = $"
-            )
-        codes.append(garbled.value.response["Error"]["Code"])
+    dynamodb.put_item(TableName=LIMITS, Item=item)
+    garbled = _refused_twice(  # text that cannot be split into tokens: refused every time, alike
+        lambda: dynamodb.delete_item(
+            TableName=LIMITS, Key=_key("speed-names"), ConditionExpression="n = $"
+        )
+    )
+    codes = [error["Code"] for error in garbled]
     assert codes[0] == codes[1]
     assert "Item" in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-names"))
 
 
 def test_an_invalid_update_expression_is_refused_every_time(dynamodb: Any) -> None:
-    for _ in range(2):  # a parse that failed is not remembered as a success
-        with pytest.raises(ClientError) as refused:
-            dynamodb.update_item(
-                TableName=LIMITS,
-                Key=_key("speed-bad"),
-                UpdateExpression="SET n = = :one",
-                ExpressionAttributeValues={":one": {"N": "1"}},
-            )
-        assert refused.value.response["Error"]["Code"] == "ValidationException"
+    refusals = _refused_twice(  # a parse that failed is not remembered as a success
+        lambda: dynamodb.update_item(
+            TableName=LIMITS,
+            Key=_key("speed-bad"),
+            UpdateExpression="SET n = = :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+    )
+    for refused in refusals:
+        assert refused["Code"] == "ValidationException"
     assert "Item" not in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-bad"))
 
 
@@ -146,20 +157,19 @@ def test_a_passed_shape_check_does_not_pass_other_names_or_a_failed_one(dynamodb
         return answer["Attributes"]
 
     assert set_k("n")["n"] == {"S": "x"}
-    for _ in range(2):
-        with pytest.raises(ClientError) as refused:
-            set_k("account_id")
-        assert refused.value.response["Error"]["Code"] == "ValidationException"
-        assert "account_id" in refused.value.response["Error"]["Message"]
-    for _ in range(2):  # two SET clauses: refused every time, not only the first
-        with pytest.raises(ClientError) as twice:
-            dynamodb.update_item(
-                TableName=LIMITS,
-                Key=_key("speed-shape"),
-                UpdateExpression="SET n = :v SET tag = :v",
-                ExpressionAttributeValues={":v": {"S": "y"}},
-            )
-        assert twice.value.response["Error"]["Code"] == "ValidationException"
+    for refused in _refused_twice(lambda: set_k("account_id")):
+        assert refused["Code"] == "ValidationException"
+        assert "account_id" in refused["Message"]
+    two_sets = _refused_twice(  # two SET clauses: refused every time, not only the first
+        lambda: dynamodb.update_item(
+            TableName=LIMITS,
+            Key=_key("speed-shape"),
+            UpdateExpression="SET n = :v SET tag = :v",
+            ExpressionAttributeValues={":v": {"S": "y"}},
+        )
+    )
+    for twice in two_sets:
+        assert twice["Code"] == "ValidationException"
     item = dynamodb.get_item(TableName=LIMITS, Key=_key("speed-shape"), ConsistentRead=True)
     assert item["Item"] == {**_key("speed-shape"), "n": {"S": "x"}}
 
