@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from sparkai.accounts.service import AccountAdmin, CreatedKey
 from sparkai.accounts.store import AccountStore
+from sparkai.aws import PARAMETER_VALIDATION_VARIABLE
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
@@ -61,6 +62,9 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("SPARKAI_USAGE_TABLE", TABLES["UsageTable"])
     monkeypatch.setenv("SPARKAI_IDEMPOTENCY_TABLE", TABLES["IdempotencyTable"])
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sparkai-stream-tests")
+    # botocore's request checks, off in the app (sparkai/aws.py), on for every test and the
+    # local servers they start: a malformed request fails here, not in AWS.
+    monkeypatch.setenv(PARAMETER_VALIDATION_VARIABLE, "1")
     reset_process_caches()
     yield
     reset_process_caches()

@@ -29,7 +29,7 @@ from sparkai.accounts.store import AccountStore
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
-from sparkai_local import moto_numbers, moto_speed, moto_transactions
+from sparkai_local import fast_headers, moto_numbers, moto_speed, moto_transactions
 from sparkai_local.keep_alive import KeepAliveRequestHandler
 from sparkai_local.template import create_tables
 
@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-provision", action="store_true", help="start empty (the caller provisions)"
     )
     args = parser.parse_args(argv)
+    fast_headers.install()  # this process only: see the module
     server = LocalAwsServer(args.host, args.port, args.fd).start()
     if not args.no_provision:
         provision(server.url)
