@@ -26,7 +26,8 @@ def _p50(call: Any) -> float:
 
 def main() -> None:
     from sparkai_local import moto_transactions
-    from sparkai_local.aws_server import LOCAL_TABLES, LocalAwsServer, client, provision
+    from sparkai_local.aws_server import LocalAwsServer, provision
+    from sparkai_local.endpoint import LOCAL_TABLES, client
 
     server = LocalAwsServer().start()
     provision(server.url)

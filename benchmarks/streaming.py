@@ -92,12 +92,8 @@ def main() -> None:
     from sparkai.api.app import create_app
     from sparkai.config import clear_settings_cache
     from sparkai.plans import Limits
-    from sparkai_local.aws_server import (
-        LOCAL_TABLES,
-        LocalAwsServer,
-        local_admin,
-        provision,
-    )
+    from sparkai_local.aws_server import LocalAwsServer, local_admin, provision
+    from sparkai_local.endpoint import LOCAL_TABLES
     from tests.support.servers import serve
 
     backend = ScriptedBackend(

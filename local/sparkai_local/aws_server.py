@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 from moto.core.request import Request
 from moto.dynamodb.responses import DynamoHandler
@@ -30,6 +29,7 @@ from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
 from sparkai_local import fast_headers, moto_numbers, moto_speed, moto_transactions
+from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, client
 from sparkai_local.keep_alive import KeepAliveRequestHandler
 from sparkai_local.template import create_tables
 
@@ -37,15 +37,6 @@ moto_numbers.install()
 moto_transactions.install()  # settles stay fast as the usage ledger grows
 moto_speed.install()  # the same answers for ~40% less CPU per chat request
 
-LOCAL_TABLES = {
-    "ApiKeysTable": "sparkai-local-api-keys",
-    "AccountsTable": "sparkai-local-accounts",
-    "RateLimitsTable": "sparkai-local-rate-limits",
-    "UsageTable": "sparkai-local-usage",
-    "IdempotencyTable": "sparkai-local-idempotency",
-}
-LOCAL_USAGE_PLAN_PREFIX = "sparkai-local"
-REGION = "us-east-1"
 _DYNAMODB_TARGET = "DynamoDB_20120810."  # X-Amz-Target of every DynamoDB API call
 
 
@@ -144,18 +135,6 @@ TABLE_SETTINGS = {
 def table_environment(tables: dict[str, str] = LOCAL_TABLES) -> dict[str, str]:
     """The SPARKAI_*_TABLE variables that point the app at these tables."""
     return {TABLE_SETTINGS[logical]: name for logical, name in tables.items()}
-
-
-def client(service: str, url: str) -> Any:
-    # boto3's stubs type client() per literal service name; callers here name any service.
-    make: Any = boto3.client
-    return make(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
-    )
 
 
 def provision(

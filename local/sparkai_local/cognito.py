@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sparkai_local.aws_server import REGION, client
+from sparkai_local.endpoint import REGION, client
 
 POOL_NAME = "sparkai-local-dashboard"
 # Cognito's own JSON protocol (what the dashboard's browser code speaks, locally and in AWS).

@@ -26,8 +26,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sparkai.api.app import app as api_app
-from sparkai_local.aws_server import LOCAL_USAGE_PLAN_PREFIX, REGION
 from sparkai_local.cognito import TARGET_PREFIX, LocalUserPool, confirm
+from sparkai_local.endpoint import LOCAL_USAGE_PLAN_PREFIX, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = ROOT / "dashboard"

@@ -24,9 +24,10 @@ from starlette.testclient import TestClient
 from sparkai.api import dependencies
 from sparkai.api.app import create_app
 from sparkai.dashboard.tokens import CognitoTokenVerifier
-from sparkai_local.aws_server import LOCAL_TABLES, provisioned_server
+from sparkai_local.aws_server import provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
+from sparkai_local.endpoint import LOCAL_TABLES
 from tests.support.dynamodb_calls import DynamoDBCalls
 from tests.support.fixtures_servers import SageMakerServer
 from tests.support.lambda_harness import LambdaContext

@@ -13,12 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from sparkai_local.aws_server import (
-    LOCAL_TABLES,
-    LocalAwsServer,
-    client,
-    provisioned_server,
-)
+from sparkai_local.aws_server import LocalAwsServer, provisioned_server
+from sparkai_local.endpoint import LOCAL_TABLES, client
 
 LIMITS = LOCAL_TABLES["RateLimitsTable"]
 LIST_TABLES = {

@@ -11,12 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sparkai_local.aws_server import (
-    LOCAL_TABLES,
-    LocalAwsServer,
-    client,
-    provisioned_server,
-)
+from sparkai_local.aws_server import LocalAwsServer, provisioned_server
+from sparkai_local.endpoint import LOCAL_TABLES, client
 
 LIMITS = LOCAL_TABLES["RateLimitsTable"]  # hash key account_id
 BUMP = "SET n = n + :d, tag = :tag"  # one expression text, many values

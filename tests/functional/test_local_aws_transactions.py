@@ -9,11 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sparkai_local.aws_server import (
-    LOCAL_TABLES,
-    client,
-    provisioned_server,
-)
+from sparkai_local.aws_server import provisioned_server
+from sparkai_local.endpoint import LOCAL_TABLES, client
 
 LIMITS = LOCAL_TABLES["RateLimitsTable"]  # hash key only
 USAGE = LOCAL_TABLES["UsageTable"]

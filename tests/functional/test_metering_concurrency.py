@@ -27,12 +27,8 @@ from sparkai.chat.tokens import prompt_token_bound
 from sparkai.plans import Limits
 from sparkai.usage.pricing import usd
 from sparkai.usage.reporter import UsageReporter
-from sparkai_local.aws_server import (
-    LOCAL_TABLES,
-    client,
-    local_admin,
-    provisioned_server,
-)
+from sparkai_local.aws_server import local_admin, provisioned_server
+from sparkai_local.endpoint import LOCAL_TABLES, client
 from sparkai_local.sagemaker import Script, ScriptedBackend, create_app
 from tests.support.servers import serve
 

@@ -15,11 +15,8 @@ from sparkai.errors import RateLimitExceededError
 from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
-from sparkai_local.aws_server import (
-    LOCAL_TABLES,
-    client,
-    provisioned_server,
-)
+from sparkai_local.aws_server import provisioned_server
+from sparkai_local.endpoint import LOCAL_TABLES, client
 
 T0 = 1_795_680_000.0
 LIMIT = 25

@@ -330,7 +330,7 @@ def test_the_sam_local_env_file_only_sets_variables_the_functions_declare() -> N
         ":8000"
     )  # what `make run ARGS=--for-containers` binds
     assert overrides["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"].endswith(":8081")
-    from sparkai_local.aws_server import LOCAL_TABLES
+    from sparkai_local.endpoint import LOCAL_TABLES
 
     assert overrides["SPARKAI_KEYS_TABLE"] == LOCAL_TABLES["ApiKeysTable"]
     assert overrides["SPARKAI_RATE_LIMITS_TABLE"] == LOCAL_TABLES["RateLimitsTable"]

@@ -66,3 +66,12 @@ def test_the_dashboard_function_does_route_the_dashboard() -> None:
         SPARKAI_USER_POOL_CLIENT_ID="example",
     )
     assert "sparkai.api.dashboard" in loaded
+
+
+def test_the_local_api_process_loads_no_moto() -> None:
+    """The local stack's API process runs the functions' code; the local AWS endpoint (moto and
+    the patches that speed it up) belongs to its own process."""
+    loaded = _imported_after("local", "import sparkai_local.dashboard_site")
+    assert "sparkai.api.app" in loaded
+    assert not {name for name in loaded if name == "moto" or name.startswith("moto.")}
+    assert "sparkai_local.aws_server" not in loaded
