@@ -141,17 +141,15 @@ def main() -> None:
     from sparkai.api import dependencies
     from sparkai.api.app import create_app
     from sparkai.config import clear_settings_cache
-    from sparkai_local.aws_server import LocalAwsServer, provision, table_environment
+    from sparkai_local.aws_server import provisioned_server, table_environment
     from tests.support.servers import serve
 
     backend = ScriptedBackend(
         endpoints=MODELS,
         default=Script(chunks=[f" w{i}" for i in range(CHUNKS)], delay_seconds=DELAY),
     )
-    aws_server = LocalAwsServer().start()
-    provision(aws_server.url)
     results: dict[str, tuple[float, float]] = {}
-    with serve(create_sagemaker_app(backend)) as sagemaker_url:
+    with provisioned_server() as aws_server, serve(create_sagemaker_app(backend)) as sagemaker_url:
         os.environ.update(
             AWS_ACCESS_KEY_ID="local",
             AWS_SECRET_ACCESS_KEY="local",
@@ -181,7 +179,6 @@ def main() -> None:
                     results["after: Web Adapter path, streamed"] = median_ms(
                         [adapter_streamed(url, client) for _ in range(RUNS)]
                     )
-    aws_server.stop()
 
     print(f"cold start (median of {COLD_RUNS} fresh processes)")
     print(f"  before: Mangum function, import app            {mangum_cold:7.1f} ms")

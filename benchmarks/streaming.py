@@ -92,7 +92,7 @@ def main() -> None:
     from sparkai.api.app import create_app
     from sparkai.config import clear_settings_cache
     from sparkai.plans import Limits
-    from sparkai_local.aws_server import LocalAwsServer, local_admin, provision
+    from sparkai_local.aws_server import local_admin, provisioned_server
     from sparkai_local.endpoint import LOCAL_TABLES
     from tests.support.servers import serve
 
@@ -100,9 +100,7 @@ def main() -> None:
         endpoints=MODELS,
         default=Script(chunks=[f" w{i}" for i in range(CHUNKS)], delay_seconds=DELAY),
     )
-    aws_server = LocalAwsServer().start()
-    provision(aws_server.url)
-    with serve(create_sagemaker_app(backend)) as sagemaker_url:
+    with provisioned_server() as aws_server, serve(create_sagemaker_app(backend)) as sagemaker_url:
         os.environ.update(
             AWS_ACCESS_KEY_ID="local",
             AWS_SECRET_ACCESS_KEY="local",
@@ -140,7 +138,6 @@ def main() -> None:
             with serve(create_app()) as api_url:
                 through_app(api_url, key)
                 results[label] = median_ms([through_app(api_url, key) for _ in range(RUNS)])
-    aws_server.stop()
 
     base_first, base_total = results["direct boto3 -> local SageMaker"]
     print(f"{CHUNKS} chunks, one every {DELAY * 1000:.0f} ms; median of {RUNS} streams")
