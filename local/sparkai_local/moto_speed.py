@@ -95,6 +95,25 @@ _CONDITION_TEMPLATES = 512  # (condition, names, value types) parsed once, value
 _CHECKED_SHAPES = 512  # (parsed expression, names, key attributes) whose shape checks passed
 
 
+class _Kept[K, V]:
+    """The last `size` entries put (oldest dropped first), safe across the server's threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
 
 
@@ -267,11 +286,11 @@ def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
 
 # -- shape checks, once per expression --------------------------------------------------------------
 
-_checked: OrderedDict[tuple[int, frozenset[tuple[str, str]], tuple[str, ...]], Any] = OrderedDict()
-_checked_lock = threading.Lock()
+_ShapeKey = tuple[int, frozenset[tuple[str, str]], tuple[str, ...]]
+_checked: _Kept[_ShapeKey, Any] = _Kept(_CHECKED_SHAPES)  # each key's parsed expression
 
 
-def _shape_key(validator: Any) -> tuple[int, frozenset[tuple[str, str]], tuple[str, ...]]:
+def _shape_key(validator: Any) -> _ShapeKey:
     # The parsed expression is the parser's cached tree (one object per text, see install()); the
     # entry holds it, so its id cannot be reused while the entry exists.
     return (
@@ -287,16 +306,11 @@ def _validate(self: Any) -> Any:
     if shape != self.processors[: len(shape)]:  # moto reordered its walkers: no shortcut
         return _validate_all(self)
     key = _shape_key(self)
-    with _checked_lock:
-        known = key in _checked
     node = self.node_to_validate
-    if not known:
+    if _checked.get(key) is None:
         for processor in shape:
             node = processor.traverse(node)
-        with _checked_lock:
-            _checked[key] = self._sparkai_source
-            if len(_checked) > _CHECKED_SHAPES:
-                _checked.popitem(last=False)
+        _checked.put(key, self._sparkai_source)
     for processor in self.processors[len(shape) :]:
         node = processor.traverse(node)
     return node
@@ -316,8 +330,8 @@ def _method_names_from_class(cls: type) -> list[str]:
     return list(_method_names(cls))  # a fresh list, as moto's own returns
 
 
-_conditions: OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = OrderedDict()
-_conditions_lock = threading.Lock()
+_Parsed = tuple[Any, list[str], list[str]]  # (op, names found, values found)
+_conditions: _Kept[tuple[str, str, str], _Parsed] = _Kept(_PARSED_CONDITIONS)
 _parse_condition = ConditionExpressionParser.parse
 _stock_lex = ConditionExpressionParser._lex_condition_expression
 
@@ -385,8 +399,9 @@ def _instantiate(template: Any, placed: list[tuple[Any, str]], values: dict[str,
     return copy_node(template)
 
 
-_templates: OrderedDict[tuple[Any, ...], tuple[Any, list[tuple[Any, str]], list[str], list[str]]]
-_templates = OrderedDict()
+# (op, the operand each placeholder became, names found, values found)
+_templates: _Kept[tuple[Any, ...], tuple[Any, list[tuple[Any, str]], list[str], list[str]]]
+_templates = _Kept(_CONDITION_TEMPLATES)
 
 
 def _parse_condition_once(self: ConditionExpressionParser) -> Any:
@@ -394,23 +409,17 @@ def _parse_condition_once(self: ConditionExpressionParser) -> Any:
         return _parse_condition(self)
     names_repr = repr(self.expression_attribute_names)  # JSON-decoded dicts: exact and total
     key = (self.condition_expression, names_repr, repr(self.expression_attribute_values))
-    with _conditions_lock:
-        hit = _conditions.get(key)
+    hit = _conditions.get(key)
     if hit is None:
         hit = _parse_from_template(self, names_repr)
-        with _conditions_lock:
-            _conditions[key] = hit
-            if len(_conditions) > _PARSED_CONDITIONS:
-                _conditions.popitem(last=False)
+        _conditions.put(key, hit)
     op, names, values = hit
     self.expr_attr_names_found.extend(names)
     self.expr_attr_values_found.extend(values)
     return op
 
 
-def _parse_from_template(
-    self: ConditionExpressionParser, names_repr: str
-) -> tuple[Any, list[str], list[str]]:
+def _parse_from_template(self: ConditionExpressionParser, names_repr: str) -> _Parsed:
     """(op, names found, values found) as moto's parse gives them. A parse depends on the values
     only through their types (FuncBetween refuses a NULL bound; every other value is only
     wrapped, AttributeValue(value), where it stands), so one parse per (text, names, value types)
@@ -421,8 +430,7 @@ def _parse_from_template(
         op = _parse_condition(self)
         return op, list(self.expr_attr_names_found), list(self.expr_attr_values_found)
     key = (self.condition_expression, names_repr, types)
-    with _conditions_lock:
-        template = _templates.get(key)
+    template = _templates.get(key)
     if template is None:
         placing = _PlacingParser(self.condition_expression, self.expression_attribute_names, values)
         op = _parse_condition(placing)  # raises for an invalid expression: nothing is kept
@@ -432,10 +440,7 @@ def _parse_from_template(
             placing.expr_attr_names_found,
             placing.expr_attr_values_found,
         )
-        with _conditions_lock:
-            _templates[key] = template
-            if len(_templates) > _CONDITION_TEMPLATES:
-                _templates.popitem(last=False)
+        _templates.put(key, template)
         return op, list(template[2]), list(template[3])
     op, placed, names, found = template
     return _instantiate(op, placed, values), list(names), list(found)
