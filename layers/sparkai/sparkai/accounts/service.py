@@ -186,7 +186,10 @@ class AccountAdmin:
             self._keys.list_for_account(account_id), key=lambda r: (r.created_at, r.key_id)
         )
 
-    def _key(self, key_id: str) -> ApiKeyRecord:
+    def _key(self, key_id: str, known: ApiKeyRecord | None = None) -> ApiKeyRecord:
+        """The key's record: `known` if the caller just read this very key, else looked up."""
+        if known is not None and known.key_id == key_id:
+            return known
         record = self._keys.find_by_key_id(key_id)
         if record is None:
             raise AdminError(f"no key {key_id!r}")
@@ -196,7 +199,7 @@ class AccountAdmin:
         """Revoke a key (a no-op for a revoked one); the record as stored after. `record`: the
         key as the caller just read it (the dashboard, after its ownership check), so it is not
         looked up again."""
-        record = record if record is not None and record.key_id == key_id else self._key(key_id)
+        record = self._key(key_id, record)
         if record.status != REVOKED:
             record = self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
         self._epochs.bump(record.account_id)  # also when it was revoked already: cheap, certain
@@ -222,7 +225,7 @@ class AccountAdmin:
     ) -> CreatedKey:
         """A new key for the same account; the old one keeps working for `grace_seconds`.
         `record`: the old key as the caller just read it (see revoke_key)."""
-        old = record if record is not None and record.key_id == key_id else self._key(key_id)
+        old = self._key(key_id, record)
         if old.state(self._clock()) != ACTIVE:
             raise AdminError(f"key {key_id} is {old.state(self._clock())}; only active keys rotate")
         # Order matters: the new key, and the account's usage-plan key, must work before the old
