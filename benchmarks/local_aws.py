@@ -25,13 +25,17 @@ def _p50(call: Any) -> float:
 
 
 def main() -> None:
-    from sparkai_local import moto_transactions
-    from sparkai_local.aws_server import LocalAwsServer, provision
-    from sparkai_local.endpoint import LOCAL_TABLES, client
+    from sparkai_local.aws_server import provisioned_server
+    from sparkai_local.endpoint import client
 
-    server = LocalAwsServer().start()
-    provision(server.url)
-    ddb = client("dynamodb", server.url)
+    with provisioned_server() as server:
+        _measure(client("dynamodb", server.url))
+
+
+def _measure(ddb: Any) -> None:
+    from sparkai_local import moto_transactions
+    from sparkai_local.endpoint import LOCAL_TABLES
+
     limits, usage = LOCAL_TABLES["RateLimitsTable"], LOCAL_TABLES["UsageTable"]
     schema = ddb.describe_table(TableName=usage)["Table"]["KeySchema"]
     account = {"account_id": {"S": "acct_bench"}}
@@ -92,7 +96,6 @@ def main() -> None:
         print(
             f"  {size:>12} {_p50(get):9.2f} {_p50(update):11.2f} {stock:16.2f} {_p50(settle):16.2f}"
         )
-    server.stop()
 
 
 if __name__ == "__main__":
