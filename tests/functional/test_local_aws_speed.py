@@ -113,15 +113,22 @@ def test_one_condition_text_is_judged_with_each_calls_own_names(dynamodb: Any) -
     assert "Item" in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-names"))
 
 
-def test_an_invalid_update_expression_is_refused_every_time(dynamodb: Any) -> None:
-    refusals = _refused_twice(  # a parse that failed is not remembered as a success
+def _update_refused_twice(
+    dynamodb: Any, name: str, expression: str, values: dict[str, Any]
+) -> list[dict[str, str]]:
+    return _refused_twice(
         lambda: dynamodb.update_item(
             TableName=LIMITS,
-            Key=_key("speed-bad"),
-            UpdateExpression="SET n = = :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
+            Key=_key(name),
+            UpdateExpression=expression,
+            ExpressionAttributeValues=values,
         )
     )
+
+
+def test_an_invalid_update_expression_is_refused_every_time(dynamodb: Any) -> None:
+    # a parse that failed is not remembered as a success
+    refusals = _update_refused_twice(dynamodb, "speed-bad", "SET n = = :one", {":one": {"N": "1"}})
     for refused in refusals:
         assert refused["Code"] == "ValidationException"
     assert "Item" not in dynamodb.get_item(TableName=LIMITS, Key=_key("speed-bad"))
@@ -156,13 +163,8 @@ def test_a_passed_shape_check_does_not_pass_other_names_or_a_failed_one(dynamodb
     for refused in _refused_twice(lambda: set_k("account_id")):
         assert refused["Code"] == "ValidationException"
         assert "account_id" in refused["Message"]
-    two_sets = _refused_twice(  # two SET clauses: refused every time, not only the first
-        lambda: dynamodb.update_item(
-            TableName=LIMITS,
-            Key=_key("speed-shape"),
-            UpdateExpression="SET n = :v SET tag = :v",
-            ExpressionAttributeValues={":v": {"S": "y"}},
-        )
+    two_sets = _update_refused_twice(  # two SET clauses: refused every time, not only the first
+        dynamodb, "speed-shape", "SET n = :v SET tag = :v", {":v": {"S": "y"}}
     )
     for twice in two_sets:
         assert twice["Code"] == "ValidationException"

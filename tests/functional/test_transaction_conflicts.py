@@ -22,8 +22,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from sparkai.api.app import create_app
 from tests.conftest import JsonLogs, KeyFactory, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
-
-HELLO = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}]}
+from tests.functional.test_remembered_keys import post
 
 
 @pytest.fixture
@@ -69,10 +68,6 @@ class Conflicting:
             raise error
 
 
-def chat(client: TestClient, secret: str) -> Any:
-    return client.post("/v1/chat", json=HELLO, headers={"Authorization": f"Bearer {secret}"})
-
-
 def usage(client: TestClient, secret: str) -> dict[str, Any]:
     body: dict[str, Any] = client.get(
         "/v1/usage", headers={"Authorization": f"Bearer {secret}"}
@@ -90,7 +85,7 @@ def test_losing_to_a_transaction_is_retried_and_the_answer_metered_once(
 ) -> None:
     key = make_key()
     conflicting = Conflicting(monkeypatch, operation, times=2)
-    answer = chat(client, key.secret)
+    answer = post(client, key.secret)
     assert answer.status_code == 200, answer.text
     assert conflicting.left == 0  # both conflicts happened, and were outlasted
     totals = usage(client, key.secret)["totals"]
@@ -104,7 +99,7 @@ def test_a_reservation_that_keeps_losing_is_the_documented_503(
 ) -> None:
     key = make_key()
     Conflicting(monkeypatch, "UpdateItem", times=50)
-    refused = chat(client, key.secret)
+    refused = post(client, key.secret)
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "rate_limiter_unavailable"
     assert refused.headers["retry-after"]
