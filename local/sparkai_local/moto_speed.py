@@ -54,8 +54,12 @@ to 4.2 ms:
   its own values put in (~0.08 ms). tests/unit/test_moto_condition_templates.py judges every
   condition both ways over the same items.
 - **Walking a syntax tree through `isinstance` on abstract classes.** Every node visit asked
-  `isinstance` of ABCMeta classes (Python's slowest `isinstance`) up to three times. The walk
-  now decides per node *type*, once per walker class, with the same first-match order.
+  `isinstance` of ABCMeta classes (Python's slowest `isinstance`) up to three times, and
+  recursed through a method lookup. The walk now decides per node *type*, once per walker class,
+  with the same first-match order, and recurses through a plain function: a settle's
+  transaction visits ~560 nodes (seven walkers over its two update expressions). In-process,
+  UpdateItem 0.88 -> 0.81 ms and the settle's TransactWriteItems 1.24 -> 1.15 ms.
+  tests/unit/test_moto_update_walks.py runs updates both ways over the same items.
 
 Nothing here changes what any call returns or writes; tests/local and tests/functional run every
 DynamoDB path of the app against the patched server, and benchmarks/local_aws.py measures it.
@@ -79,6 +83,8 @@ expressions: Any = importlib.import_module("moto.dynamodb.parsing.expressions")
 _ast: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
 _validators: Any = importlib.import_module("moto.dynamodb.parsing.validators")
 DepthFirstTraverser, Node = _ast.DepthFirstTraverser, _ast.Node
+# moto's own walk, for tests that judge ours against it.
+stock_traverse_node_recursively = DepthFirstTraverser.traverse_node_recursively
 UpdateExpressionValidator = _validators.UpdateExpressionValidator
 # The walkers that read only the expression, its names and the table's keys, and change nothing.
 _SHAPE_CHECKS = (
@@ -247,41 +253,53 @@ def _walks_children_with_hook(walker_type: type) -> bool:
     return known
 
 
-_dispatch: dict[tuple[type, type], type | None] = {}
-
-
-def _processor_key(walker: Any, node_type: type) -> type | None:
-    """The first of the walker's node classes `node_type` is, in its map's order (as
-    DepthFirstTraverser.process picks), or None: the same answer isinstance gives per node."""
-    key = (type(walker), node_type)
-    try:
-        return _dispatch[key]
-    except KeyError:
-        found = next((cls for cls in _processing_map(walker) if issubclass(node_type, cls)), None)
-        _dispatch[key] = found
-        return found
+_UNDECIDED = object()
+_NOT_A_NODE = object()  # a child that is a plain value (a name, an operator's text): not walked
+# Per walker type: node type -> the first class of the walker's map that node type is (in the
+# map's order, as DepthFirstTraverser.process picks), None for a node it only walks through, or
+# _NOT_A_NODE. The map's keys are a class-level literal in every moto walker.
+_plans: dict[type, dict[type, Any]] = {}
 
 
 def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
     """DepthFirstTraverser.traverse_node_recursively, step for step (children first, left to
-    right, the hook before each child, a processed node put back in its parent's slot)."""
-    if not _is_node(type(node)):
+    right, the hook before each child, a processed node put back in its parent's slot), with what
+    the stock walk asks per node (is it a Node, which processor, is there a hook) decided once per
+    node type and walker type, and the recursion a plain function instead of a method lookup."""
+    walker_type = type(self)
+    plan = _plans.get(walker_type)
+    if plan is None:
+        plan = _plans.setdefault(walker_type, {})
+    hook = self.pre_processing_of_child if _walks_children_with_hook(walker_type) else None
+    return _visit(plan, _processing_map(self), hook, node, child_id)
+
+
+def _visit(plan: dict[type, Any], processors: Any, hook: Any, node: Any, child_id: int) -> Any:
+    node_type = type(node)
+    processor = plan.get(node_type, _UNDECIDED)
+    if processor is _UNDECIDED:
+        processor = plan[node_type] = _decide(processors, node_type)
+    if processor is _NOT_A_NODE:
         return node
     parent_node = node.parent
     children = node.children
     if children is not None:
-        hook = _walks_children_with_hook(type(self))
         for i, child_node in enumerate(children):
-            if hook:
-                self.pre_processing_of_child(node, i)
-            self.traverse_node_recursively(child_node, i)
-    node_class = _processor_key(self, type(node))
-    if node_class is not None:
-        node = _processing_map(self)[node_class](node)
+            if hook is not None:
+                hook(node, i)
+            _visit(plan, processors, hook, child_node, i)
+    if processor is not None:
+        node = processors[processor](node)
         node.parent = parent_node
         if parent_node:
             parent_node.children[child_id] = node
     return node
+
+
+def _decide(processors: Any, node_type: type) -> Any:
+    if not _is_node(node_type):
+        return _NOT_A_NODE
+    return next((cls for cls in processors if issubclass(node_type, cls)), None)
 
 
 # -- shape checks, once per expression --------------------------------------------------------------
