@@ -8,6 +8,7 @@ that, so this server handles one request at a time.
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -75,7 +76,9 @@ class _Dispatcher(DomainDispatcherApplication):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not (target.startswith(_DYNAMODB_TARGET) and environ.get("REQUEST_METHOD") == "POST"):
             return super().__call__(environ, start_response)
-        request = _ServerRequest(environ)
+        # Not put in the environ (werkzeug's default): the request and its environ would refer to
+        # each other, a cycle per call that only the cyclic collector frees. Nothing reads it there.
+        request = _ServerRequest(environ, populate_request=False)
         try:  # as moto.core.utils.convert_to_flask_response calls the handler
             result = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
         except ClientError as exc:
@@ -200,7 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     fast_headers.install()  # this process only: see the module
-    server = LocalAwsServer(args.host, args.port, args.fd).start()
+    server = LocalAwsServer(args.host, args.port, args.fd)
+    # What moto and botocore loaded (service models, hundreds of thousands of objects) lives as
+    # long as the process: kept out of the cyclic collector's full passes, which would otherwise
+    # walk all of it while a call waits.
+    gc.freeze()
+    server.start()
     if not args.no_provision:
         provision(server.url)
     print(f"local AWS (DynamoDB, API Gateway) on {server.url}", flush=True)

@@ -5,6 +5,7 @@ asserts what a DynamoDB client sees."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -287,3 +288,43 @@ def test_attribute_values_are_written_as_motos_own_serializer_writes_them(
         BaseJSONSerializer, "_serialize_type_structure", moto_speed._stock_serialize_structure
     )
     assert direct == body()
+
+
+def test_a_conditional_update_and_a_transaction_leave_no_cyclic_garbage(
+    server: LocalAwsServer, dynamodb: Any
+) -> None:
+    """What a call built (its syntax tree, the walkers, the request) is freed when the call ends,
+    not left to the cyclic collector, whose passes the next call would wait for. The app's kinds
+    of updates (SET to values, ADD; a condition), as a reservation and a settle make them; moto's
+    own objects only: the test's client may keep cycles of its own."""
+    dynamodb.put_item(TableName=LIMITS, Item={**_key("speed-gc"), "n": {"N": "1"}})
+    update = {
+        "TableName": LIMITS,
+        "Key": _key("speed-gc"),
+        "UpdateExpression": "SET tag = :t ADD n :d",
+        "ExpressionAttributeValues": {":t": {"S": "x"}, ":d": {"N": "1"}},
+    }
+
+    def calls() -> None:
+        dynamodb.update_item(**update, ConditionExpression="attribute_exists(n) AND n >= :d")
+        dynamodb.transact_write_items(TransactItems=[{"Update": update}])
+
+    calls()  # the first calls fill the caches
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            calls()
+        gc.collect()
+        left = [type(o) for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    server_side = {
+        f"{t.__module__}.{t.__qualname__}"
+        for t in left
+        if t.__module__.startswith(("moto.", "werkzeug.", "sparkai_local"))
+    }
+    assert server_side == set()
+    item = dynamodb.get_item(TableName=LIMITS, Key=_key("speed-gc"), ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": "13"}  # every call applied: 1 + 6 x 2
