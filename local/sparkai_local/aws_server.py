@@ -193,6 +193,24 @@ def local_admin(url: str, *, with_usage_plans: bool = False) -> AccountAdmin:
     )
 
 
+def keep_survivors_out_of_full_collections() -> None:
+    """What this process keeps (moto's and botocore's loaded models, then the tables' items: about
+    80 objects per chat request settled) is moved out of the cyclic collector's reach after each
+    full collection. A full collection walks every tracked object, and it runs inside whichever
+    call allocated last: with the ledger growing by a settle marker per request, the local AWS
+    process's time per transaction rose with it (1.1 to 1.45 ms over 12,000 settles in-process),
+    and flat at about 1.0 ms with this. What is moved out is still freed by reference counting
+    (the tables' items hold no cycles); only a cycle alive in the call that a full collection
+    interrupted would never be collected, at most one call's worth per full collection."""
+    gc.freeze()
+
+    def after(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            gc.freeze()
+
+    gc.callbacks.append(after)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Local AWS endpoint (moto) with SparkAI's tables")
     parser.add_argument("--host", default="127.0.0.1")
@@ -204,10 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fast_headers.install()  # this process only: see the module
     server = LocalAwsServer(args.host, args.port, args.fd)
-    # What moto and botocore loaded (service models, hundreds of thousands of objects) lives as
-    # long as the process: kept out of the cyclic collector's full passes, which would otherwise
-    # walk all of it while a call waits.
-    gc.freeze()
+    keep_survivors_out_of_full_collections()
     server.start()
     if not args.no_provision:
         provision(server.url)
