@@ -6,9 +6,9 @@ TransactWriteItems; profiled on the 2-core benchmark machine, moto spent ~9 ms o
 than the API process itself, and since it runs one request at a time that is the local stack's
 throughput ceiling. Much of it was not DynamoDB semantics but bookkeeping around them. With
 aws_server's direct DynamoDB dispatch, the first five changes took a chat request's three calls
-from 7.3 to 4.2 ms of moto's time in-process; the last three took them from 4.4 to 2.8 ms
+from 7.3 to 4.2 ms of moto's time in-process; the next three took them from 4.4 to 2.8 ms
 (in-process, the same hour), and the local AWS process's CPU per chat request over HTTP from 6.2
-to 4.2 ms:
+to 4.2 ms; the last four carry their own numbers:
 
 - **Parsing the same UpdateExpression again.** moto parses each UpdateExpression twice per call
   (once to check the placeholders, once to run it) into a syntax tree, from the expression text
