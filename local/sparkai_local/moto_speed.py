@@ -87,7 +87,7 @@ import copy
 import functools
 import importlib
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict, defaultdict, deque
 from typing import Any
 
 from moto.core.utils import method_names_from_class
@@ -154,7 +154,7 @@ def _copy_attributes(self: Any, memo: dict[int, Any]) -> Any:
 
 
 def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
-    kind = type(value)
+    kind: type = type(value)
     if kind in _ATOMIC:
         return value
     seen = memo.get(id(value), memo)  # memo itself: "not seen" (deepcopy's own sentinel idea)
@@ -263,26 +263,16 @@ def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any
 # -- the tree walk, decided per node type -----------------------------------------------------------
 
 
-_node_types: dict[type, bool] = {}
-_hooked_walkers: dict[type, bool] = {}
-
-
+@functools.cache
 def _is_node(node_type: type) -> bool:
-    known = _node_types.get(node_type)
-    if known is None:
-        known = _node_types[node_type] = issubclass(node_type, Node)
-    return known
+    return issubclass(node_type, Node)
 
 
+@functools.cache
 def _walks_children_with_hook(walker_type: type) -> bool:
     """Whether this walker overrides the pre-child hook (only the path resolver does)."""
-    known = _hooked_walkers.get(walker_type)
-    if known is None:
-        hook = getattr(walker_type, "pre_processing_of_child", None)
-        known = _hooked_walkers[walker_type] = (
-            hook is not DepthFirstTraverser.pre_processing_of_child
-        )
-    return known
+    hook = getattr(walker_type, "pre_processing_of_child", None)
+    return hook is not DepthFirstTraverser.pre_processing_of_child
 
 
 _UNDECIDED = object()
@@ -290,7 +280,7 @@ _NOT_A_NODE = object()  # a child that is a plain value (a name, an operator's t
 # Per walker type: node type -> the first class of the walker's map that node type is (in the
 # map's order, as DepthFirstTraverser.process picks), None for a node it only walks through, or
 # _NOT_A_NODE. The map's keys are a class-level literal in every moto walker.
-_plans: dict[type, dict[type, Any]] = {}
+_plans: defaultdict[type, dict[type, Any]] = defaultdict(dict)
 
 
 def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
@@ -298,12 +288,9 @@ def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
     right, the hook before each child, a processed node put back in its parent's slot), with what
     the stock walk asks per node (is it a Node, which processor, is there a hook) decided once per
     node type and walker type, and the recursion a plain function instead of a method lookup."""
-    walker_type = type(self)
-    plan = _plans.get(walker_type)
-    if plan is None:
-        plan = _plans.setdefault(walker_type, {})
+    walker_type: type = type(self)
     hook = self.pre_processing_of_child if _walks_children_with_hook(walker_type) else None
-    return _visit(self, plan, _processing_map(self), hook, node, child_id)
+    return _visit(self, _plans[walker_type], _processing_map(self), hook, node, child_id)
 
 
 def _visit(
@@ -418,10 +405,11 @@ def _unlinked(node: Any) -> None:
     cyclic garbage collector, whose passes cost the local AWS process ~0.1 ms per call. Only
     the walkers read parent links, and they have all run; normalize() and the executors that
     follow read children only. Unlinked, the tree is freed as soon as the call lets go of it."""
-    stack = [node]
+    stack: list[Any] = [node]
     while stack:
         current = stack.pop()
-        if _is_node(type(current)):
+        current_type: type = type(current)
+        if _is_node(current_type):
             current.parent = None
             if current.children:
                 stack.extend(current.children)
