@@ -27,6 +27,10 @@ NAMES = {
     "#s": "set",
     "#x": "missing",
     "#k": "account_id",
+    "#e": "e",
+    "#f": "f",
+    "#g": "g",
+    "#h": "h",
 }
 UPDATES = [
     "SET #n = #n + :a, #t = :s",
@@ -75,25 +79,21 @@ TABLE = Table(  # type: ignore[abstract]  # as moto's backend makes one
 )
 
 
-def _names_for(expression: str) -> dict[str, str]:
-    names = {**NAMES, "#e": "e", "#f": "f", "#g": "g", "#h": "h"}
-    return {name: value for name, value in names.items() if name in expression}
-
-
-def _values_for(expression: str) -> dict[str, Any]:
-    return {name: value for name, value in VALUES.items() if name in expression}
+def _used[V](placeholders: dict[str, V], expression: str) -> dict[str, V]:
+    """The placeholders `expression` names (moto refuses unused ones)."""
+    return {name: value for name, value in placeholders.items() if name in expression}
 
 
 def _update(expression: str, attributes: dict[str, Any]) -> Any:
     """moto's update_item, from the validator on: the item it leaves, or the error it raises."""
-    names = _names_for(expression)
+    names = _used(NAMES, expression)
     item = Item(DynamoType({"S": "k"}), None, {"account_id": {"S": "k"}, **attributes})
     try:
         ast = moto_speed.expressions.UpdateExpressionParser.make(expression)
         validated = moto_speed.UpdateExpressionValidator(
             ast,
             expression_attribute_names=names,
-            expression_attribute_values=_values_for(expression),
+            expression_attribute_values=_used(VALUES, expression),
             item=item,
             table=TABLE,
         ).validate()
