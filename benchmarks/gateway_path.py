@@ -141,7 +141,8 @@ def main() -> None:
     from sparkai.api import dependencies
     from sparkai.api.app import create_app
     from sparkai.config import clear_settings_cache
-    from sparkai_local.aws_server import provisioned_server, table_environment
+    from sparkai_local.aws_server import provisioned_server
+    from sparkai_local.endpoint import table_environment
     from tests.support.servers import serve
 
     backend = ScriptedBackend(

@@ -25,7 +25,8 @@ class LocalWorld:
 @contextmanager
 def local_world() -> Iterator[LocalWorld]:
     from sparkai.catalog import MODELS
-    from sparkai_local.aws_server import local_admin, provisioned_server, table_environment
+    from sparkai_local.aws_server import local_admin, provisioned_server
+    from sparkai_local.endpoint import table_environment
     from sparkai_local.sagemaker import ScriptedBackend, create_app
     from tests.support.servers import serve
 

@@ -125,21 +125,6 @@ class LocalAwsServer:
         moto_api_backend.reset()
 
 
-# The settings variable naming each table (sparkai/config.py), by the template's logical id.
-TABLE_SETTINGS = {
-    "ApiKeysTable": "SPARKAI_KEYS_TABLE",
-    "AccountsTable": "SPARKAI_ACCOUNTS_TABLE",
-    "RateLimitsTable": "SPARKAI_RATE_LIMITS_TABLE",
-    "UsageTable": "SPARKAI_USAGE_TABLE",
-    "IdempotencyTable": "SPARKAI_IDEMPOTENCY_TABLE",
-}
-
-
-def table_environment(tables: dict[str, str] = LOCAL_TABLES) -> dict[str, str]:
-    """The SPARKAI_*_TABLE variables that point the app at these tables."""
-    return {TABLE_SETTINGS[logical]: name for logical, name in tables.items()}
-
-
 def provision(
     url: str,
     tables: dict[str, str] = LOCAL_TABLES,

@@ -23,10 +23,10 @@ from sparkai.accounts.service import CreatedKey
 from sparkai.catalog import MODELS
 from sparkai.plans import plan_name
 from sparkai_admin.local_stack import LocalStackState, remove_state, write_state
-from sparkai_local.aws_server import local_admin, provision, table_environment
+from sparkai_local.aws_server import local_admin, provision
 from sparkai_local.cognito import LocalUserPool, create_user_pool
 from sparkai_local.dashboard_site import dashboard_env
-from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, REGION
+from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, REGION, table_environment
 from sparkai_local.net import listening_socket
 from sparkai_local.supervisor import Child, ChildDied, StartupTimeout
 

@@ -27,7 +27,7 @@ from sparkai.dashboard.tokens import CognitoTokenVerifier
 from sparkai_local.aws_server import provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
-from sparkai_local.endpoint import LOCAL_TABLES
+from sparkai_local.endpoint import table_environment
 from tests.support.dynamodb_calls import DynamoDBCalls
 from tests.support.fixtures_servers import SageMakerServer
 from tests.support.lambda_harness import LambdaContext
@@ -54,11 +54,7 @@ def pool(
         "AWS_ENDPOINT_URL_DYNAMODB": url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_server.url,
         "SPARKAI_AUTH_MODE": "bearer",
-        "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
-        "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
-        "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
-        "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
-        "SPARKAI_IDEMPOTENCY_TABLE": LOCAL_TABLES["IdempotencyTable"],
+        **table_environment(),
         **dashboard_env(user_pool, "http://127.0.0.1:3000"),
     }
     for name, value in env.items():

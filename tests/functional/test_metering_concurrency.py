@@ -28,7 +28,7 @@ from sparkai.plans import Limits
 from sparkai.usage.pricing import usd
 from sparkai.usage.reporter import UsageReporter
 from sparkai_local.aws_server import local_admin, provisioned_server
-from sparkai_local.endpoint import LOCAL_TABLES, client
+from sparkai_local.endpoint import LOCAL_TABLES, client, table_environment
 from sparkai_local.sagemaker import Script, ScriptedBackend, create_app
 from tests.support.servers import serve
 
@@ -82,11 +82,7 @@ def _worker_env(aws_url: str, sagemaker_url: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL_DYNAMODB": aws_url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_url,
         "SPARKAI_AUTH_MODE": "bearer",
-        "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
-        "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
-        "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
-        "SPARKAI_USAGE_TABLE": LOCAL_TABLES["UsageTable"],
-        "SPARKAI_IDEMPOTENCY_TABLE": LOCAL_TABLES["IdempotencyTable"],
+        **table_environment(),
         "POWERTOOLS_SERVICE_NAME": "sparkai-stream-tests",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }

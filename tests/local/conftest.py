@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX
+from sparkai_local.endpoint import LOCAL_USAGE_PLAN_PREFIX, table_environment
 from sparkai_local.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,9 +102,7 @@ def admin_cli(stack: RunningStack, *args: str) -> str:
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "SPARKAI_KEYS_TABLE": LOCAL_TABLES["ApiKeysTable"],
-        "SPARKAI_ACCOUNTS_TABLE": LOCAL_TABLES["AccountsTable"],
-        "SPARKAI_RATE_LIMITS_TABLE": LOCAL_TABLES["RateLimitsTable"],
+        **table_environment(),
         "SPARKAI_USAGE_PLAN_PREFIX": LOCAL_USAGE_PLAN_PREFIX,
     }
     result = subprocess.run(
