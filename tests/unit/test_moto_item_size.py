@@ -15,7 +15,7 @@ from sparkai_local import moto_speed
 
 moto_speed.install()
 DynamoType, LimitedSizeDict = moto_speed.DynamoType, moto_speed.LimitedSizeDict
-LIMIT = 405000
+LIMIT = moto_speed._ITEM_SIZE_LIMIT  # moto's own figure
 
 VALUES: list[dict[str, Any]] = [
     {"S": "plain"},
