@@ -87,7 +87,7 @@ import copy
 import functools
 import importlib
 import threading
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict, deque
 from typing import Any
 
 from moto.core.utils import method_names_from_class
@@ -170,29 +170,6 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
     return copy.deepcopy(value, memo)
 
 
-_maps: dict[type, dict[type, Any]] = {}
-
-
-def _processing_map(walker: Any) -> dict[type, Any]:
-    """The walker's `_processing_map()` as node class -> function of (walker, node), built once
-    per walker class. Kept as plain functions, not the bound methods the map holds: a bound
-    method kept on its own walker would make every walker a reference cycle, garbage only the
-    cyclic collector can free (see _unlinked)."""
-    walker_type = type(walker)
-    kept = _maps.get(walker_type)
-    if kept is not None:
-        return kept
-    stock = walker._processing_map()
-    if not all(getattr(method, "__self__", None) is walker for method in stock.values()):
-        return {cls: _call_with_node(method) for cls, method in stock.items()}  # not kept
-    kept = _maps[walker_type] = {cls: method.__func__ for cls, method in stock.items()}
-    return kept
-
-
-def _call_with_node(method: Any) -> Any:
-    return lambda _walker, node: method(node)
-
-
 # -- attribute values, written directly ----------------------------------------------------------
 
 _serialize: Any = importlib.import_module("moto.core.serialize")
@@ -268,19 +245,53 @@ def _is_node(node_type: type) -> bool:
     return issubclass(node_type, Node)
 
 
-@functools.cache
-def _walks_children_with_hook(walker_type: type) -> bool:
-    """Whether this walker overrides the pre-child hook (only the path resolver does)."""
-    hook = getattr(walker_type, "pre_processing_of_child", None)
-    return hook is not DepthFirstTraverser.pre_processing_of_child
-
-
 _UNDECIDED = object()
 _NOT_A_NODE = object()  # a child that is a plain value (a name, an operator's text): not walked
-# Per walker type: node type -> the first class of the walker's map that node type is (in the
-# map's order, as DepthFirstTraverser.process picks), None for a node it only walks through, or
-# _NOT_A_NODE. The map's keys are a class-level literal in every moto walker.
-_plans: defaultdict[type, dict[type, Any]] = defaultdict(dict)
+
+
+class _Walk:
+    """What one walker class's walk needs, decided once for the class.
+
+    - `processors`: its `_processing_map()` as node class -> plain function of (walker, node). Not
+      the bound methods the map holds: kept on their own walker, they would make every walker a
+      reference cycle, garbage only the cyclic collector can free (see _unlinked).
+    - `hooked`: whether it overrides the pre-child hook (only the path resolver does).
+    - `plan`: node type -> the first class of `processors` that node type is (in the map's order,
+      as DepthFirstTraverser.process picks), None for a node it only walks through, or
+      _NOT_A_NODE; filled as node types turn up. The map's keys are a class-level literal in
+      every moto walker.
+    """
+
+    __slots__ = ("hooked", "plan", "processors")
+
+    def __init__(self, processors: dict[type, Any], hooked: bool) -> None:
+        self.processors = processors
+        self.hooked = hooked
+        self.plan: dict[type, Any] = {}
+
+
+_walks: dict[type, _Walk] = {}
+
+
+def _walk_of(walker: Any) -> _Walk:
+    walker_type: type = type(walker)
+    walk = _walks.get(walker_type)
+    if walk is not None:
+        return walk
+    hook = getattr(walker_type, "pre_processing_of_child", None)
+    hooked = hook is not DepthFirstTraverser.pre_processing_of_child
+    stock = walker._processing_map()
+    if not all(getattr(method, "__self__", None) is walker for method in stock.values()):
+        # Not its own bound methods (no moto walker today): this walk only, not kept.
+        return _Walk({cls: _call_with_node(method) for cls, method in stock.items()}, hooked)
+    walk = _walks[walker_type] = _Walk(
+        {cls: method.__func__ for cls, method in stock.items()}, hooked
+    )
+    return walk
+
+
+def _call_with_node(method: Any) -> Any:
+    return lambda _walker, node: method(node)
 
 
 def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
@@ -288,9 +299,9 @@ def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
     right, the hook before each child, a processed node put back in its parent's slot), with what
     the stock walk asks per node (is it a Node, which processor, is there a hook) decided once per
     node type and walker type, and the recursion a plain function instead of a method lookup."""
-    walker_type: type = type(self)
-    hook = self.pre_processing_of_child if _walks_children_with_hook(walker_type) else None
-    return _visit(self, _plans[walker_type], _processing_map(self), hook, node, child_id)
+    walk = _walk_of(self)
+    hook = self.pre_processing_of_child if walk.hooked else None
+    return _visit(self, walk.plan, walk.processors, hook, node, child_id)
 
 
 def _visit(
