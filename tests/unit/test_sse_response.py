@@ -17,6 +17,16 @@ SCOPE = {"type": "http", "method": "POST", "path": "/v1/chat", "headers": []}
 def test_each_line_of_an_event_is_a_data_line_and_a_blank_line_ends_it() -> None:
     assert encode_event('{"a":1}') == b'data: {"a":1}\n\n'
     assert encode_event("one\ntwo") == b"data: one\ndata: two\n\n"
+    assert encode_event("one\r\ntwo\rthree\n") == b"data: one\ndata: two\ndata: three\ndata: \n\n"
+
+
+@pytest.mark.parametrize(
+    "char", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
+)
+def test_only_cr_and_lf_end_a_line(char: str) -> None:
+    # str.splitlines() splits on these too: the JSON around them then broke in two data: lines
+    data = f'{{"content":"a{char}b"}}'
+    assert encode_event(data) == f"data: {data}\n\n".encode()
 
 
 class Client:

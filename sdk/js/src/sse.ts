@@ -10,7 +10,9 @@ export interface ServerSentEvent {
 }
 
 export class SSEDecoder {
-  private readonly utf8 = new TextDecoder('utf-8');
+  // ignoreBOM: the decoder would strip a leading BOM itself, and consume() strips one more: a
+  // stream's first U+FEFF is the BOM (WHATWG), a second one is text.
+  private readonly utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
   private buffer = '';
   private started = false;
   private data: string[] = [];
@@ -35,8 +37,8 @@ export class SSEDecoder {
 
   private consume(text: string, final: boolean): ServerSentEvent[] {
     if (!this.started && text) {
+      this.started = true; // the first character decoded: a BOM only if it is U+FEFF
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      this.started = text.length > 0;
     }
     const buffer = this.buffer + text;
     const events: ServerSentEvent[] = [];

@@ -92,3 +92,12 @@ def test_a_cr_at_the_end_of_a_piece_waits_for_a_possible_lf() -> None:
     [event] = decoder.feed(b"\ndata: y")
     assert event.data == "x"
     assert [e.data for e in decoder.flush()] == ["y"]
+
+
+def test_only_the_first_feff_is_a_bom_and_only_cr_lf_end_a_line() -> None:
+    body = "\ufeff\ufeffdata: skipped\n\ndata: a\u2028b\u2029c\x85d\x0be\x00f\rdata: g\r\n\r\n"
+    raw = body.encode()
+    # '\ufeffdata' is not the field name 'data': that line is ignored, as the spec says
+    expected = ["a\u2028b\u2029c\x85d\x0be\x00f\ng"]
+    assert datas(raw) == expected
+    assert datas(*(raw[i : i + 1] for i in range(len(raw)))) == expected

@@ -8,6 +8,7 @@ on the 2-core benchmark machine) for nothing the Lambda functions use.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterable, Mapping
 
 import anyio
@@ -27,8 +28,19 @@ def settle_after_last_byte() -> bool:
     return os.environ.get(SETTLE_AFTER_LAST_BYTE) == "1"
 
 
+# The only line ends of text/event-stream (WHATWG HTML, "Parsing an event stream"): CRLF, LF, CR.
+# Not str.splitlines(), which also splits on U+2028, U+2029, U+0085, \v, \f and \x1c-\x1e: the JSON
+# we send keeps those raw (ensure_ascii=False), so a chunk holding one left as two `data:` lines,
+# which every client rejoins with a newline, and the JSON no longer parsed. Fixed here, in the
+# framing, rather than by escaping those characters in the JSON: the framing must be right for any
+# data, and the JSON stays raw UTF-8 (3 bytes for a CJK character, not 6), as OpenAI streams it.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def encode_event(data: str, sep: str = "\n") -> bytes:
-    lines = data.splitlines() or [""]
+    """One event whose data a client decodes back to `data` (a CR or CRLF comes back as LF: the
+    format cannot carry them; JSON never holds a raw one)."""
+    lines = _LINE_END.split(data) if "\n" in data or "\r" in data else [data]
     return ("".join(f"data: {line}{sep}" for line in lines) + sep).encode()
 
 

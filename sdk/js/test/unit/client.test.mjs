@@ -297,6 +297,15 @@ test('SSEDecoder: a BOM, comments, id/event fields and a last event without its 
   ]);
 });
 
+test('SSEDecoder: only the first U+FEFF is a BOM; U+2028, U+2029, U+0085 and NUL do not end a line', () => {
+  const decoder = new sdk.SSEDecoder();
+  const bytes = new TextEncoder().encode('\ufeff\ufeffdata: skipped\n\ndata: a\u2028b\u2029c\u0085d\u000be\u0000f\rdata: g\r\n\r\n');
+  const events = [...bytes].flatMap((_, i) => decoder.feed(bytes.slice(i, i + 1)));
+  events.push(...decoder.flush());
+  // '\ufeffdata' is not the field name 'data': that line is ignored, as the spec says
+  assert.deepEqual(events.map((e) => e.data), ['a\u2028b\u2029c\u0085d\u000be\u0000f\ng']);
+});
+
 test('parseDuration: the API reset formats', () => {
   assert.equal(sdk.parseDuration('20ms'), 0.02);
   assert.equal(sdk.parseDuration('1.5s'), 1.5);

@@ -69,8 +69,8 @@ class SSEDecoder:
 
     def _consume(self, text: str, *, final: bool) -> list[ServerSentEvent]:
         if not self._started and text:
+            self._started = True  # the first character decoded: a BOM only if it is U+FEFF
             text = text.removeprefix("\ufeff")
-            self._started = bool(text)
         buffer = self._buffer + text
         events: list[ServerSentEvent] = []
         position = 0

@@ -1,0 +1,309 @@
+"""Any text the model writes reaches every client intact (issue 25 §1).
+
+The server's own encoder (the chat route's `sse_data` and the idempotency replay, both through
+`EventSourceResponse`) writes the stream; the bytes are cut into network reads anywhere (inside a
+multi-byte character, between CR and LF, inside `data:`); every client we ship or support decodes
+them: the Python SDK in-process, the JavaScript SDK's build in one Node process, the PHP SDK in one
+php-cli process (each serves every Hypothesis example of the run, one JSON line per example), and
+the official `openai` client. Each must give back exactly the text pieces the model wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import openai
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import sparkaistream
+from sparkai.api.app import create_app
+from sparkai.api.idempotency import replay_response
+from sparkai.api.sse import EventSourceResponse
+from sparkai.api.streaming import sse_data
+from sparkai.chat.schemas import ChatCompletion, Usage, chunk, parse_chat_request
+from sparkai_local.sagemaker import Script
+from tests.conftest import KeyFactory
+from tests.support.fixtures_servers import SageMakerServer
+from tests.support.servers import serve
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = ROOT / "tests" / "support" / "sse_decoders"
+JS_BUILD = ROOT / "sdk" / "js" / "dist" / "esm" / "index.js"
+PHP_AUTOLOAD = ROOT / "sdk" / "php" / "autoload.php"
+
+# Every character some line-splitting API treats as a line end (str.splitlines: \v \f \x1c-\x1e
+# \x85 U+2028 U+2029; SSE: CR, LF, CRLF), NUL, a BOM, astral-plane and multi-byte characters,
+# and text that looks like the wire format itself.
+AWKWARD = [
+    "\n", "\r", "\r\n", "\n\n", "\r\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85",
+    "\u2028", "\u2029", "\x00", "\ufeff", "é", "日本", "👋", "\U0001f9d1\u200d\U0001f4bb",
+    "𝄞", "\U0010ffff", "data: ", "data: [DONE]\n\n", ": ping\n\n", "[DONE]", '"}', "\\",
+    "\\u2028", "event: error\n",
+]  # fmt: skip
+TEXT = st.lists(st.one_of(st.characters(codec="utf-8"), st.sampled_from(AWKWARD)), max_size=24).map(
+    "".join
+)
+PIECES = st.lists(TEXT, min_size=1, max_size=6)
+
+
+# -- the server's encoder ------------------------------------------------------------------------
+
+
+class _ScriptedStream:
+    """What sse_data reads from a ChatStream: the chunks the service builds, in its order."""
+
+    completion_id = "chat-anytext"
+
+    def __init__(self, pieces: list[str]) -> None:
+        self._pieces = pieces
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        ident = (self.completion_id, 1795680000, "spark-1")
+        yield chunk(*ident, delta={"role": "assistant", "content": ""})
+        for piece in self._pieces:
+            yield chunk(*ident, delta={"content": piece})
+        yield chunk(*ident, finish_reason="stop")
+        yield chunk(*ident, usage=Usage.of(9, len(self._pieces)))
+
+    def close(self) -> None:
+        pass
+
+
+async def _body(response: Any) -> bytes:
+    sent: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            sent.append(message.get("body", b""))
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat", "headers": []}
+    await response(scope, receive, send)
+    return b"".join(sent)
+
+
+def streamed_body(pieces: list[str]) -> bytes:
+    """The bytes the chat route sends for an answer made of `pieces`."""
+    response = EventSourceResponse(sse_data(_ScriptedStream(pieces)))  # type: ignore[arg-type]
+    return anyio.run(_body, response)
+
+
+def replayed_body(text: str) -> bytes:
+    """The bytes an idempotent retry of that (stored, streamed) answer gets."""
+    answer = ChatCompletion.model_validate(
+        {
+            "id": "chat-anytext",
+            "created": 1795680000,
+            "model": "spark-1",
+            "choices": [{"message": {"content": text}, "finish_reason": "stop"}],
+            "usage": Usage.of(9, 3).model_dump(),
+        }
+    ).model_dump()
+    request = parse_chat_request(
+        json.dumps(
+            {"model": "spark-1", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        ).encode()
+    )
+    return anyio.run(_body, replay_response(answer, request, openai=False))
+
+
+# -- the clients ---------------------------------------------------------------------------------
+
+
+class _Pieces(httpx.SyncByteStream):
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = pieces
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._pieces
+
+
+def _http(pieces: list[bytes]) -> httpx.Client:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=_Pieces(pieces)
+        )
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+def decoded(deltas: list[str | None], finish: str | None, error: str | None) -> dict[str, Any]:
+    return {"deltas": deltas, "finish_reason": finish, "error": error}
+
+
+def python_sdk(pieces: list[bytes]) -> dict[str, Any]:
+    client = sparkaistream.SparkAI(
+        api_key="sk-spark-x", base_url="http://sdk.test", max_retries=0, http_client=_http(pieces)
+    )
+    deltas: list[str | None] = []
+    finish = None
+    try:
+        for item in client.chat.create(
+            model="spark-1", messages=[{"role": "user", "content": "x"}], stream=True
+        ):
+            for choice in item.choices:
+                deltas.append(choice.delta.content)
+                finish = choice.finish_reason or finish
+    except sparkaistream.SparkAIError as exc:
+        return decoded(deltas, finish, f"{type(exc).__name__}: {exc}")
+    return decoded(deltas, finish, None)
+
+
+def openai_client(pieces: list[bytes]) -> dict[str, Any]:
+    client = openai.OpenAI(
+        api_key="sk-x", base_url="http://sdk.test/v1", max_retries=0, http_client=_http(pieces)
+    )
+    deltas: list[str | None] = []
+    finish = None
+    try:
+        for item in client.chat.completions.create(
+            model="spark-1", messages=[{"role": "user", "content": "x"}], stream=True
+        ):
+            for choice in item.choices:
+                deltas.append(choice.delta.content)
+                finish = choice.finish_reason or finish
+    except (openai.OpenAIError, ValueError) as exc:
+        return decoded(deltas, finish, f"{type(exc).__name__}: {exc}")
+    return decoded(deltas, finish, None)
+
+
+class LineProcess:
+    """A decoder in another runtime: one JSON request line in, one JSON answer line out."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8"
+        )
+
+    def __call__(self, pieces: list[bytes]) -> dict[str, Any]:
+        assert self.process.stdin and self.process.stdout
+        request = {"pieces": [base64.b64encode(p).decode() for p in pieces]}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"{self.process.args[0]} exited with {self.process.poll()}"
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def decoders() -> Iterator[dict[str, Any]]:
+    missing = [tool for tool in ("node", "php") if shutil.which(tool) is None]
+    if missing or not JS_BUILD.is_file():
+        pytest.fail(
+            f"needs {', '.join(missing) or 'the JS SDK build'}: run scripts/ensure-js.sh and "
+            "scripts/ensure-php.sh (make test runs both first)"
+        )
+    node = LineProcess(["node", str(HARNESS / "decode.mjs"), str(JS_BUILD)])
+    php = LineProcess(["php", str(HARNESS / "decode.php"), str(PHP_AUTOLOAD)])
+    try:
+        yield {"python SDK": python_sdk, "openai": openai_client, "JS SDK": node, "PHP SDK": php}
+    finally:
+        node.close()
+        php.close()
+
+
+def reads(body: bytes, cuts: set[int]) -> list[bytes]:
+    edges = [0, *sorted({c % (len(body) + 1) for c in cuts}), len(body)]
+    return [body[a:b] for a, b in itertools.pairwise(edges) if b > a]
+
+
+def assert_every_client_reads(
+    body: bytes, cuts: set[int], expected: dict[str, Any], decoders: dict[str, Any]
+) -> None:
+    pieces = reads(body, cuts)
+    for name, decode in decoders.items():
+        assert decode(pieces) == expected, f"{name} decoded {body!r} cut at {sorted(cuts)}"
+
+
+FAST = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+# Where the network cuts the body: offsets taken modulo its length, so they shrink with it.
+CUTS = st.sets(st.integers(0, 1 << 20), max_size=12)
+
+
+# -- the properties ------------------------------------------------------------------------------
+
+
+@FAST
+@given(pieces=PIECES, cuts=CUTS)
+@example(pieces=["a\u2028b", "\u2029", "c\x85d\x0be\x0cf\x1cg\x1dh\x1ei"], cuts=set())
+def test_streamed_text_reaches_every_client_intact(
+    pieces: list[str], cuts: set[int], decoders: dict[str, Any]
+) -> None:
+    pieces = [piece for piece in pieces if piece]  # the service relays non-empty pieces only
+    body = streamed_body(pieces)
+    # The role chunk's "", each piece as written, the finish chunk (no content), then [DONE].
+    expected = decoded(["", *pieces, None], "stop", None)
+    assert_every_client_reads(body, cuts, expected, decoders)
+
+
+@FAST
+@given(pieces=PIECES, cuts=CUTS)
+@example(pieces=["a\u2028b\u2029c\x85"], cuts=set())
+def test_a_replayed_stream_reaches_every_client_intact(
+    pieces: list[str], cuts: set[int], decoders: dict[str, Any]
+) -> None:
+    text = "".join(pieces)
+    body = replayed_body(text)
+    expected = decoded(["", *([text] if text else []), None], "stop", None)
+    assert_every_client_reads(body, cuts, expected, decoders)
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+AWKWARD_ANSWER = [
+    "Line\u2028separator",
+    " para\u2029graph",
+    " next\x85line",
+    " \x0b\x0c\x1c 👋 \x00",
+]
+
+
+def test_a_streamed_answer_and_its_replay_reach_every_client_intact(
+    moto: None,
+    sagemaker_server: SageMakerServer,
+    monkeypatch: pytest.MonkeyPatch,
+    make_key: KeyFactory,
+    decoders: dict[str, Any],
+) -> None:
+    # Given a model whose answer holds every non-SSE line break, and the real app in front of it
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
+    sagemaker_server.backend.set_script("spark-1", Script(chunks=AWKWARD_ANSWER))
+    key = make_key().secret
+    body = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "any-text-1"}
+    with serve(create_app()) as url:
+        # When it streams the answer, and a retry with the same key gets the stored one again
+        first = httpx.post(f"{url}/v1/chat", json=body, headers=headers, timeout=30)
+        replay = httpx.post(f"{url}/v1/chat", json=body, headers=headers, timeout=30)
+    assert first.status_code == replay.status_code == 200
+    assert replay.headers["idempotent-replayed"] == "true"
+    # Then every client reads exactly the text the model wrote, both times
+    for name, decode in decoders.items():
+        assert decode([first.content]) == decoded(["", *AWKWARD_ANSWER, None], "stop", None), name
+        assert decode([replay.content]) == decoded(
+            ["", "".join(AWKWARD_ANSWER), None], "stop", None
+        ), name
