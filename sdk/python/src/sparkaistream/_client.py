@@ -10,6 +10,7 @@ from typing import Union
 import httpx
 
 from . import _retry
+from ._chat import AsyncChat, Chat
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -18,7 +19,7 @@ from ._errors import (
     redact_request,
     status_error_from_response,
 )
-from ._resources import AsyncChat, AsyncModels, Chat, Models, RequestOptions
+from ._resources import AsyncModels, Models, RequestOptions
 from ._usage import AsyncUsageResource, UsageResource
 from ._version import __version__
 

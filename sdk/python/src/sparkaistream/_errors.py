@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ._retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from ._types import ChatCompletion
 
 __all__ = [
     "APIConnectionError",
@@ -19,6 +22,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "InternalServerError",
+    "LengthFinishReasonError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -172,6 +176,18 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
+
+
+class LengthFinishReasonError(SparkAIError):
+    """parse() got an answer cut by max_tokens (finish_reason "length"): it cannot be parsed."""
+
+    def __init__(self, completion: ChatCompletion) -> None:
+        usage = completion.usage
+        super().__init__(
+            "The answer was cut by the token limit (finish_reason 'length') before it was "
+            f"complete, so it cannot be parsed; raise max_tokens (usage: {usage})."
+        )
+        self.completion = completion
 
 
 class StreamError(SparkAIError):

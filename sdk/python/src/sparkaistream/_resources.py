@@ -1,21 +1,20 @@
-"""The API's resources: client.chat.create(...), client.models.list() / .retrieve(id)."""
+"""The request layer the resources share, and client.models.list() / .retrieve(id) (chat is in
+_chat.py)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from ._errors import APIResponseValidationError, request_id_of
 from ._retry import IDEMPOTENCY_HEADER, new_idempotency_key
-from ._streaming import AsyncStream, Stream
 from ._types import (
     ChatCompletion,
-    ChatCompletionChunk,
     ChatMessage,
     MessageParam,
     Model,
@@ -26,9 +25,8 @@ from ._types import (
 if TYPE_CHECKING:
     from ._client import AsyncSparkAI, SparkAI
 
-__all__ = ["AsyncChat", "AsyncModels", "Chat", "Models", "RequestOptions"]
+__all__ = ["AsyncModels", "Models", "RequestOptions"]
 
-CHAT_PATH = "/v1/chat"
 MODELS_PATH = "/v1/models"
 
 
@@ -75,13 +73,11 @@ def chat_body(
     *,
     model: str,
     messages: Iterable[MessageParam],
-    max_tokens: int | None,
-    temperature: float | None,
-    top_p: float | None,
     stop: str | Sequence[str] | None,
-    user: str | None,
+    tools: Iterable[Mapping[str, Any]] | None = None,
     stream: bool,
     extra_body: Mapping[str, Any] | None,
+    **optional: Any,
 ) -> dict[str, Any]:
     """The JSON body of POST /v1/chat: only the parameters that were given, then extra_body."""
     if isinstance(messages, (str, bytes, Mapping)):
@@ -89,10 +85,11 @@ def chat_body(
             "messages must be a list of messages, e.g. [{'role': 'user', 'content': 'Hello!'}]."
         )
     body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in messages]}
-    optional = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "user": user}
     body.update({name: value for name, value in optional.items() if value is not None})
     if stop is not None:
         body["stop"] = stop if isinstance(stop, str) else list(stop)
+    if tools is not None:
+        body["tools"] = [dict(tool) for tool in tools]
     if stream:
         body["stream"] = True
     body.update(extra_body or {})
@@ -108,7 +105,7 @@ def with_idempotency_key(headers: Mapping[str, str] | None) -> dict[str, str]:
     return merged
 
 
-def _completion(response: httpx.Response) -> ChatCompletion:
+def completion_of(response: httpx.Response) -> ChatCompletion:
     return ChatCompletion.from_dict(
         json_body(response),
         request_id=request_id_of(response.headers),
@@ -120,213 +117,6 @@ def _model_path(model_id: str) -> str:
     if not model_id:
         raise ValueError("model_id must be a non-empty string.")
     return f"{MODELS_PATH}/{quote(model_id, safe='')}"
-
-
-class Chat:
-    """POST /v1/chat."""
-
-    def __init__(self, client: SparkAI) -> None:
-        self._client = client
-
-    @overload
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: Literal[False] = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> ChatCompletion: ...
-
-    @overload
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: Literal[True],
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> Stream[ChatCompletionChunk]: ...
-
-    @overload
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: bool,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
-
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: bool = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
-        """A chat completion; with stream=True, a Stream of chunks from the stream URL.
-        `timeout` / `max_retries` override the client's for this call."""
-        body = chat_body(
-            model=model,
-            messages=messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            stop=stop,
-            user=user,
-            stream=stream,
-            extra_body=extra_body,
-        )
-        options = RequestOptions(
-            "POST",
-            CHAT_PATH,
-            body,
-            stream,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=with_idempotency_key(extra_headers),
-        )
-        response = self._client._request(options)
-        if stream:
-            return Stream(response, ChatCompletionChunk.from_dict)
-        return _completion(response)
-
-
-class AsyncChat:
-    """POST /v1/chat (async)."""
-
-    def __init__(self, client: AsyncSparkAI) -> None:
-        self._client = client
-
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: Literal[False] = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> ChatCompletion: ...
-
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: Literal[True],
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> AsyncStream[ChatCompletionChunk]: ...
-
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: bool,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
-
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        user: str | None = None,
-        stream: bool = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
-        """A chat completion; with stream=True, an AsyncStream of chunks from the stream URL."""
-        body = chat_body(
-            model=model,
-            messages=messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            stop=stop,
-            user=user,
-            stream=stream,
-            extra_body=extra_body,
-        )
-        options = RequestOptions(
-            "POST",
-            CHAT_PATH,
-            body,
-            stream,
-            timeout=timeout,
-            max_retries=max_retries,
-            extra_headers=with_idempotency_key(extra_headers),
-        )
-        response = await self._client._request(options)
-        if stream:
-            return AsyncStream(response, ChatCompletionChunk.from_dict)
-        return _completion(response)
 
 
 class Models:

@@ -23,6 +23,7 @@ from ._errors import (
     request_id_of,
     stream_error_from_event,
 )
+from ._tool_calls import ToolCallAccumulator
 from ._types import ChatCompletion, ChatCompletionChunk, ChatMessage, Choice, RateLimitInfo, Usage
 
 __all__ = ["AsyncStream", "SSEDecoder", "ServerSentEvent", "Stream"]
@@ -183,18 +184,21 @@ class _ChunkReader(Generic[_T]):
 
 
 class _Accumulator:
-    """The pieces of a streamed answer, to rebuild it as one ChatCompletion."""
+    """The pieces of a streamed answer, to rebuild it as one ChatCompletion (the same shape as
+    the buffered answer: tool calls assembled, and content None when they came without text)."""
 
     def __init__(self) -> None:
         self.first: ChatCompletionChunk | None = None
         self.role = "assistant"
         self.parts: list[str] = []
+        self.tools = ToolCallAccumulator()
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
 
     def add(self, chunk: ChatCompletionChunk) -> None:
         if self.first is None:
             self.first = chunk
+        self.tools.add(chunk)
         for choice in chunk.choices:
             if choice.index != 0:
                 continue
@@ -211,11 +215,15 @@ class _Accumulator:
         self, request_id: str | None, rate_limit: RateLimitInfo | None
     ) -> ChatCompletion:
         first = self.first
+        text, calls = "".join(self.parts), self.tools.tool_calls
+        message = ChatMessage(
+            self.role, None if calls and not text else text, tool_calls=calls or None
+        )
         return ChatCompletion(
             id=first.id if first else "",
             created=first.created if first else 0,
             model=first.model if first else "",
-            choices=[Choice(0, ChatMessage(self.role, "".join(self.parts)), self.finish_reason)],
+            choices=[Choice(0, message, self.finish_reason)],
             usage=self.usage,
             request_id=request_id,
             rate_limit=rate_limit,

@@ -15,11 +15,15 @@ __all__ = [
     "Choice",
     "ChoiceDelta",
     "ChunkChoice",
+    "FunctionCall",
+    "FunctionCallDelta",
     "MessageParam",
     "Model",
     "ModelList",
     "ModelPricing",
     "RateLimitInfo",
+    "ToolCall",
+    "ToolCallDelta",
     "Usage",
     "parse_duration",
 ]
@@ -69,25 +73,77 @@ class Usage:
 
 
 @dataclass
+class FunctionCall:
+    """The function a tool call names, and its arguments as the JSON text the model wrote
+    (`json.loads(arguments)`; with a strict tool the server guarantees it parses and validates)."""
+
+    name: str
+    arguments: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments}
+
+
+@dataclass
+class ToolCall:
+    """One entry of `message.tool_calls`: `{id, type: "function", function: {name, arguments}}`."""
+
+    id: str
+    function: FunctionCall
+    type: str = "function"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
+        function = _mapping(data.get("function"))
+        return cls(
+            id=_str(data, "id"),
+            type=_str(data, "type", "function"),
+            function=FunctionCall(_str(function, "name"), _str(function, "arguments")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "function": self.function.to_dict()}
+
+
+def _tool_calls(value: Any) -> list[ToolCall] | None:
+    return (
+        [ToolCall.from_dict(call) for call in _mappings(value)] if isinstance(value, list) else None
+    )
+
+
+@dataclass
 class ChatMessage:
-    """A chat message; also accepted (like a plain dict) in `messages=`."""
+    """A chat message; also accepted (like a plain dict) in `messages=`. An assistant message that
+    calls tools has `tool_calls` and `content` None; a `role="tool"` message answers the call
+    whose id is its `tool_call_id`."""
 
     role: str
-    content: str
+    content: str | None
     name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatMessage:
         return cls(
             role=_str(data, "role", "assistant"),
-            content=_str(data, "content"),
+            # null stays None (a tool-calling answer); an absent field reads as "".
+            content=None
+            if "content" in data and data["content"] is None
+            else _str(data, "content"),
             name=_opt_str(data, "name"),
+            tool_calls=_tool_calls(data.get("tool_calls")),
+            tool_call_id=_opt_str(data, "tool_call_id"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.name is not None:
             message["name"] = self.name
+        if self.tool_calls is not None:
+            message["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
         return message
 
 
@@ -202,13 +258,50 @@ class ChatCompletion:
 
 
 @dataclass
+class FunctionCallDelta:
+    name: str | None = None
+    arguments: str | None = None
+
+
+@dataclass
+class ToolCallDelta:
+    """A piece of a streamed tool call: the first piece of call `index` carries its `id` and
+    `function.name`, later ones pieces of `function.arguments` (ToolCallAccumulator joins them)."""
+
+    index: int
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCallDelta | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCallDelta:
+        function = data.get("function")
+        return cls(
+            index=_int(data, "index"),
+            id=_opt_str(data, "id"),
+            type=_opt_str(data, "type"),
+            function=FunctionCallDelta(_opt_str(function, "name"), _opt_str(function, "arguments"))
+            if isinstance(function, Mapping)
+            else None,
+        )
+
+
+@dataclass
 class ChoiceDelta:
     role: str | None = None
     content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChoiceDelta:
-        return cls(role=_opt_str(data, "role"), content=_opt_str(data, "content"))
+        calls = data.get("tool_calls")
+        return cls(
+            role=_opt_str(data, "role"),
+            content=_opt_str(data, "content"),
+            tool_calls=[ToolCallDelta.from_dict(c) for c in _mappings(calls)]
+            if isinstance(calls, list)
+            else None,
+        )
 
 
 @dataclass

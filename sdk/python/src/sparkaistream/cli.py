@@ -57,7 +57,9 @@ def _chat(
             max_tokens=args.max_tokens,
             temperature=args.temperature,
         )
-        out.write((completion.choices[0].message.content if completion.choices else "") + "\n")
+        out.write(
+            ((completion.choices[0].message.content if completion.choices else "") or "") + "\n"
+        )
         usage = completion.usage
     else:
         printed = False
