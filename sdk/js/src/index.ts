@@ -27,6 +27,7 @@ export { isRetryable, retryDelay, DEFAULT_MAX_RETRIES, MAX_RETRY_AFTER } from '.
 export { SSEDecoder } from './sse.js';
 export type { ServerSentEvent } from './sse.js';
 export { Stream } from './streaming.js';
+export { ToolCallAccumulator } from './tool-calls.js';
 export { Chat, Models, Usage } from './resources.js';
 export type * from './types.js';
 export { VERSION } from './version.js';

@@ -9,6 +9,7 @@ import {
 } from './errors.js';
 import { rateLimitFrom, withMeta } from './meta.js';
 import { SSEDecoder, type ServerSentEvent } from './sse.js';
+import { ToolCallAccumulator } from './tool-calls.js';
 import type { ChatCompletion, ChatCompletionChunk, RateLimitInfo, Usage } from './types.js';
 
 const DONE = '[DONE]';
@@ -26,11 +27,13 @@ export interface StreamOptions {
 class Accumulator {
   first: ChatCompletionChunk | null = null;
   parts: string[] = [];
+  readonly tools = new ToolCallAccumulator();
   finishReason: string | null = null;
   usage: Usage | null = null;
 
   add(chunk: ChatCompletionChunk): void {
     this.first ??= chunk;
+    this.tools.add(chunk);
     for (const choice of chunk.choices ?? []) {
       if (choice.index !== 0) continue;
       if (typeof choice.delta?.content === 'string') this.parts.push(choice.delta.content);
@@ -94,11 +97,19 @@ export class Stream implements AsyncIterable<ChatCompletionChunk> {
     }
   }
 
-  /** Read to the end and return the whole answer (text, finish_reason, usage). */
+  /** Read to the end and return the whole answer (text, tool calls, finish_reason, usage), in
+   * the buffered answer's shape: content null when tool calls came without text. */
   async finalCompletion(): Promise<ChatCompletion> {
     await this.drain();
     const acc = this.accumulated;
     const first = acc.first;
+    const text = acc.parts.join('');
+    const toolCalls = acc.tools.toolCalls;
+    const message: ChatCompletion['choices'][number]['message'] = {
+      role: 'assistant' as const,
+      content: toolCalls.length && !text ? null : text,
+    };
+    if (toolCalls.length) message.tool_calls = toolCalls;
     return withMeta<ChatCompletion>(
       {
         id: first?.id ?? '',
@@ -108,7 +119,7 @@ export class Stream implements AsyncIterable<ChatCompletionChunk> {
         choices: [
           {
             index: 0,
-            message: { role: 'assistant' as const, content: acc.parts.join('') },
+            message,
             finish_reason: acc.finishReason,
           },
         ],

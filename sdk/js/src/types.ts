@@ -6,18 +6,108 @@ export interface Headers {
   forEach(callback: (value: string, name: string) => void): void;
 }
 
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface TextPart {
   type: 'text';
   text: string;
 }
 
-export interface MessageParam {
-  role: Role;
-  /** A string, or a list of `{type: "text", text}` parts (joined by the server). */
-  content: string | TextPart[];
+/** A string, or a list of `{type: "text", text}` parts (joined by the server). */
+export type MessageContent = string | TextPart[];
+
+export interface SystemMessageParam {
+  role: 'system';
+  content: MessageContent;
   name?: string;
+}
+
+export interface UserMessageParam {
+  role: 'user';
+  content: MessageContent;
+  name?: string;
+}
+
+/** A model's earlier answer in the history: text, or the tool calls it made (content null). */
+export interface AssistantMessageParam {
+  role: 'assistant';
+  content?: MessageContent | null;
+  name?: string;
+  tool_calls?: ToolCall[];
+}
+
+/** A tool's result, answering the call whose id is `tool_call_id`. */
+export interface ToolMessageParam {
+  role: 'tool';
+  content: MessageContent;
+  tool_call_id: string;
+}
+
+export type MessageParam = SystemMessageParam | UserMessageParam | AssistantMessageParam | ToolMessageParam;
+
+/** A function the model may call (OpenAI's FunctionObject). */
+export interface FunctionDefinition {
+  /** a-z, A-Z, 0-9, _ and -, at most 64 characters. */
+  name: string;
+  description?: string;
+  /** A JSON Schema object; omitted: no parameters. */
+  parameters?: Record<string, unknown>;
+  /** true: the arguments always parse and validate against `parameters`. */
+  strict?: boolean | null;
+}
+
+export interface ToolParam {
+  type: 'function';
+  function: FunctionDefinition;
+}
+
+/** Forces a call of this function. */
+export interface NamedToolChoice {
+  type: 'function';
+  function: { name: string };
+}
+
+/** 'none': text only; 'auto' (the default with tools): text or calls; 'required': at least one call. */
+export type ToolChoice = 'none' | 'auto' | 'required' | NamedToolChoice;
+
+export interface ResponseFormatText {
+  type: 'text';
+}
+
+export interface ResponseFormatJSONObject {
+  type: 'json_object';
+}
+
+export interface JSONSchema {
+  /** a-z, A-Z, 0-9, _ and -, at most 64 characters. */
+  name: string;
+  description?: string;
+  schema?: Record<string, unknown>;
+  /** true: the answer always parses and validates against `schema`. */
+  strict?: boolean | null;
+}
+
+export interface ResponseFormatJSONSchema {
+  type: 'json_schema';
+  json_schema: JSONSchema;
+}
+
+export type ResponseFormat = ResponseFormatText | ResponseFormatJSONObject | ResponseFormatJSONSchema;
+
+/** A call the model made: `arguments` is the JSON text it wrote (JSON.parse it). */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A streamed piece of a tool call: the first piece of call `index` has its id and name, later
+ * ones pieces of the arguments (ToolCallAccumulator joins them). */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
 }
 
 export interface ChatCreateParamsBase {
@@ -25,12 +115,25 @@ export interface ChatCreateParamsBase {
   messages: MessageParam[];
   /** 1–4,096 (spark-1, spark-turbo) or 1–8,192 (spark-pro); default 1,024. */
   max_tokens?: number;
+  /** The newer name of `max_tokens` (OpenAI's); send one of the two. */
+  max_completion_tokens?: number | null;
   /** 0–2, default 0.7. */
   temperature?: number;
   /** (0, 1]. */
   top_p?: number;
   /** Up to 4 stop sequences. */
   stop?: string | string[];
+  /** Best-effort determinism: the same seed and parameters should give the same answer. */
+  seed?: number | null;
+  /** -2.0–2.0. */
+  presence_penalty?: number | null;
+  /** -2.0–2.0. */
+  frequency_penalty?: number | null;
+  /** Functions the model may call (at most 128). */
+  tools?: ToolParam[];
+  tool_choice?: ToolChoice;
+  parallel_tool_calls?: boolean;
+  response_format?: ResponseFormat;
   user?: string;
   /** Must be 1 (one choice per request). */
   n?: 1;
@@ -72,13 +175,17 @@ export interface ResponseMeta {
 
 export interface AssistantMessage {
   role: 'assistant';
-  content: string;
+  /** null when the model answered with tool calls only. */
+  content: string | null;
+  tool_calls?: ToolCall[];
 }
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | (string & {});
 
 export interface Choice {
   index: number;
   message: AssistantMessage;
-  finish_reason: 'stop' | 'length' | (string & {}) | null;
+  finish_reason: FinishReason | null;
 }
 
 export interface ChatCompletion extends ResponseMeta {
@@ -94,13 +201,14 @@ export interface ChatCompletion extends ResponseMeta {
 
 export interface ChoiceDelta {
   role?: 'assistant';
-  content?: string;
+  content?: string | null;
+  tool_calls?: ToolCallDelta[];
 }
 
 export interface ChunkChoice {
   index: number;
   delta: ChoiceDelta;
-  finish_reason: 'stop' | 'length' | (string & {}) | null;
+  finish_reason: FinishReason | null;
 }
 
 /** One streamed event. The last chunk before [DONE] has no choices and carries `usage`. */

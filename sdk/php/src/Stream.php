@@ -46,12 +46,14 @@ final class Stream implements \IteratorAggregate
     private string $text = '';
     private ?string $finishReason = null;
     private ?Usage $usage = null;
+    private ToolCallAccumulator $tools;
 
     public function __construct(private readonly Response $response)
     {
         $this->requestId = ErrorFactory::requestId($response->headers);
         $this->rateLimit = RateLimitInfo::fromHeaders($response->headers);
         $this->decoder = new SSEDecoder();
+        $this->tools = new ToolCallAccumulator();
     }
 
     public function __destruct()
@@ -110,19 +112,24 @@ final class Stream implements \IteratorAggregate
         }
     }
 
-    /** Read to the end and return the whole answer (text, finish reason, usage). */
+    /**
+     * Read to the end and return the whole answer (text, tool calls, finish reason, usage) in the
+     * buffered answer's shape: a null content when tool calls came without text.
+     */
     public function getFinalCompletion(): ChatCompletion
     {
         foreach ($this as $_) {
             // read everything
         }
         $first = $this->first;
+        $calls = $this->tools->toolCalls();
+        $message = new ChatMessage($this->role, $calls && $this->text === '' ? null : $this->text, null, $calls ?: null);
 
         return new ChatCompletion(
             $first?->id ?? '',
             $first?->created ?? 0,
             $first?->model ?? '',
-            [new Choice(0, new ChatMessage($this->role, $this->text), $this->finishReason)],
+            [new Choice(0, $message, $this->finishReason)],
             $this->usage,
             'chat.completion',
             $this->requestId,
@@ -216,6 +223,7 @@ final class Stream implements \IteratorAggregate
     private function accumulate(ChatCompletionChunk $chunk): void
     {
         $this->first ??= $chunk;
+        $this->tools->add($chunk);
         foreach ($chunk->choices as $choice) {
             if ($choice->index !== 0) {
                 continue;

@@ -97,6 +97,10 @@ def test_responses(case: dict[str, Any]) -> None:
         assert vars(result.usage) == expect["usage"]
         assert result.request_id == expect["request_id"]
         assert vars(result.rate_limit) == pytest.approx(expect["rate_limit"])
+        calls = result.choices[0].message.tool_calls
+        assert (None if calls is None else [c.to_dict() for c in calls]) == expect["tool_calls"]
+        if "json" in expect:
+            assert json.loads(result.choices[0].message.content) == expect["json"]
     elif case["call"] == "models.list":
         assert [m.id for m in result] == expect["ids"]
     elif case["call"] == "models.retrieve":
@@ -151,6 +155,9 @@ def test_sse(case: dict[str, Any], pieces: list[bytes]) -> None:
     assert (usage[-1] if usage else None) == expect["usage"]
     assert stream.request_id == case["headers"]["x-request-id"]
     assert body.closed
+    if "tool_calls" in expect:
+        calls = stream.get_final_completion().choices[0].message.tool_calls or []
+        assert [c.to_dict() for c in calls] == expect["tool_calls"]
     if expect["error"] is None:
         assert error is None
     else:

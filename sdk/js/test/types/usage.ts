@@ -5,7 +5,11 @@ import SparkAIDefault, {
   RateLimitError,
   type ChatCompletion,
   type ChatCompletionChunk,
+  type MessageParam,
+  type ToolCall,
+  type ToolParam,
   type UsageReport,
+  ToolCallAccumulator,
 } from 'sparkaistream';
 
 export async function examples(): Promise<void> {
@@ -13,7 +17,7 @@ export async function examples(): Promise<void> {
   const other: SparkAI = new SparkAIDefault();
   void other;
   const completion: ChatCompletion = await client.chat.create({ model: 'spark-1', messages: [{ role: 'user', content: 'Hi' }] });
-  const text: string = completion.choices[0]!.message.content;
+  const text: string | null = completion.choices[0]!.message.content;
   const requestId: string | null = completion.requestId;
   void text;
   void requestId;
@@ -44,6 +48,43 @@ export async function examples(): Promise<void> {
       void code;
     }
   }
+  // Tools and structured outputs, in OpenAI's shapes
+  const weather: ToolParam = {
+    type: 'function',
+    function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+  };
+  const called = await client.chat.create({
+    model: 'spark-1',
+    messages: [{ role: 'user', content: 'Weather in Oslo?' }],
+    tools: [weather],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    parallel_tool_calls: false,
+    seed: 1,
+    presence_penalty: 0.1,
+    frequency_penalty: 0.1,
+    max_completion_tokens: 64,
+  });
+  const calls: ToolCall[] = called.choices[0]!.message.tool_calls ?? [];
+  const history: MessageParam[] = [
+    { role: 'assistant', content: null, tool_calls: calls },
+    { role: 'tool', tool_call_id: calls[0]!.id, content: '{"temperature_c": 4}' },
+  ];
+  void history;
+  await client.chat.create({
+    model: 'spark-1',
+    messages: [{ role: 'user', content: 'JSON please' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'Weather', schema: { type: 'object' }, strict: true } },
+  });
+  const accumulator = new ToolCallAccumulator();
+  for await (const chunk of stream) accumulator.add(chunk);
+  const assembled: ToolCall[] = accumulator.toolCalls;
+  void assembled;
+  // @ts-expect-error a tool message needs the id of the call it answers
+  await client.chat.create({ model: 'spark-1', messages: [{ role: 'tool', content: 'x' }] });
+  // @ts-expect-error tool_choice is 'none' | 'auto' | 'required' or a named function
+  await client.chat.create({ model: 'spark-1', messages: [], tool_choice: 'always' });
+  // @ts-expect-error response_format types are OpenAI's
+  await client.chat.create({ model: 'spark-1', messages: [], response_format: { type: 'xml' } });
   // @ts-expect-error a buffered answer is not a stream
   await client.chat.create({ model: 'spark-1', messages: [] }).then((c) => c.textDeltas());
   // @ts-expect-error parameters are typed: a misspelt one is an error, not silently sent

@@ -76,6 +76,8 @@ describe('responses.json', () => {
         assert.equal(result.model, e.model);
         assert.equal(result.choices[0].message.content, e.text);
         assert.equal(result.choices[0].finish_reason, e.finish_reason);
+        assert.deepEqual(result.choices[0].message.tool_calls ?? null, e.tool_calls);
+        if ('json' in e) assert.deepEqual(JSON.parse(result.choices[0].message.content), e.json);
         assert.deepEqual(result.usage, e.usage);
         assert.equal(result.requestId, e.request_id);
         const r = e.rate_limit;
@@ -129,7 +131,8 @@ describe('sse.json', () => {
         const { chunks, error, usage, completion, stream } = await replay(fixture, pieces);
         const e = fixture.expect;
         assert.equal(chunks.length, e.chunks);
-        assert.equal(completion.choices[0].message.content, e.text);
+        assert.equal(completion.choices[0].message.content ?? '', e.text);
+        if ('tool_calls' in e) assert.deepEqual(completion.choices[0].message.tool_calls, e.tool_calls);
         assert.equal(completion.choices[0].finish_reason, e.finish_reason);
         assert.deepEqual(usage, e.usage);
         assert.equal(stream.requestId, fixture.headers['x-request-id']);

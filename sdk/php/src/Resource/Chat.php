@@ -27,12 +27,26 @@ final class Chat
     /**
      * A chat completion; with 'stream' => true, a Stream of chunks from the stream URL.
      *
-     * API fields (model, messages, max_tokens, temperature, top_p, stop, user, stream, ...) go
-     * into the body as given (null values are left out). SDK options: extra_body (merged into
-     * the body), extra_headers, timeout, max_retries (this call only), idempotency_key (default:
-     * a fresh "sparkai-<uuid4 hex>" per call, reused by its retries).
+     * API fields (model, messages, max_tokens, max_completion_tokens, temperature, top_p, stop,
+     * seed, presence_penalty, frequency_penalty, tools, tool_choice, parallel_tool_calls,
+     * response_format, user, stream, ...) go into the body as given (null values are left out),
+     * in OpenAI's shapes (see the shape below). A JSON Schema's empty object must be an object
+     * (`new \stdClass()`): PHP's `[]` is sent as a JSON array. SDK options: extra_body (merged
+     * into the body), extra_headers, timeout, max_retries (this call only), idempotency_key
+     * (default: a fresh "sparkai-<uuid4 hex>" per call, reused by its retries).
      *
-     * @param array<string, mixed> $params
+     * @param array{
+     *     model: string,
+     *     messages: list<ChatMessage|array{role: 'system'|'user'|'assistant'|'tool', content: string|list<array{type: 'text', text: string}>|null, name?: string, tool_calls?: list<array{id: string, type: 'function', function: array{name: string, arguments: string}}>, tool_call_id?: string}>,
+     *     max_tokens?: int, max_completion_tokens?: int|null, temperature?: float|int, top_p?: float|int,
+     *     stop?: string|list<string>, seed?: int|null, presence_penalty?: float|int|null, frequency_penalty?: float|int|null,
+     *     tools?: list<array{type: 'function', function: array{name: string, description?: string, parameters?: array<string, mixed>|object, strict?: bool|null}}>,
+     *     tool_choice?: 'none'|'auto'|'required'|array{type: 'function', function: array{name: string}},
+     *     parallel_tool_calls?: bool,
+     *     response_format?: array{type: 'text'}|array{type: 'json_object'}|array{type: 'json_schema', json_schema: array{name: string, description?: string, schema?: array<string, mixed>|object, strict?: bool|null}},
+     *     user?: string, stream?: bool, stream_options?: array{include_usage?: bool}|null,
+     *     extra_body?: array<string, mixed>, extra_headers?: array<string, string>, timeout?: float|int, max_retries?: int, idempotency_key?: string,
+     * } $params
      * @return ($params is array{stream: true} ? Stream : ChatCompletion)
      */
     public function create(array $params): ChatCompletion|Stream

@@ -38,10 +38,10 @@ final class ChatCompletion
         );
     }
 
-    /** The first choice's text ("" when there is none). */
+    /** The first choice's text ("" when there is none, or only tool calls). */
     public function text(): string
     {
-        return isset($this->choices[0]) ? $this->choices[0]->message->content : '';
+        return isset($this->choices[0]) ? ($this->choices[0]->message->content ?? '') : '';
     }
 
     public function toArray(): array

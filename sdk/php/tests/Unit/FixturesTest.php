@@ -163,8 +163,13 @@ final class FixturesTest extends TestCase
                 self::assertSame($expect['id'], $result->id);
                 self::assertSame($expect['model'], $result->model);
                 self::assertSame($expect['text'], $result->choices[0]->message->content);
-                self::assertSame($expect['text'], $result->text());
+                self::assertSame($expect['text'] ?? '', $result->text());
                 self::assertSame($expect['finish_reason'], $result->choices[0]->finishReason);
+                $calls = $result->choices[0]->message->toolCalls;
+                self::assertSame($expect['tool_calls'], $calls === null ? null : array_map(static fn ($c) => $c->toArray(), $calls));
+                if (array_key_exists('json', $expect)) {
+                    self::assertSame($expect['json'], json_decode((string) $result->text(), true, 512, JSON_THROW_ON_ERROR));
+                }
                 self::assertSame($expect['usage'], $result->usage?->toArray());
                 self::assertSame($expect['request_id'], $result->requestId);
                 if (isset($expect['rate_limit'])) {
@@ -262,6 +267,10 @@ final class FixturesTest extends TestCase
             self::assertSame($expect['usage'], $usage?->toArray(), $how);
             self::assertSame($case['headers']['x-request-id'] ?? null, $stream->requestId, $how);
             self::assertTrue($stream->isClosed(), "{$how}: the stream closes at its end");
+            if (array_key_exists('tool_calls', $expect)) {
+                $calls = $stream->getFinalCompletion()->choices[0]->message->toolCalls ?? [];
+                self::assertSame($expect['tool_calls'], array_map(static fn ($c) => $c->toArray(), $calls), $how);
+            }
             if ($expect['error'] === null) {
                 self::assertNull($error, $how . ': ' . $error);
                 continue;

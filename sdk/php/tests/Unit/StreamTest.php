@@ -10,7 +10,9 @@ use SparkAI\Exception\APIConnectionException;
 use SparkAI\Exception\StreamException;
 use SparkAI\Stream;
 use SparkAI\Transport\Response;
+use SparkAI\ToolCallAccumulator;
 use SparkAI\Transport\TransportException;
+use SparkAI\Type\ChatMessage;
 
 final class StreamTest extends TestCase
 {
@@ -126,5 +128,37 @@ final class StreamTest extends TestCase
         self::assertSame('ok', implode('', iterator_to_array($stream->textDeltas(), false)));
         self::assertSame([1.0], $slept);
         self::assertSame($transport->requests[0]->header('Idempotency-Key'), $transport->requests[1]->header('Idempotency-Key'));
+    }
+
+    public function testInterleavedToolCallPiecesAssembleAndGoBackIntoTheHistory(): void
+    {
+        $call = static fn (int $index, array $piece): string => self::event(['tool_calls' => [['index' => $index] + $piece]]);
+        $stream = self::stream([
+            self::event(['role' => 'assistant', 'content' => null]),
+            $call(0, ['id' => 'call_a', 'type' => 'function', 'function' => ['name' => 'get_weather', 'arguments' => '']]),
+            $call(1, ['id' => 'call_b', 'type' => 'function', 'function' => ['name' => 'get_time']]),
+            $call(0, ['function' => ['arguments' => '{"city":']]),
+            $call(1, ['function' => ['arguments' => '{}']]),
+            $call(0, ['function' => ['arguments' => '"Oslo"}']]),
+            self::event([], 'tool_calls'),
+            "data: [DONE]\n\n",
+        ]);
+        $accumulator = new ToolCallAccumulator();
+        foreach ($stream as $chunk) {
+            $accumulator->add($chunk);
+        }
+        $message = $stream->getFinalCompletion()->choices[0]->message;
+        $expected = [
+            ['id' => 'call_a', 'type' => 'function', 'function' => ['name' => 'get_weather', 'arguments' => '{"city":"Oslo"}']],
+            ['id' => 'call_b', 'type' => 'function', 'function' => ['name' => 'get_time', 'arguments' => '{}']],
+        ];
+        self::assertSame($expected, array_map(static fn ($c) => $c->toArray(), $accumulator->toolCalls()));
+        self::assertNull($message->content);
+        // The answer goes back into the history as it came, followed by the tool's result
+        self::assertSame(['role' => 'assistant', 'content' => null, 'tool_calls' => $expected], $message->toArray());
+        self::assertSame(
+            ['role' => 'tool', 'content' => '{"temperature_c":4}', 'tool_call_id' => 'call_a'],
+            (new ChatMessage('tool', '{"temperature_c":4}', toolCallId: 'call_a'))->toArray(),
+        );
     }
 }
