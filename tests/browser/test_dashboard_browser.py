@@ -194,6 +194,8 @@ def test_sign_up_create_call_see_usage_revoke(stack: RunningStack, browser: Any)
     # The quickstart shows the real URLs and never a key.
     page.open("#/quickstart")
     assert page.visible("base-url").text == stack.url
+    structured = page.visible("structured-example").text
+    assert f'"{stack.url}/v1/chat"' in structured and '"type": "json_schema"' in structured
     assert "sk-spark-" + secret[9:] not in browser.page_source
     page.shot("06-quickstart")
 
