@@ -5,7 +5,8 @@ The server's own encoder (the chat route's `sse_data` and the idempotency replay
 multi-byte character, between CR and LF, inside `data:`); every client we ship or support decodes
 them: the Python SDK in-process, the JavaScript SDK's build in one Node process, the PHP SDK in one
 php-cli process (each serves every Hypothesis example of the run, one JSON line per example), and
-the official `openai` client. Each must give back exactly the text pieces the model wrote.
+the official `openai` client. Each must give back exactly the text pieces the model wrote, and
+the tool-call arguments it wrote, assembled from their streamed pieces (issue 26).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import openai
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from openai.lib.streaming.chat import ChatCompletionStreamState
 
 import sparkaistream
 from sparkai.api.app import create_app
@@ -102,6 +104,32 @@ def streamed_body(pieces: list[str]) -> bytes:
     return anyio.run(_body, response)
 
 
+class _ScriptedToolCalls(_ScriptedStream):
+    """Tool calls as OpenAI streams them: per call its id and name, then argument pieces."""
+
+    def __init__(self, calls: list[list[str]]) -> None:
+        super().__init__([])
+        self._calls = calls
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        ident = (self.completion_id, 1795680000, "spark-1")
+        yield chunk(*ident, delta={"role": "assistant", "content": ""})
+        for index, arguments in enumerate(self._calls):
+            first = {
+                "id": f"call_{index}",
+                "type": "function",
+                "function": {"name": f"f{index}", "arguments": ""},
+            }
+            yield chunk(*ident, delta={"tool_calls": [{"index": index, **first}]})
+            for piece in arguments:
+                yield chunk(
+                    *ident,
+                    delta={"tool_calls": [{"index": index, "function": {"arguments": piece}}]},
+                )
+        yield chunk(*ident, finish_reason="tool_calls")
+        yield chunk(*ident, usage=Usage.of(9, 1))
+
+
 def replayed_body(text: str) -> bytes:
     """The bytes an idempotent retry of that (stored, streamed) answer gets."""
     answer = ChatCompletion.model_validate(
@@ -141,8 +169,20 @@ def _http(pieces: list[bytes]) -> httpx.Client:
     return httpx.Client(transport=httpx.MockTransport(answer))
 
 
-def decoded(deltas: list[str | None], finish: str | None, error: str | None) -> dict[str, Any]:
-    return {"deltas": deltas, "finish_reason": finish, "error": error}
+def decoded(
+    deltas: list[str | None],
+    finish: str | None,
+    error: str | None,
+    tool_calls: list[list[str]] | None = None,
+) -> dict[str, Any]:
+    """What a client read: each choice's delta.content, the last finish_reason, the error it
+    raised, and the tool calls its final completion assembled ([id, name, arguments])."""
+    return {
+        "deltas": deltas,
+        "finish_reason": finish,
+        "error": error,
+        "tool_calls": tool_calls or [],
+    }
 
 
 def python_sdk(pieces: list[bytes]) -> dict[str, Any]:
@@ -152,33 +192,42 @@ def python_sdk(pieces: list[bytes]) -> dict[str, Any]:
     deltas: list[str | None] = []
     finish = None
     try:
-        for item in client.chat.create(
+        stream = client.chat.create(
             model="spark-1", messages=[{"role": "user", "content": "x"}], stream=True
-        ):
+        )
+        for item in stream:
             for choice in item.choices:
                 deltas.append(choice.delta.content)
                 finish = choice.finish_reason or finish
+        message = stream.get_final_completion().choices[0].message
     except sparkaistream.SparkAIError as exc:
         return decoded(deltas, finish, f"{type(exc).__name__}: {exc}")
-    return decoded(deltas, finish, None)
+    calls = [[c.id, c.function.name, c.function.arguments] for c in message.tool_calls or []]
+    return decoded(deltas, finish, None, calls)
 
 
 def openai_client(pieces: list[bytes]) -> dict[str, Any]:
+    """The official client, and its own assembly of streamed tool calls (the state behind its
+    chat.completions.stream() helper)."""
     client = openai.OpenAI(
         api_key="sk-x", base_url="http://sdk.test/v1", max_retries=0, http_client=_http(pieces)
     )
+    state: ChatCompletionStreamState[None] = ChatCompletionStreamState()
     deltas: list[str | None] = []
     finish = None
     try:
         for item in client.chat.completions.create(
             model="spark-1", messages=[{"role": "user", "content": "x"}], stream=True
         ):
+            state.handle_chunk(item)
             for choice in item.choices:
                 deltas.append(choice.delta.content)
                 finish = choice.finish_reason or finish
+        message = state.get_final_completion().choices[0].message
     except (openai.OpenAIError, ValueError) as exc:
         return decoded(deltas, finish, f"{type(exc).__name__}: {exc}")
-    return decoded(deltas, finish, None)
+    calls = [[c.id, c.function.name, c.function.arguments] for c in message.tool_calls or []]
+    return decoded(deltas, finish, None, calls)
 
 
 class LineProcess:
@@ -307,3 +356,16 @@ def test_a_streamed_answer_and_its_replay_reach_every_client_intact(
         assert decode([replay.content]) == decoded(
             ["", "".join(AWKWARD_ANSWER), None], "stop", None
         ), name
+
+
+@FAST
+@given(calls=st.lists(PIECES, min_size=1, max_size=3), cuts=CUTS)
+@example(calls=[['{"q":"a\u2028b', '\u2029\x85"}'], ["{}"]], cuts=set())
+def test_streamed_tool_call_arguments_reach_every_client_intact(
+    calls: list[list[str]], cuts: set[int], decoders: dict[str, Any]
+) -> None:
+    body = anyio.run(_body, EventSourceResponse(sse_data(_ScriptedToolCalls(calls))))  # type: ignore[arg-type]
+    chunks = sum(1 + len(arguments) for arguments in calls)
+    assembled = [[f"call_{i}", f"f{i}", "".join(arguments)] for i, arguments in enumerate(calls)]
+    expected = decoded(["", *[None] * chunks, None], "tool_calls", None, assembled)
+    assert_every_client_reads(body, cuts, expected, decoders)

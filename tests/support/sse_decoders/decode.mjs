@@ -1,4 +1,4 @@
-// Decodes event streams with the built JavaScript SDK (sdk/js/dist), for tests/functional/
+// Decodes event streams (text and assembled tool calls) with the built JavaScript SDK (sdk/js/dist), for tests/functional/
 // test_sse_any_text.py: one JSON request per stdin line, {"pieces": [base64, ...]} (the body as
 // the network reads it), one JSON answer per stdout line, so one process serves a whole run.
 // Usage: node decode.mjs path/to/sdk/js/dist/esm/index.js
@@ -33,10 +33,11 @@ async function decode(pieces) {
         finish = choice.finish_reason ?? finish;
       }
     }
+    const calls = (await stream.finalCompletion()).choices[0].message.tool_calls ?? [];
+    return { deltas, finish_reason: finish, error: null, tool_calls: calls.map((c) => [c.id, c.function.name, c.function.arguments]) };
   } catch (error) {
-    return { deltas, finish_reason: finish, error: `${error.name}: ${error.message}` };
+    return { deltas, finish_reason: finish, error: `${error.name}: ${error.message}`, tool_calls: [] };
   }
-  return { deltas, finish_reason: finish, error: null };
 }
 
 for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {

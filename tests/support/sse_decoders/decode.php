@@ -1,6 +1,6 @@
 <?php
 
-// Decodes event streams with the PHP SDK (sdk/php), for tests/functional/test_sse_any_text.py:
+// Decodes event streams (text and assembled tool calls) with the PHP SDK (sdk/php), for tests/functional/test_sse_any_text.py:
 // one JSON request per stdin line, {"pieces": [base64, ...]} (the body as the network reads it),
 // one JSON answer per stdout line, so one process serves a whole run.
 // Usage: php decode.php path/to/sdk/php/autoload.php
@@ -44,11 +44,15 @@ function decode(array $pieces): array
                 $finish = $choice->finishReason ?? $finish;
             }
         }
+        $calls = array_map(
+            static fn ($c): array => [$c->id, $c->function->name, $c->function->arguments],
+            $stream->getFinalCompletion()->choices[0]->message->toolCalls ?? [],
+        );
     } catch (\Throwable $e) {
-        return ['deltas' => $deltas, 'finish_reason' => $finish, 'error' => get_class($e) . ': ' . $e->getMessage()];
+        return ['deltas' => $deltas, 'finish_reason' => $finish, 'error' => get_class($e) . ': ' . $e->getMessage(), 'tool_calls' => []];
     }
 
-    return ['deltas' => $deltas, 'finish_reason' => $finish, 'error' => null];
+    return ['deltas' => $deltas, 'finish_reason' => $finish, 'error' => null, 'tool_calls' => $calls];
 }
 
 while (($line = fgets(STDIN)) !== false) {
