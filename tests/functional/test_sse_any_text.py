@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -30,10 +31,12 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 
 import sparkaistream
 from sparkai.api.app import create_app
-from sparkai.api.idempotency import replay_response
+from sparkai.api.idempotency import Once, replay_response
 from sparkai.api.sse import EventSourceResponse
 from sparkai.api.streaming import sse_data
 from sparkai.chat.schemas import ChatCompletion, Usage, chunk, parse_chat_request
+from sparkai.endpoints.port import TokenUsage
+from sparkai.idempotency.port import Claim
 from sparkai_local.sagemaker import Script
 from tests.conftest import KeyFactory
 from tests.support.fixtures_servers import SageMakerServer
@@ -63,9 +66,15 @@ PIECES = st.lists(TEXT, min_size=1, max_size=6)
 
 
 class _ScriptedStream:
-    """What sse_data reads from a ChatStream: the chunks the service builds, in its order."""
+    """What sse_data (and the idempotency recording) read from a ChatStream: the chunks the
+    service builds, in its order."""
 
     completion_id = "chat-anytext"
+    created = 1795680000
+    model = SimpleNamespace(id="spark-1")
+
+    def usage(self) -> TokenUsage:
+        return TokenUsage(9, 1)
 
     def __init__(self, pieces: list[str]) -> None:
         self._pieces = pieces
@@ -130,6 +139,37 @@ class _ScriptedToolCalls(_ScriptedStream):
         yield chunk(*ident, usage=Usage.of(9, 1))
 
 
+class _Store:
+    """The idempotency store's side of one claim: the answer it was asked to keep."""
+
+    answer: dict[str, Any] | None = None
+
+    def complete(self, claim: Claim, answer: dict[str, Any]) -> None:
+        self.answer = answer
+
+    def abandon(self, claim: Claim) -> None:
+        raise AssertionError("a complete stream is stored, not abandoned")
+
+
+def recorded_answer(stream: _ScriptedStream) -> dict[str, Any]:
+    """What the idempotency layer stores for a streamed answer, read to its end as the chat
+    route reads it."""
+    store = _Store()
+    recording = Once(store, Claim("acct", "key", "fp", "owner")).recording(stream)  # type: ignore[arg-type]
+    list(recording.events())
+    recording.close()
+    assert store.answer is not None
+    return store.answer
+
+
+def _stream_request() -> Any:
+    return parse_chat_request(
+        json.dumps(
+            {"model": "spark-1", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        ).encode()
+    )
+
+
 def replayed_body(text: str) -> bytes:
     """The bytes an idempotent retry of that (stored, streamed) answer gets."""
     answer = ChatCompletion.model_validate(
@@ -141,12 +181,7 @@ def replayed_body(text: str) -> bytes:
             "usage": Usage.of(9, 3).model_dump(),
         }
     ).model_dump()
-    request = parse_chat_request(
-        json.dumps(
-            {"model": "spark-1", "messages": [{"role": "user", "content": "x"}], "stream": True}
-        ).encode()
-    )
-    return anyio.run(_body, replay_response(answer, request, openai=False))
+    return anyio.run(_body, replay_response(answer, _stream_request(), openai=False))
 
 
 # -- the clients ---------------------------------------------------------------------------------
@@ -369,3 +404,19 @@ def test_streamed_tool_call_arguments_reach_every_client_intact(
     assembled = [[f"call_{i}", f"f{i}", "".join(arguments)] for i, arguments in enumerate(calls)]
     expected = decoded(["", *[None] * chunks, None], "tool_calls", None, assembled)
     assert_every_client_reads(body, cuts, expected, decoders)
+
+
+@FAST
+@given(calls=st.lists(PIECES, min_size=1, max_size=3), cuts=CUTS)
+def test_replayed_tool_calls_reach_every_client_intact(
+    calls: list[list[str]], cuts: set[int], decoders: dict[str, Any]
+) -> None:
+    # Given a streamed tool-call answer, recorded for replay as the chat route records it
+    answer = recorded_answer(_ScriptedToolCalls(calls))
+    # When a retry with the same Idempotency-Key gets it again as a stream
+    body = anyio.run(_body, replay_response(answer, _stream_request(), openai=False))
+    # Then every client assembles the same calls (each replayed whole, in one piece)
+    assembled = [[f"call_{i}", f"f{i}", "".join(arguments)] for i, arguments in enumerate(calls)]
+    expected = decoded(["", *[None] * len(calls), None], "tool_calls", None, assembled)
+    assert_every_client_reads(body, cuts, expected, decoders)
+    assert answer["choices"][0]["message"]["content"] is None  # as the buffered answer has it

@@ -191,9 +191,13 @@ def replay_response(answer: dict[str, Any], chat_request: ChatRequest, *, openai
 async def _replayed_events(answer: dict[str, Any], include_usage: bool) -> Any:
     ident = (answer["id"], answer["created"], answer["model"])
     choice = answer["choices"][0]
+    message = choice["message"]
     yield event_json(chunk(*ident, delta={"role": "assistant", "content": ""}))
-    if choice["message"]["content"]:
-        yield event_json(chunk(*ident, delta={"content": choice["message"]["content"]}))
+    if message["content"]:
+        yield event_json(chunk(*ident, delta={"content": message["content"]}))
+    # Each tool call whole in one piece (id, name and all the arguments), as the text is.
+    for index, call in enumerate(message.get("tool_calls") or []):
+        yield event_json(chunk(*ident, delta={"tool_calls": [{"index": index, **call}]}))
     yield event_json(chunk(*ident, finish_reason=choice["finish_reason"]))
     if include_usage:
         usage = answer["usage"]
@@ -213,6 +217,7 @@ class _RecordingStream:
         self._store = store
         self._claim = claim
         self._parts: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}  # tool calls by index, joined from pieces
         self._finish_reason: str | None = None
         self._ended = False
         self._closed = False
@@ -223,10 +228,33 @@ class _RecordingStream:
     def events(self) -> Iterator[dict[str, Any]]:
         for event in self._stream.events():
             for choice in event.get("choices") or []:
-                self._parts.append(choice.get("delta", {}).get("content") or "")
+                delta = choice.get("delta") or {}
+                self._parts.append(delta.get("content") or "")
+                for piece in delta.get("tool_calls") or []:
+                    self._record_call(piece)
                 self._finish_reason = choice.get("finish_reason") or self._finish_reason
             yield event
         self._ended = True
+
+    def _record_call(self, piece: dict[str, Any]) -> None:
+        """OpenAI's streamed pieces: the first of a call has its id and name, later ones more of
+        its arguments."""
+        call = self._calls.setdefault(
+            piece["index"],
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        function = piece.get("function") or {}
+        call["id"] = piece.get("id") or call["id"]
+        call["function"]["name"] = function.get("name") or call["function"]["name"]
+        call["function"]["arguments"] += function.get("arguments") or ""
+
+    def _message(self) -> dict[str, Any]:
+        """The answer as the buffered route gives it: with tool calls, content null if empty."""
+        text = "".join(self._parts)
+        if not self._calls:
+            return {"role": "assistant", "content": text}
+        calls = [self._calls[index] for index in sorted(self._calls)]
+        return {"role": "assistant", "content": text or None, "tool_calls": calls}
 
     def close(self) -> None:
         if self._closed:
@@ -247,7 +275,7 @@ class _RecordingStream:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(self._parts)},
+                        "message": self._message(),
                         "finish_reason": self._finish_reason,
                     }
                 ],
