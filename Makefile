@@ -36,6 +36,7 @@ run: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure-php.sh || [ $$? -eq 2 ]  # PHP before tests/local, which runs the PHP SDK's local suite
 	@scripts/ensure-js.sh || [ $$? -eq 2 ]  # Node, npm ci and the JS build: tests/local runs its local suite
+	@scripts/ensure-curl.sh || [ $$? -eq 2 ]  # curl: tests/local runs the README's curl example
 	$(VENV)/bin/mypy
 	$(PYTEST) tests -n 2 --dist loadfile --max-worker-restart=0
 	cd sdk/python && ../../$(PYTEST) -q

@@ -36,5 +36,6 @@ if [ ! -x .venv-sam/bin/sam ] || ! .venv-sam/bin/sam --version | grep -q "$SAM_C
   .venv-sam/bin/python -m pip install --quiet --progress-bar off "aws-sam-cli==$SAM_CLI_VERSION"
 fi
 ln -sf ../../.venv-sam/bin/sam .venv/bin/sam
+scripts/ensure-curl.sh || [ $? -eq 2 ]  # Debian curl for the README's curl example in tests/local
 scripts/ensure-browser.sh  # Debian chromium + chromedriver for tests/browser (skips there without)
 echo "==> environment ready"

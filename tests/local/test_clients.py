@@ -317,8 +317,9 @@ def test_sdk_cli_prints_a_streamed_answer(stack: RunningStack) -> None:
 # -- curl and the API docs' own examples ------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_docs_curl_example(stack: RunningStack) -> None:
+    # Never skipped: scripts/ensure-curl.sh (bootstrap, `make test`) installs curl.
+    assert shutil.which("curl"), "curl is not installed: run scripts/ensure-curl.sh (as root)"
     result = subprocess.run(
         [
             "curl",
