@@ -20,17 +20,10 @@ from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from sparkai_admin.cli import main as admin_main
 from tests.conftest import REGION, TABLES
+from tests.support.clock import Clock
 from tests.support.usage_plans import usage_plans_api
 
 PREFIX = "sparkai-test"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_795_680_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

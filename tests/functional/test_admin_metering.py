@@ -28,6 +28,7 @@ from sparkai.plans import Limits
 from sparkai_admin.cli import main as admin_main
 from tests.conftest import REGION, TABLES, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
+from tests.support.clock import Clock
 from tests.support.dynamodb_calls import DynamoDBCalls
 
 NOV_26 = 1_795_680_000.0  # 2026-11-26 08:00 UTC
@@ -156,14 +157,6 @@ def test_set_budget_on_an_unknown_account_is_an_error(
 # -- usage -----------------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOV_26
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class CountingModel:
     """The model-endpoint port (a fake): each answer reports the next of `usages`."""
 
@@ -185,7 +178,7 @@ def test_usage_shows_the_ledgers_rows_and_totals_as_text_json_and_csv(
     account_id = create_account(capsys, "pro")
     _, key_a = create_key(capsys, account_id)
     _, key_b = create_key(capsys, account_id)
-    clock = Clock()
+    clock = Clock(NOV_26)
     usages = [TokenUsage(p, c) for p, c in [(99, 1), (10, 5), (21, 8), (7, 13), (30, 1), (4, 4)]]
     model = CountingModel(usages)
     service = ChatService(

@@ -31,17 +31,10 @@ from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from tests.conftest import REGION, TABLES, KeyFactory, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
+from tests.support.clock import Clock
 
 T0 = 1_795_680_000.0  # 2026-11-26 08:00 UTC
 PRINCIPAL = Principal("acct_m", "key_m", "pro", Limits(90, 75_000), spend_limit_usd=Decimal("10"))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class ScriptedStream:
@@ -91,7 +84,7 @@ def dynamodb(moto: None) -> Any:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -13,17 +13,10 @@ from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from tests.conftest import REGION, TABLES
+from tests.support.clock import Clock
 
 STARTER = Limits(30, 15_000)
 T0 = 1_795_680_000.0  # a fixed instant; the limiter only ever sees the fake clock
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def principal(
@@ -39,7 +32,7 @@ def dynamodb(moto: None) -> Any:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

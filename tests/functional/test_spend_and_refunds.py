@@ -18,20 +18,13 @@ from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from sparkai.usage.ledger import Charge
 from tests.conftest import REGION, TABLES
+from tests.support.clock import Clock
 
 STARTER = Limits(30, 15_000)
 # 2026-11-30 23:59:00 UTC: one minute before a month ends.
 NOV_END = calendar.timegm(datetime(2026, 11, 30, 23, 59, tzinfo=UTC).timetuple())
 T0 = NOV_END - 3600.0
 PRICE = Decimal("0.0003")  # spark-1
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -41,7 +34,7 @@ def dynamodb(moto: None) -> Any:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -9,16 +9,9 @@ import threading
 from collections.abc import Callable
 
 from sparkai.chat.deadlines import Deadlines
+from tests.support.clock import Clock
 
 GUARD_SECONDS = 30
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _recorder(log: list[str], name: str) -> Callable[[], None]:
@@ -26,7 +19,7 @@ def _recorder(log: list[str], name: str) -> Callable[[], None]:
 
 
 def test_due_actions_run_once_in_deadline_order_not_scheduling_order() -> None:
-    clock, log, done = Clock(), [], threading.Event()
+    clock, log, done = Clock(1000.0), [], threading.Event()
     deadlines = Deadlines(clock)
     with deadlines._changed:  # the scheduler's thread waits until all four are in
         deadlines.schedule(3, _recorder(log, "third"))
