@@ -79,6 +79,12 @@ def moto() -> Iterator[None]:
 
 
 @pytest.fixture
+def dynamodb(moto: None) -> Any:
+    """A DynamoDB client on moto's tables (those of the `moto` fixture)."""
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
 def admin(moto: None) -> AccountAdmin:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     return AccountAdmin(

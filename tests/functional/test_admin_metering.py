@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,7 +25,7 @@ from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from sparkai_admin.cli import main as admin_main
-from tests.conftest import REGION, TABLES, queue_sagemaker_results
+from tests.conftest import TABLES, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
 from tests.support.clock import Clock
 from tests.support.dynamodb_calls import DynamoDBCalls
@@ -41,11 +40,6 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     code = admin_main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-@pytest.fixture
-def dynamodb(moto: None) -> Any:
-    return boto3.client("dynamodb", region_name=REGION)
 
 
 def create_account(capsys: pytest.CaptureFixture[str], plan: str = "starter") -> str:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,7 +28,7 @@ from sparkai.errors import (
 from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
-from tests.conftest import REGION, TABLES, KeyFactory, queue_sagemaker_results
+from tests.conftest import TABLES, KeyFactory, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
 from tests.support.clock import Clock
 
@@ -75,11 +74,6 @@ class ScriptedModel:
     def stream(self, payload: dict[str, Any]) -> ScriptedStream:
         self.last = ScriptedStream(self.pieces, self.clock, self.fail_after)
         return self.last
-
-
-@pytest.fixture
-def dynamodb(moto: None) -> Any:
-    return boto3.client("dynamodb", region_name=REGION)
 
 
 @pytest.fixture

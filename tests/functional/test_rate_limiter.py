@@ -26,11 +26,6 @@ def principal(
 
 
 @pytest.fixture
-def dynamodb(moto: None) -> Any:
-    return boto3.client("dynamodb", region_name=REGION)
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock(T0)
 

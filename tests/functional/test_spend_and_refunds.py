@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 
 from sparkai.errors import RateLimitExceededError, SpendLimitExceededError
@@ -17,7 +16,7 @@ from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from sparkai.usage.ledger import Charge
-from tests.conftest import REGION, TABLES
+from tests.conftest import TABLES
 from tests.support.clock import Clock
 
 STARTER = Limits(30, 15_000)
@@ -25,11 +24,6 @@ STARTER = Limits(30, 15_000)
 NOV_END = calendar.timegm(datetime(2026, 11, 30, 23, 59, tzinfo=UTC).timetuple())
 T0 = NOV_END - 3600.0
 PRICE = Decimal("0.0003")  # spark-1
-
-
-@pytest.fixture
-def dynamodb(moto: None) -> Any:
-    return boto3.client("dynamodb", region_name=REGION)
 
 
 @pytest.fixture
