@@ -18,8 +18,8 @@ from sparkai.errors import InvalidApiKeyError
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
-from sparkai_admin.cli import main as admin_main
 from tests.conftest import REGION, TABLES
+from tests.support.admin_cli import run_cli
 from tests.support.clock import Clock
 from tests.support.usage_plans import usage_plans_api
 
@@ -213,12 +213,6 @@ def test_the_regional_api_key_quota_stops_key_creation_clearly(
 def cli_env(monkeypatch: pytest.MonkeyPatch, apigateway: Any) -> Iterator[None]:
     monkeypatch.setenv("SPARKAI_USAGE_PLAN_PREFIX", PREFIX)
     yield
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = admin_main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_cli_round_trip(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:

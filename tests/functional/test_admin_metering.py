@@ -27,19 +27,13 @@ from sparkai.plans import Limits
 from sparkai_admin.cli import main as admin_main
 from tests.conftest import TABLES, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
+from tests.support.admin_cli import run_cli
 from tests.support.clock import Clock
 from tests.support.dynamodb_calls import DynamoDBCalls
 
 NOV_26 = 1_795_680_000.0  # 2026-11-26 08:00 UTC
 DAY = 86_400.0
 OCT_31 = NOV_26 - 26 * DAY  # 2026-10-31: the month before, never in November's report
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()  # what the service logged before is not the command's output
-    code = admin_main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def create_account(capsys: pytest.CaptureFixture[str], plan: str = "starter") -> str:
