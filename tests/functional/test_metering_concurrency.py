@@ -30,6 +30,7 @@ from sparkai.usage.reporter import UsageReporter
 from sparkai_local.aws_server import local_admin, provisioned_server
 from sparkai_local.endpoint import LOCAL_TABLES, client, table_environment
 from sparkai_local.sagemaker import Script, ScriptedBackend, create_app
+from tests.support.ledger import ledger_rows, ledger_totals, spend_counter
 from tests.support.servers import serve
 
 T0 = 1_795_680_000.0  # 2026-11-26 08:00 UTC, frozen in every worker
@@ -205,35 +206,6 @@ def run_workers(
 # -- what the ledger holds -------------------------------------------------------------------------
 
 
-def ledger_rows(aws_url: str, account_id: str) -> list[dict[str, Any]]:
-    dynamodb = client("dynamodb", aws_url)
-    items = dynamodb.query(
-        TableName=LOCAL_TABLES["UsageTable"],
-        KeyConditionExpression="pk = :a",
-        ExpressionAttributeValues={":a": {"S": account_id}},
-        ConsistentRead=True,
-    )["Items"]
-    return [
-        {
-            "model": i["model"]["S"],
-            "requests": int(i["requests"]["N"]),
-            "prompt_tokens": int(i["prompt_tokens"]["N"]),
-            "completion_tokens": int(i["completion_tokens"]["N"]),
-            "cost_usd": Decimal(i["cost_usd"]["N"]),
-        }
-        for i in items
-    ]
-
-
-def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "requests": sum(r["requests"] for r in rows),
-        "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
-        "completion_tokens": sum(r["completion_tokens"] for r in rows),
-        "cost_usd": sum((r["cost_usd"] for r in rows), Decimal(0)),
-    }
-
-
 def returned_totals(answers: list[dict[str, Any]]) -> dict[str, Any]:
     """What the API told the callers, priced at the catalogue's documented prices."""
     return {
@@ -248,15 +220,6 @@ def returned_totals(answers: list[dict[str, Any]]) -> dict[str, Any]:
             Decimal(0),
         ),
     }
-
-
-def spend_counter(aws_url: str, account_id: str) -> Decimal:
-    item = client("dynamodb", aws_url).get_item(
-        TableName=LOCAL_TABLES["RateLimitsTable"],
-        Key={"account_id": {"S": account_id}},
-        ConsistentRead=True,
-    )["Item"]
-    return Decimal(item["spend_usd"]["N"])
 
 
 # -- the tests -------------------------------------------------------------------------------------
@@ -278,11 +241,11 @@ def test_concurrent_calls_from_several_processes_are_in_the_ledger_exactly(
     answers = [a for o in outcomes for a in o["answers"]]
     assert len(answers) == len(CALLS) * PROCESSES
     assert all(o["refusals"] == [] for o in outcomes)
-    rows = ledger_rows(aws_url, account.account_id)
-    assert totals(rows) == returned_totals(answers)
+    rows = ledger_rows(client("dynamodb", aws_url), account.account_id, LOCAL_TABLES["UsageTable"])
+    assert ledger_totals(rows) == returned_totals(answers)
     for model in MODELS:  # and each model's row at its own price
         mine = [a for a in answers if a["model"] == model]
-        assert totals([r for r in rows if r["model"] == model]) == returned_totals(mine)
+        assert ledger_totals([r for r in rows if r["model"] == model]) == returned_totals(mine)
     # The usage report (GET /v1/usage, sparkai-admin usage) shows the same totals.
     reporter = UsageReporter(
         LOCAL_TABLES["UsageTable"],
@@ -297,7 +260,12 @@ def test_concurrent_calls_from_several_processes_are_in_the_ledger_exactly(
     assert Decimal(report["totals"]["cost_usd"]) == expected["cost_usd"]
     assert Decimal(report["month_to_date_usd"]) == expected["cost_usd"]
     # The limiter's month counter settled to the same real cost (no worst case left on it).
-    assert spend_counter(aws_url, account.account_id) == expected["cost_usd"]
+    assert (
+        spend_counter(
+            client("dynamodb", aws_url), account.account_id, LOCAL_TABLES["RateLimitsTable"]
+        )
+        == expected["cost_usd"]
+    )
 
 
 def test_concurrent_calls_near_the_spend_limit_never_exceed_it(
@@ -336,7 +304,12 @@ def test_concurrent_calls_near_the_spend_limit_never_exceed_it(
         assert f"limit of ${usd(per_call * fit)}" in refusal["body"]["error"]["message"]
         assert refusal["retry_after"] is None
     # And the month's spend, in the ledger and on the limiter, is at most the limit (here: equal)
-    rows = ledger_rows(aws_url, account.account_id)
-    assert totals(rows) == returned_totals(answers)
-    assert totals(rows)["cost_usd"] == per_call * fit
-    assert spend_counter(aws_url, account.account_id) <= per_call * fit
+    rows = ledger_rows(client("dynamodb", aws_url), account.account_id, LOCAL_TABLES["UsageTable"])
+    assert ledger_totals(rows) == returned_totals(answers)
+    assert ledger_totals(rows)["cost_usd"] == per_call * fit
+    assert (
+        spend_counter(
+            client("dynamodb", aws_url), account.account_id, LOCAL_TABLES["RateLimitsTable"]
+        )
+        <= per_call * fit
+    )

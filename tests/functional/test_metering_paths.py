@@ -31,6 +31,7 @@ from sparkai.plans import Limits
 from tests.conftest import TABLES, KeyFactory, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
 from tests.support.clock import Clock
+from tests.support.ledger import ledger_rows, ledger_totals, spend_counter
 
 T0 = 1_795_680_000.0  # 2026-11-26 08:00 UTC
 PRINCIPAL = Principal("acct_m", "key_m", "pro", Limits(90, 75_000), spend_limit_usd=Decimal("10"))
@@ -112,24 +113,18 @@ def request(stream: bool = False, max_tokens: int = 100, name: str | None = None
 
 
 def ledger(dynamodb: Any) -> tuple[int, int, int, Decimal]:
-    items = dynamodb.query(
-        TableName=TABLES["UsageTable"],
-        KeyConditionExpression="pk = :a",
-        ExpressionAttributeValues={":a": {"S": "acct_m"}},
-    )["Items"]
+    """(requests, prompt tokens, completion tokens, cost) in acct_m's ledger."""
+    totals = ledger_totals(ledger_rows(dynamodb, "acct_m"))
     return (
-        sum(int(i["requests"]["N"]) for i in items),
-        sum(int(i["prompt_tokens"]["N"]) for i in items),
-        sum(int(i["completion_tokens"]["N"]) for i in items),
-        sum((Decimal(i["cost_usd"]["N"]) for i in items), Decimal(0)),
+        totals["requests"],
+        totals["prompt_tokens"],
+        totals["completion_tokens"],
+        totals["cost_usd"],
     )
 
 
 def spend(dynamodb: Any) -> Decimal:
-    item = dynamodb.get_item(
-        TableName=TABLES["RateLimitsTable"], Key={"account_id": {"S": "acct_m"}}
-    )["Item"]
-    return Decimal(item["spend_usd"]["N"])
+    return spend_counter(dynamodb, "acct_m")
 
 
 def cost(tokens: int) -> Decimal:

@@ -18,6 +18,7 @@ from sparkai.plans import Limits
 from sparkai.usage.ledger import Charge
 from tests.conftest import TABLES
 from tests.support.clock import Clock
+from tests.support.ledger import ledger_rows
 
 STARTER = Limits(30, 15_000)
 # 2026-11-30 23:59:00 UTC: one minute before a month ends.
@@ -52,25 +53,6 @@ def limiter_item(dynamodb: Any) -> dict[str, Any]:
     return dynamodb.get_item(
         TableName=TABLES["RateLimitsTable"], Key={"account_id": {"S": "acct_a"}}
     )["Item"]
-
-
-def ledger_rows(dynamodb: Any) -> list[dict[str, Any]]:
-    items = dynamodb.query(
-        TableName=TABLES["UsageTable"],
-        KeyConditionExpression="pk = :a",
-        ExpressionAttributeValues={":a": {"S": "acct_a"}},
-    )["Items"]
-    return [
-        {
-            "sk": i["sk"]["S"],
-            "requests": int(i["requests"]["N"]),
-            "prompt_tokens": int(i["prompt_tokens"]["N"]),
-            "completion_tokens": int(i["completion_tokens"]["N"]),
-            "cost_usd": Decimal(i["cost_usd"]["N"]),
-            "price": i["price_per_1k_usd"]["N"],
-        }
-        for i in items
-    ]
 
 
 def charge(cid: str, prompt: int, completion: int, day: str = "2026-11-30") -> Charge:
@@ -127,9 +109,11 @@ def test_spend_is_reserved_at_worst_case_and_settled_to_the_real_cost(
     assert limiter_item(dynamodb)["spend_month"]["S"] == "2026-11"
     limiter.settle(reservation, 30, served=True, charge=charge("chat-1", 12, 18))
     assert Decimal(limiter_item(dynamodb)["spend_usd"]["N"]) == Decimal("0.000009")
-    assert ledger_rows(dynamodb) == [
+    assert ledger_rows(dynamodb, "acct_a") == [
         {
             "sk": "2026-11-30#spark-1#key_a#0.0003",
+            "model": "spark-1",
+            "key_id": "key_a",
             "requests": 1,
             "prompt_tokens": 12,
             "completion_tokens": 18,
@@ -144,7 +128,7 @@ def test_a_replayed_settle_counts_once(limiter: DynamoDBRateLimiter, dynamodb: A
     tat_before = Decimal(limiter_item(dynamodb)["tok_tat"]["N"])
     for _ in range(3):  # a retried or duplicated settle of the same completion
         limiter.settle(reservation, 30, served=True, charge=charge("chat-same", 12, 18))
-    (row,) = ledger_rows(dynamodb)
+    (row,) = ledger_rows(dynamodb, "acct_a")
     assert (row["requests"], row["prompt_tokens"], row["cost_usd"]) == (1, 12, Decimal("0.000009"))
     # The limiter's refund happened once too (970 tokens = 3,880 ms at 15,000/min).
     tat_after = Decimal(limiter_item(dynamodb)["tok_tat"]["N"])
@@ -215,7 +199,7 @@ def test_a_settle_after_the_month_changed_leaves_the_new_months_counter_alone(
         Decimal("0.5"),
     )
     # The answer is still in the ledger, on the day it was admitted (November).
-    (row,) = ledger_rows(dynamodb)
+    (row,) = ledger_rows(dynamodb, "acct_a")
     assert row["sk"].startswith("2026-11-30#") and row["requests"] == 1
 
 
@@ -225,4 +209,4 @@ def test_a_request_that_did_not_run_gives_back_its_spend(
     reservation = limiter.reserve(principal(spend_limit="1"), 1_000, spend_usd=Decimal("0.3"))
     limiter.settle(reservation, 0, served=False)
     assert Decimal(limiter_item(dynamodb)["spend_usd"]["N"]) == 0
-    assert ledger_rows(dynamodb) == []
+    assert ledger_rows(dynamodb, "acct_a") == []
