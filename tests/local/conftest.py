@@ -14,12 +14,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
-from sparkai_local.endpoint import LOCAL_USAGE_PLAN_PREFIX, table_environment
+from sparkai_local.endpoint import (
+    LOCAL_TABLES,
+    LOCAL_USAGE_PLAN_PREFIX,
+    client,
+    table_environment,
+)
 from sparkai_local.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,19 +130,35 @@ def admin_cli(stack: RunningStack, *args: str) -> str:
     return result.stdout
 
 
-def enterprise_key(stack: RunningStack, rpm: int, tpm: int = 1_000_000) -> str:
-    """A new key of a new Enterprise account with these per-minute limits (made with the CLI)."""
+def enterprise_account(stack: RunningStack, rpm: int, tpm: int = 1_000_000) -> tuple[str, str]:
+    """(account id, key) of a new Enterprise account with these per-minute limits (the CLI's)."""
     account = json.loads(
         admin_cli(
             stack, "account", "create", "--plan", "enterprise", "--rpm", str(rpm), "--tpm", str(tpm)
         )
     )
-    return str(json.loads(admin_cli(stack, "key", "create", account["account_id"]))["key"])
+    key = json.loads(admin_cli(stack, "key", "create", account["account_id"]))["key"]
+    return str(account["account_id"]), str(key)
+
+
+def enterprise_key(stack: RunningStack, rpm: int, tpm: int = 1_000_000) -> str:
+    """A new key of a new Enterprise account with these per-minute limits (made with the CLI)."""
+    return enterprise_account(stack, rpm, tpm)[1]
+
+
+REFILL_HOURS_AWAY = 3
 
 
 def exhausted_key(stack: RunningStack, rpm: int) -> str:
-    """A key whose account (rpm requests/min) has just spent its request budget: next is a 429."""
-    key = enterprise_key(stack, rpm)
+    """A key whose account (rpm requests/min) has spent its request budget, and whose budget
+    refills hours from now: the next request is a 429 (retry-after 60, the most the limiter says)
+    however long the test takes to send it.
+
+    The budget is spent by real requests; then the limiter item's request arrival time (req_tat,
+    see sparkai.limits.gcra) is moved hours ahead in the local table. A real minute-long window
+    would refill while a slow machine starts phpunit or node, and the 429 test would get a 200.
+    """
+    account_id, key = enterprise_account(stack, rpm)
     for _ in range(rpm):
         response = httpx.post(
             f"{stack.url}/v1/chat",
@@ -144,6 +166,14 @@ def exhausted_key(stack: RunningStack, rpm: int) -> str:
             headers={"Authorization": f"Bearer {key}"},
         )
         assert response.status_code == 200, response.text
+    far = Decimal(repr(time.time())) * 1000 + REFILL_HOURS_AWAY * 3_600_000
+    client("dynamodb", stack.aws_url).update_item(
+        TableName=LOCAL_TABLES["RateLimitsTable"],
+        Key={"account_id": {"S": account_id}},
+        UpdateExpression="SET req_tat = :far",
+        ConditionExpression="attribute_exists(req_tat)",  # the requests above were counted
+        ExpressionAttributeValues={":far": {"N": str(far)}},
+    )
     return key
 
 
