@@ -4,6 +4,7 @@ does when a stream is held at a gate or its client goes away."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import signal
@@ -331,6 +332,38 @@ def test_gate_holds_the_stream_after_the_first_chunk(
     assert rest[-1] == {"PayloadPart": {"Bytes": b"data: [DONE]\n\n"}}
     assert record.finished.wait(WAIT)
     assert (record.completed, record.chunks_emitted) == (True, len(DEFAULT_CHUNKS))
+
+
+def test_the_ended_read_answers_with_the_record_once_the_stream_has_ended(
+    sagemaker_server: SageMakerServer, sagemaker_client: Any
+) -> None:
+    # Given a stream held at the gate after one chunk
+    backend = sagemaker_server.backend
+    backend.set_script(ENDPOINT, Script(gate_after=1))
+    events = iter(invoke_stream(sagemaker_client)["Body"])
+    next(events)
+    assert backend.wait_for_stream().at_gate.wait(WAIT)
+    # When a test asks for its end while it is still held, then the stream is released
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        ended = pool.submit(
+            httpx.get, f"{sagemaker_server.url}/_local/streams/0/ended", timeout=WAIT * 2
+        )
+        backend.release(ENDPOINT)
+        list(events)
+        answer = ended.result()
+    # Then the answer is the finished record (a read that returned early would show it held)
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "endpoint": ENDPOINT,
+        "chunks_emitted": len(DEFAULT_CHUNKS),
+        "waiting_at_gate": False,
+        "completed": True,
+        "closed_early": False,
+        "failed": None,
+    }
+    # and a stream that never started is a 504 once the timeout passes, not a hang
+    missing = httpx.get(f"{sagemaker_server.url}/_local/streams/1/ended?timeout=0")
+    assert missing.status_code == 504, missing.text
 
 
 def _assert_closed_early_after(sagemaker_server: SageMakerServer, chunks: int) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -175,6 +176,14 @@ def exhausted_key(stack: RunningStack, rpm: int) -> str:
         ExpressionAttributeValues={":far": {"N": str(far)}},
     )
     return key
+
+
+def stream_ended(stack: RunningStack, index: int) -> dict[str, Any]:
+    """The model's record of its `index`-th stream since the last reset, read once it has ended
+    (a blocking read of the local SageMaker: no polling)."""
+    response = httpx.get(f"{stack.sagemaker_url}/_local/streams/{index}/ended", timeout=60)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 def sdk_suite_env(stack: RunningStack, rpm: int) -> dict[str, str]:

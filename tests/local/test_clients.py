@@ -19,7 +19,7 @@ import openai
 import pytest
 
 import sparkaistream
-from tests.local.conftest import ROOT, RunningStack, admin_cli
+from tests.local.conftest import ROOT, RunningStack, admin_cli, stream_ended
 
 pytestmark = [pytest.mark.local]
 MESSAGES = [{"role": "user", "content": "Hello!"}]
@@ -291,13 +291,7 @@ def test_closing_an_sdk_stream_stops_the_model(stack: RunningStack) -> None:
         assert next(deltas) + next(deltas) == "Hello! I'm"
         stream.close()
     # the model side sees the connection go and stops at the two pieces it was allowed
-    records: list[dict[str, Any]] = []
-    for _ in range(100):
-        records = httpx.get(f"{stack.sagemaker_url}/_local/stats").json()["stream_records"]
-        if records and records[-1]["closed_early"]:
-            break
-        time.sleep(0.1)
-    last = records[-1]
+    last = stream_ended(stack, 0)
     assert last["closed_early"] and not last["completed"] and last["chunks_emitted"] == 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ class ModelBackend(Protocol):
         even while waiting. The server closes the iterator when it stops reading.
         """
 
+    recorder: Recorder  # what GET /_local/streams/{index}/ended waits on
+
     def stats(self) -> dict[str, Any]:
         """Invocations per endpoint and per-stream records (GET /_local/stats)."""
 
@@ -172,6 +175,15 @@ class Recorder:
             if not self._changed.wait_for(lambda: len(self.streams) >= count, timeout):
                 raise TimeoutError(f"{len(self.streams)} of {count} streams started")
             return self.streams[:count]
+
+    def wait_for_end(self, index: int, timeout: float) -> StreamRecord:
+        """The `index`-th stream's record (0: the first since reset), once that stream has ended:
+        completed, failed or closed early. TimeoutError when it has not within `timeout`."""
+        deadline = time.monotonic() + timeout
+        record = self.wait_for_streams(index + 1, timeout)[index]
+        if not record.finished.wait(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError(f"stream {index} has not ended")
+        return record
 
     def snapshot(self) -> dict[str, Any]:
         with self._changed:

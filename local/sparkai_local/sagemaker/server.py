@@ -282,6 +282,21 @@ def create_app(backend: ModelBackend) -> Starlette:
     async def stats(request: Request) -> Response:
         return JSONResponse(backend.stats())
 
+    async def stream_ended(request: Request) -> Response:
+        # A blocking read, so a test waits on the event (the stream's end) instead of polling
+        # /_local/stats in a loop.
+        index = request.path_params["index"]
+        try:
+            timeout = float(request.query_params.get("timeout", "30"))
+            record = await anyio.to_thread.run_sync(
+                backend.recorder.wait_for_end, index, min(timeout, 120.0)
+            )
+        except ValueError:
+            return JSONResponse({"message": "timeout must be a number"}, status_code=400)
+        except TimeoutError as exc:
+            return JSONResponse({"message": str(exc)}, status_code=504)
+        return JSONResponse(record.to_dict())
+
     async def reset(request: Request) -> Response:
         backend.reset()
         return Response(status_code=204)
@@ -321,6 +336,7 @@ def create_app(backend: ModelBackend) -> Starlette:
             ),
             Route("/ping", ping, methods=["GET"]),
             Route("/_local/stats", stats, methods=["GET"]),
+            Route("/_local/streams/{index:int}/ended", stream_ended, methods=["GET"]),
             Route("/_local/reset", reset, methods=["POST"]),
             Route("/_local/scripts/{endpoint}", put_script, methods=["PUT"]),
             Route("/_local/release/{endpoint}", release, methods=["POST"]),
