@@ -8,7 +8,9 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio import wait_all_tasks_blocked
 
+from sparkai.api.after_body import after_body
 from sparkai.api.sse import SETTLE_AFTER_LAST_BYTE, EventSourceResponse, encode_event
 
 SCOPE = {"type": "http", "method": "POST", "path": "/v1/chat", "headers": []}
@@ -130,3 +132,82 @@ def test_a_quiet_stream_gets_keep_alive_comments_and_a_client_that_leaves_stops_
     assert cancelled == [True]
     assert b": ping\n\n" in client.body
     assert b"never" not in client.body
+
+
+def test_the_settle_after_the_last_byte_is_counted_until_it_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the option on: the client has the whole body while the settle still runs
+    monkeypatch.setenv(SETTLE_AFTER_LAST_BYTE, "1")
+    client = Client()
+    counted_while_settling: list[int] = []
+
+    async def content() -> AsyncIterator[str]:
+        yield "[DONE]"
+        await client.body_ended.wait()
+        counted_while_settling.append(after_body.running)
+
+    _run(EventSourceResponse(content(), final="[DONE]"), client)
+    # Then GET /v1/usage would have waited for it (counted), and nothing is left counted
+    assert counted_while_settling == [1]
+    assert after_body.running == 0
+
+
+def test_a_client_that_leaves_is_counted_before_the_stream_is_cancelled() -> None:
+    client = Client()
+    counted_when_cancelled: list[int] = []
+
+    async def content() -> AsyncIterator[str]:
+        yield '{"n":1}'
+        try:
+            client.leave.set()
+            await anyio.sleep_forever()
+        finally:  # where the chat stream stops the model and settles what was sent
+            counted_when_cancelled.append(after_body.running)
+
+    _run(EventSourceResponse(content(), final="[DONE]"), client)
+    assert counted_when_cancelled == [1]
+    assert after_body.running == 0
+
+
+def test_settled_returns_once_the_counted_work_is_done() -> None:
+    events: list[str] = []
+
+    async def main() -> None:
+        async def read_usage() -> None:
+            await after_body.settled()
+            events.append("usage read")
+
+        with anyio.fail_after(10):  # a guard against a hang, not a timing assertion
+            async with anyio.create_task_group() as tasks:
+                with after_body.working():
+                    tasks.start_soon(read_usage)
+                    await wait_all_tasks_blocked()  # the reader is waiting, not done
+                    events.append("settle done")
+
+    anyio.run(main)
+    assert events == ["settle done", "usage read"]
+    assert after_body.running == 0
+
+
+def test_settled_does_not_wait_for_work_begun_after_it_was_asked() -> None:
+    # Steady traffic must not hold a usage read: only what ran when it asked counts.
+    async def main() -> None:
+        read = anyio.Event()
+
+        async def read_usage() -> None:
+            await after_body.settled()
+            read.set()
+
+        with anyio.fail_after(10):  # a guard against a hang, not a timing assertion
+            async with anyio.create_task_group() as tasks:
+                with after_body.working():
+                    tasks.start_soon(read_usage)
+                    await wait_all_tasks_blocked()
+                    later = after_body.started()
+                await read.wait()  # returns while `later` still runs
+                assert after_body.running == 1
+                after_body.finished(later)
+
+    anyio.run(main)
+    assert after_body.running == 0

@@ -17,6 +17,7 @@ from anyio import to_thread
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from sparkai.api.after_body import after_body
 from sparkai.api.headers import rate_limit_headers
 from sparkai.api.idempotency import Once
 from sparkai.api.sse import settle_after_last_byte
@@ -51,14 +52,16 @@ class _SettleAfterBody(JSONResponse):
         self._after = after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await self._after()
-                except Exception:  # nobody left to tell: the body is out
-                    logger.exception("chat.settle_failed")
+        # Tracked from before the body leaves until settled: GET /v1/usage waits for it.
+        with after_body.working():
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await self._after()
+                    except Exception:  # nobody left to tell: the body is out
+                        logger.exception("chat.settle_failed")
 
 
 async def answer(service: ChatService, ticket: Ticket, once: Once) -> tuple[Completed, Response]:

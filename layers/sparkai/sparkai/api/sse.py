@@ -15,6 +15,8 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from sparkai.api.after_body import after_body
+
 # Ending the body before the work that follows it (settling usage) saves the client that work's
 # round trip, but only where the process outlives the response: in Lambda the runtime may freeze
 # it as soon as the Web Adapter ends the invocation with the stream, and the settle would wait for
@@ -69,6 +71,7 @@ class EventSourceResponse(Response):
         self._ping = ping
         self._final = final if settle_after_last_byte() else None
         self._ended = False
+        self._ticket: int | None = None  # after_body's, from the start of the work that settles
         self._lock = anyio.Lock()
         self.init_headers({"x-accel-buffering": "no", **(headers or {})})
 
@@ -86,16 +89,23 @@ class EventSourceResponse(Response):
                 tasks.cancel_scope.cancel()  # the watcher and the pinger are done
                 # Cancelled (client gone) or not, close the iterator now rather than whenever it
                 # is collected: closing it is what stops the model and charges what was used.
-                aclose = getattr(self._content, "aclose", None)
-                if aclose is not None:
-                    with anyio.CancelScope(shield=True):
-                        await aclose()
+                self._count()  # if not yet: closing the iterator is what settles
+                try:
+                    aclose = getattr(self._content, "aclose", None)
+                    if aclose is not None:
+                        with anyio.CancelScope(shield=True):
+                            await aclose()
+                finally:
+                    if self._ticket is not None:
+                        after_body.finished(self._ticket)
 
     async def _relay(self, send: Send) -> None:
         async for data in self._content:
             if self._ended:
                 continue  # drained after the body ended: nothing more to say
             more = data != self._final
+            if not more:
+                self._count()  # before the client can have the last byte
             async with self._lock:
                 await send(
                     {
@@ -116,7 +126,14 @@ class EventSourceResponse(Response):
         # Once the body has ended, servers report a disconnect at once: that is no reason to cut
         # short the work that follows it.
         if not self._ended:
+            self._count()  # before the cancellation that stops the model and settles
             scope.cancel()
+
+    def _count(self) -> None:
+        """Track, once, the work that settles this stream (after its last byte, or once its client
+        has gone) from before it begins until it is done: GET /v1/usage waits for it."""
+        if self._ticket is None:
+            self._ticket = after_body.started()
 
     async def _keep_alive(self, send: Send) -> None:
         assert self._ping
