@@ -121,6 +121,7 @@ class RecordingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.fail_with = fail_with
         self.read = 0
         self.closed = False
+        self.on_close: Callable[[], None] | None = None  # e.g. an asyncio.Event's set, to await
 
     def __iter__(self) -> Iterator[bytes]:
         for piece in self.pieces:
@@ -138,9 +139,11 @@ class RecordingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
     def close(self) -> None:
         self.closed = True
+        if self.on_close is not None:
+            self.on_close()
 
     async def aclose(self) -> None:
-        self.closed = True
+        self.close()
 
 
 def stream_response(

@@ -189,12 +189,15 @@ def test_garbage_collection_closes_the_connection_on_the_running_loop() -> None:
     client, _ = make_async_client(Script(stream_response(body)))
 
     async def go() -> None:
+        closed = asyncio.Event()
+        body.on_close = closed.set
         stream = await client.chat.create(model="spark-1", messages=USER_HELLO, stream=True)
         await stream.__anext__()
         del stream
         gc.collect()
-        for _ in range(3):  # let the scheduled close run (no real waiting)
-            await asyncio.sleep(0)
+        # The close is scheduled on this loop: wait for it to happen (the bound only stops a hang;
+        # without the scheduled close this fails, however many times the loop turns)
+        await asyncio.wait_for(closed.wait(), timeout=10)
         assert body.closed
 
     run(go())
