@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,12 +14,14 @@ import pytest
 
 from sparkai import wiring
 from sparkai.api.app import create_app
+from sparkai.catalog import MODELS
 from sparkai_local.sagemaker import Script
 from sparkai_local.sagemaker.scripted import InvokeError
 from tests.conftest import JsonLogs, KeyFactory
 from tests.support.events import EXAMPLE_KEY, load_event
 from tests.support.fixtures_servers import SageMakerServer
 from tests.support.lambda_harness import invoke
+from tests.support.ledger import spend_counter
 from tests.support.servers import serve
 
 HELLO = {
@@ -33,7 +36,18 @@ TEXT = "Hello! I'm doing great. How can I help you today?"
 class Api:
     url: str
     key: str
+    account_id: str
     model: SageMakerServer
+    dynamodb: Any
+
+    def charged(self) -> tuple[dict[str, Any], Decimal]:
+        """What the account was charged, where the money is kept: its ledger as GET /v1/usage
+        reports it, and the month's spend on its limiter item (what a spend limit checks)."""
+        usage = httpx.get(
+            f"{self.url}/v1/usage", headers={"Authorization": f"Bearer {self.key}"}, timeout=30
+        )
+        assert usage.status_code == 200, usage.text
+        return usage.json(), spend_counter(self.dynamodb, self.account_id)
 
     def stream(self, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         return httpx.stream(
@@ -48,7 +62,7 @@ class Api:
 
 @pytest.fixture
 def api(
-    moto: None,
+    dynamodb: Any,
     make_key: KeyFactory,
     sagemaker_server: SageMakerServer,
     monkeypatch: pytest.MonkeyPatch,
@@ -56,7 +70,20 @@ def api(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
     key = make_key("pro")
     with serve(create_app()) as url:
-        yield Api(url, key.secret, sagemaker_server)
+        yield Api(url, key.secret, key.record.account_id, sagemaker_server, dynamodb)
+
+
+def assert_charged_once(api: Api, completion_tokens: int) -> None:
+    """One request in the ledger with `completion_tokens` and a prompt, at spark-1's price, and
+    the month's spend counter settled to exactly that cost."""
+    usage, spend = api.charged()
+    (row,) = usage["data"]
+    assert (row["model"], row["requests"]) == ("spark-1", 1)
+    assert row["completion_tokens"] == completion_tokens and row["prompt_tokens"] > 0
+    cost = MODELS["spark-1"].price_per_1k_tokens * row["total_tokens"] / 1000
+    assert Decimal(row["cost_usd"]) == cost
+    assert Decimal(usage["totals"]["cost_usd"]) == Decimal(usage["month_to_date_usd"]) == cost
+    assert spend == cost  # the worst-case reservation came back down to the real cost
 
 
 def data_lines(lines: Iterator[str]) -> Iterator[str]:
@@ -130,6 +157,7 @@ def test_a_failure_mid_stream_is_one_error_event_then_the_end(
     assert (
         usage["complete"] is False and usage["completion_tokens"] == 3
     )  # what was produced is counted
+    assert_charged_once(api, completion_tokens=3)  # and is in the ledger and the spend
 
 
 @pytest.mark.parametrize(
@@ -171,8 +199,11 @@ def test_failures_before_the_first_byte_are_ordinary_http_errors(
         (usage,) = usage_records(json_logs)
         assert usage["completion_tokens"] == 0 and usage["prompt_tokens"] > 0
         assert usage["complete"] is False
+        assert_charged_once(api, completion_tokens=0)
     else:  # the endpoint never ran it (unavailable) or refused the prompt: nothing is charged
         assert usage_records(json_logs) == []
+        ledger, spend = api.charged()
+        assert (ledger["data"], spend) == ([], Decimal(0))  # the reservation came back whole
 
 
 def test_the_first_chunk_arrives_while_the_model_is_still_generating(api: Api) -> None:
@@ -210,6 +241,8 @@ def test_a_client_that_leaves_closes_the_model_stream_and_is_charged_for_what_it
     assert len(usage) == 1
     assert usage[0]["complete"] is False and usage[0]["streamed"] is True
     assert usage[0]["completion_tokens"] == 2
+    # The ledger and the spend hold it (GET /v1/usage waits for a settle still running)
+    assert_charged_once(api, completion_tokens=2)
 
 
 def test_parts_split_anywhere_still_decode(api: Api) -> None:
@@ -314,3 +347,4 @@ def test_a_stalled_model_is_cut_at_the_deadline_with_its_own_error_and_charged(
     # And what was sent is charged, once
     (usage,) = json_logs.wait_for("usage")
     assert usage["complete"] is False and usage["completion_tokens"] == 2
+    assert_charged_once(api, completion_tokens=2)
