@@ -1,7 +1,8 @@
 """Local tier, metering (issue 12): the stack as a user runs it. A key's chat calls (buffered and
 streamed) show up in GET /v1/usage with that key, totals equal to the `usage` the calls returned,
 exactly; `sparkai-admin --local usage` shows the same; a budget set with `sparkai-admin --local
-account set-budget` refuses the next call with 429 insufficient_quota."""
+account set-budget` refuses the next call with 429 insufficient_quota; a stream the client cuts is
+charged for what it was sent."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.local.conftest import ROOT, RunningStack
+from tests.local.conftest import ROOT, RunningStack, stream_ended
 
 PRICE = {"spark-1": Decimal("0.0003"), "spark-turbo": Decimal("0.0006")}
 
@@ -133,3 +134,44 @@ def test_a_budget_set_with_the_admin_cli_refuses_the_next_call(stack: RunningSta
     assert error["code"] == "insufficient_quota" and error["type"] == "insufficient_quota"
     assert "$0.00001" in error["message"]
     assert "retry-after" not in refused.headers
+
+
+def test_a_stream_the_client_cuts_is_in_the_usage_for_what_it_was_sent(stack: RunningStack) -> None:
+    # Given a fresh account, and a model that sends two pieces and then waits (never released)
+    account_id = json.loads(admin_local(stack, "account", "create", "--plan", "pro"))["account_id"]
+    key = json.loads(admin_local(stack, "key", "create", account_id))["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    model = stack.sagemaker_url
+    httpx.post(f"{model}/_local/reset").raise_for_status()
+    httpx.put(f"{model}/_local/scripts/spark-1", json={"gate_after": 2}).raise_for_status()
+    try:
+        # When the client reads the role chunk and the two pieces, then hangs up
+        with httpx.stream(
+            "POST",
+            f"{stack.url}/v1/chat",
+            json={
+                "model": "spark-1",
+                "messages": [{"role": "user", "content": "Hi"}],
+                "stream": True,
+            },
+            headers=headers,
+            timeout=60,
+        ) as response:
+            assert response.status_code == 200
+            lines = (line for line in response.iter_lines() if line.startswith("data: "))
+            received = [json.loads(next(lines).removeprefix("data: ")) for _ in range(3)]
+        assert (
+            "".join(c["choices"][0]["delta"].get("content", "") for c in received) == "Hello! I'm"
+        )
+        # Then the model stopped at the two pieces (a blocking read of its record)...
+        record = stream_ended(stack, 0)
+        assert (record["closed_early"], record["chunks_emitted"]) == (True, 2)
+    finally:
+        httpx.post(f"{model}/_local/reset").raise_for_status()
+    # ...and GET /v1/usage shows the one request, its prompt and the two tokens sent, priced exactly
+    body = httpx.get(f"{stack.url}/v1/usage", headers=headers, timeout=60).json()
+    (row,) = body["data"]
+    assert (row["model"], row["requests"], row["completion_tokens"]) == ("spark-1", 1, 2)
+    assert row["prompt_tokens"] > 0
+    cost = PRICE["spark-1"] * row["total_tokens"] / 1000
+    assert Decimal(row["cost_usd"]) == Decimal(body["month_to_date_usd"]) == cost
