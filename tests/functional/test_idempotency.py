@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -26,6 +27,7 @@ from sparkai_local.sagemaker import Script
 from sparkai_local.sagemaker.scripted import InvokeError
 from tests.conftest import REGION, TABLES, KeyFactory
 from tests.support.fixtures_servers import SageMakerServer
+from tests.support.ledger import spend_counter
 from tests.support.servers import serve
 
 HELLO = {"model": "spark-1", "messages": [{"role": "user", "content": "Hello, how are you?"}]}
@@ -62,14 +64,27 @@ def events_of(response: httpx.Response) -> list[str]:
     return [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
 
 
+def charged(api: Api, key: str, dynamodb: Any, account_id: str) -> tuple[Any, Decimal]:
+    """The account's ledger as GET /v1/usage reports it, and its month's spend counter."""
+    usage = httpx.get(f"{api.url}/v1/usage", headers={"Authorization": f"Bearer {key}"})
+    assert usage.status_code == 200, usage.text
+    body = usage.json()
+    return (body["data"], body["totals"]), spend_counter(dynamodb, account_id)
+
+
 def test_a_retry_gets_the_stored_answer_without_a_model_call_or_a_charge(
-    api: Api, make_key: KeyFactory
+    api: Api, make_key: KeyFactory, dynamodb: Any
 ) -> None:
     # Given an account that can afford exactly one request this minute
-    key = make_key("enterprise", limits=Limits(1, 100_000)).secret
+    created = make_key("enterprise", limits=Limits(1, 100_000))
+    key, account_id = created.secret, created.record.account_id
     first = api.post(key, HELLO, idem="order-42")
     assert first.status_code == 200, first.text
     assert api.calls() == 1
+    (ledger, totals), spend = charged(api, key, dynamodb, account_id)
+    assert totals["requests"] == 1
+    assert totals["total_tokens"] == first.json()["usage"]["total_tokens"]
+    assert spend == Decimal(totals["cost_usd"]) > 0
 
     # When the client retries with the same key (the first answer was lost on the way)
     retry = api.post(key, HELLO, idem="order-42")
@@ -86,15 +101,21 @@ def test_a_retry_gets_the_stored_answer_without_a_model_call_or_a_charge(
     assert fresh.json()["error"]["code"] == "rate_limit_exceeded"
     # while a replay still costs nothing and still works
     assert api.post(key, HELLO, idem="order-42").json()["id"] == first.json()["id"]
+    # and where the money is kept, the two replays added nothing: the same ledger, the same spend
+    assert charged(api, key, dynamodb, account_id) == ((ledger, totals), spend)
 
 
-def test_a_replay_gives_its_reservation_back(api: Api, make_key: KeyFactory) -> None:
+def test_a_replay_gives_its_reservation_back(api: Api, make_key: KeyFactory, dynamodb: Any) -> None:
     # Given an account that can afford two requests this minute, one already used
-    key = make_key("enterprise", limits=Limits(2, 100_000)).secret
+    created = make_key("enterprise", limits=Limits(2, 100_000))
+    key, account_id = created.secret, created.record.account_id
     first = api.post(key, HELLO, idem="order-7")
     assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    before = charged(api, key, dynamodb, account_id)
     # When the request is replayed (its reservation was made alongside the claim)
     assert api.post(key, HELLO, idem="order-7").headers["idempotent-replayed"] == "true"
+    # Then its worst-case spend reservation came back too: ledger and spend counter unchanged
+    assert charged(api, key, dynamodb, account_id) == before
     # Then the second request of the minute is still there: the replay gave it back
     assert api.post(key, HELLO, idem=None).status_code == 200
     assert api.post(key, HELLO, idem=None).status_code == 429
