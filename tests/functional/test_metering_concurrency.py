@@ -1,9 +1,10 @@
 """Metering under concurrency, across processes (issue 12): several "Lambda instances" (spawned
 processes, each with its own app, clients and limiter hints) call the chat API at once against the
 local AWS endpoint (moto's server, one request at a time like DynamoDB's atomic writes) and a
-scripted local SageMaker Runtime. Each process runs the real code path: bearer key check,
-ChatService, the limiter's reserve/settle and the ledger's transaction; only the clock is frozen
-(no refill or month change can make a count depend on timing).
+scripted local SageMaker Runtime. Each process runs the production composition (sparkai.wiring, no
+dependency override; tests/functional/metering_worker.py): bearer key check, ChatService, the
+limiter's reserve/settle and the ledger's transaction; only the process's clock is frozen (no
+refill or month change can make a count depend on timing).
 
 - Ledger exactness: the UsageTable totals equal, exactly, the sum of the `usage` objects the calls
   returned (buffered and streamed, three models, both routes).
@@ -13,9 +14,7 @@ ChatService, the limiter's reserve/settle and the ledger's transaction; only the
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-import os
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -30,13 +29,12 @@ from sparkai.usage.reporter import UsageReporter
 from sparkai_local.aws_server import local_admin, provisioned_server
 from sparkai_local.endpoint import LOCAL_TABLES, client, table_environment
 from sparkai_local.sagemaker import Script, ScriptedBackend, create_app
+from tests.functional import metering_worker
 from tests.support.ledger import ledger_rows, ledger_totals, spend_counter
 from tests.support.servers import serve
 
 T0 = 1_795_680_000.0  # 2026-11-26 08:00 UTC, frozen in every worker
 PROCESSES = 3
-BARRIER_TIMEOUT = 120  # only so a broken worker fails the test instead of hanging it
-MESSAGES = [{"role": "user", "content": "Count the ledger, please."}]
 
 # Different answers per model, so a row landing under the wrong model or price shows.
 SCRIPTS = {
@@ -89,94 +87,6 @@ def _worker_env(aws_url: str, sagemaker_url: str) -> dict[str, str]:
     }
 
 
-def _sse_usage(text: str) -> dict[str, Any]:
-    """The `usage` of a stream's last data event (what an SDK reports for a streamed call)."""
-    events = [
-        json.loads(line.removeprefix("data: "))
-        for line in text.splitlines()
-        if line.startswith("data: ") and line != "data: [DONE]"
-    ]
-    assert not any("error" in e for e in events), text
-    (usage,) = [e["usage"] for e in events if e.get("usage")]
-    return usage
-
-
-def _worker(
-    env: dict[str, str],
-    secret: str,
-    calls: list[tuple[str, str, bool]],
-    max_tokens: int,
-    start: Any,
-    results: Any,
-) -> None:
-    """Runs in a spawned process: the app as a Lambda instance runs it, with a frozen clock."""
-    os.environ.update(env)
-    outcome: dict[str, Any] = {"answers": [], "refusals": [], "errors": []}
-    try:
-        from fastapi.testclient import TestClient
-
-        from sparkai import aws
-        from sparkai.api.app import create_app as create_api
-        from sparkai.api.dependencies import get_chat_service
-        from sparkai.chat.service import ChatService
-        from sparkai.chat.tokens import token_counter_from_setting
-        from sparkai.chat.usage import LogUsageRecorder
-        from sparkai.config import endpoint_name_for, get_chat_settings, get_limiter_settings
-        from sparkai.endpoints.sagemaker import SageMakerEndpoint
-        from sparkai.limits.limiter import DynamoDBRateLimiter
-
-        def frozen() -> float:
-            return T0
-
-        limiter_settings = get_limiter_settings()
-        service = ChatService(
-            endpoint_for={
-                m: SageMakerEndpoint(endpoint_name_for(m), lambda: aws.client("sagemaker-runtime"))
-                for m in MODELS
-            }.__getitem__,
-            limiter=DynamoDBRateLimiter(
-                limiter_settings.rate_limits_table,
-                lambda: aws.client("dynamodb"),
-                clock=frozen,
-                usage_table=limiter_settings.usage_table,
-            ),
-            tokens=token_counter_from_setting(get_chat_settings().prompt_tokenizer),
-            usage=LogUsageRecorder(),
-            clock=frozen,
-        )
-        app = create_api()
-        app.dependency_overrides[get_chat_service] = lambda: service
-        headers = {"Authorization": f"Bearer {secret}"}
-        with TestClient(app, raise_server_exceptions=False) as http:
-            http.get("/v1/models", headers=headers)  # warm: key cached, clients created
-            start.wait(BARRIER_TIMEOUT)  # every process starts its calls together
-            for route, model, streamed in calls:
-                body: dict[str, Any] = {
-                    "model": model,
-                    "messages": MESSAGES,
-                    "max_tokens": max_tokens,
-                    "stream": streamed,
-                }
-                if streamed and route == "/v1/chat/completions":
-                    body["stream_options"] = {"include_usage": True}
-                response = http.post(route, json=body, headers=headers)
-                if response.status_code == 200:
-                    usage = _sse_usage(response.text) if streamed else response.json()["usage"]
-                    outcome["answers"].append({"model": model, "usage": usage})
-                elif response.status_code == 429:
-                    outcome["refusals"].append(
-                        {
-                            "body": response.json(),
-                            "retry_after": response.headers.get("retry-after"),
-                        }
-                    )
-                else:
-                    outcome["errors"].append(f"{response.status_code} {response.text[:300]}")
-    except BaseException as exc:  # reported to the test instead of vanishing with the process
-        outcome["errors"].append(f"{type(exc).__name__}: {exc}")
-    results.put(outcome)
-
-
 def run_workers(
     aws_url: str,
     sagemaker_url: str,
@@ -189,7 +99,10 @@ def run_workers(
     results = context.Queue()
     env = _worker_env(aws_url, sagemaker_url)
     processes = [
-        context.Process(target=_worker, args=(env, secret, calls, max_tokens, start, results))
+        context.Process(
+            target=metering_worker.run,
+            args=(env, T0, secret, calls, max_tokens, start, results),
+        )
         for calls in calls_per_process
     ]
     for process in processes:
@@ -275,7 +188,7 @@ def test_concurrent_calls_near_the_spend_limit_never_exceed_it(
     # the spend reservation holds), so no settle gives anything back and the number that fit does
     # not depend on the order
     max_tokens = 40
-    prompt = prompt_token_bound(MESSAGES)
+    prompt = prompt_token_bound(metering_worker.MESSAGES)
     backend.set_script("spark-pro", Script(chunks=["x"] * max_tokens, prompt_tokens=prompt))
     per_call = MODELS["spark-pro"].price_per_1k_tokens * (prompt + max_tokens) / 1000
     fit = 7
