@@ -255,20 +255,6 @@ def test_an_unreachable_limiter_refuses_with_503(client: TestClient, make_key: K
     assert response.headers["retry-after"] == "1"
 
 
-def test_an_unreadable_key_table_is_a_503_not_an_allow(
-    client: TestClient, make_key: KeyFactory
-) -> None:
-    key = make_key()
-    broken = boto3.client("dynamodb", region_name="us-east-1")
-    stubber = Stubber(broken)
-    stubber.add_client_error("get_item", "InternalServerError", http_status_code=500)
-    aws.set_client("dynamodb", broken)
-    with stubber:
-        response = client.post("/v1/chat", json=HELLO, headers=auth(key.secret))
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "auth_unavailable"
-
-
 def test_usage_is_logged_once_without_the_key(
     client: TestClient, make_key: KeyFactory, json_logs: JsonLogs
 ) -> None:

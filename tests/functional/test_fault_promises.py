@@ -34,7 +34,7 @@ def client(moto: None) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_an_unreadable_key_store_is_a_503_with_retry_after(
+def test_an_unreadable_key_store_is_a_503_with_retry_after_never_an_allow(
     client: TestClient, make_key: KeyFactory
 ) -> None:
     key = make_key()
@@ -49,6 +49,7 @@ def test_an_unreadable_key_store_is_a_503_with_retry_after(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "auth_unavailable"
     assert response.headers["retry-after"] == "1"
+    stubber.assert_no_pending_responses()  # the key read was tried: the 503 is its answer
 
 
 # -- container errors reach the client cleaned ------------------------------------------------
