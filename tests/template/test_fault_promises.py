@@ -36,13 +36,6 @@ def test_the_authorizer_outlasts_its_dynamodb_client() -> None:
     assert worst < timeout
 
 
-def test_the_idempotency_table_is_encrypted_and_expires_items(transformed: dict[str, Any]) -> None:
-    props = transformed["Resources"]["IdempotencyTable"]["Properties"]
-    assert props["SSESpecification"]["SSEEnabled"] is True
-    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert props["BillingMode"] == "PAY_PER_REQUEST"
-
-
 def _idempotency_grants(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
     return [
         s

@@ -238,11 +238,14 @@ def test_the_usage_ledger_is_billing_data_keyed_as_the_code_writes_it(
     assert "expires_at" in marker_put("UsageTable", charge, 0)["Put"]["Item"]
 
 
-def test_the_idempotency_table_expires_its_claims(transformed: dict[str, Any]) -> None:
+def test_the_idempotency_table_is_encrypted_and_expires_its_claims(
+    transformed: dict[str, Any],
+) -> None:
     props = transformed["Resources"]["IdempotencyTable"]["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
 
 
 @pytest.mark.parametrize("function", ["GatewayStreamFunction", "ChatStreamFunction"])
