@@ -33,7 +33,10 @@ Metric = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, name, {dimens
 OURS = "SparkAIStream"
 
 # AWS's metrics this stack may read, by namespace and name: the dimension sets AWS publishes them
-# under (CloudWatch docs per service; see docs/operations.md, "Alarms").
+# under. Sources: the services' CloudWatch pages (Lambda monitoring-metrics, DynamoDB
+# metrics-dimensions, SageMaker monitoring-cloudwatch, API Gateway api-gateway-metrics-and-
+# dimensions), cross-checked with aws-cdk-lib's generated canned metrics
+# (aws-lambda/lib/lambda-canned-metrics.generated.d.ts and the dynamodb/sagemaker ones).
 AWS_METRICS: dict[str, dict[str, list[set[str]]]] = {
     "AWS/Lambda": {
         name: [{"FunctionName"}, {"FunctionName", "Resource"}]

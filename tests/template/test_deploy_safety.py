@@ -154,6 +154,7 @@ def test_each_function_logs_to_its_own_group_made_before_it(
     group = resources[group_name]
     assert group["Type"] == "AWS::Logs::LogGroup"
     assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert group["UpdateReplacePolicy"] == "Retain"  # renaming it keeps the old group's logs
     # The group does not wait for the function (a name derived from it would make it wait, and
     # the function's first run, SnapStart's at publish, would create a group without retention).
     assert function not in created_after(resources, group_name)
