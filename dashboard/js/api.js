@@ -19,7 +19,9 @@ export async function api(method, path, body) {
   const response = await fetch(`${config.dashboardApiUrl || ''}/v1/dashboard${path}`, {
     method,
     headers: {
-      Authorization: `Bearer ${token}`,
+      // The token alone: API Gateway's Cognito user pool authorizer reads the whole header as the
+      // token (no Bearer scheme), and the local stack refuses what it refuses.
+      Authorization: token,
       ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -75,7 +75,12 @@ def new_user(pool: LocalUserPool) -> dict[str, str]:
     """Sign up (confirmed, as locally) and sign in: the dashboard's Authorization header."""
     email = f"user{next(_users)}-{time.monotonic_ns()}@example.com"
     tokens = sign_up_and_sign_in(pool, email, PASSWORD)
-    return {"Authorization": f"Bearer {tokens['IdToken']}"}
+    return session(tokens["IdToken"])
+
+
+def session(token: str) -> dict[str, str]:
+    """An ID token as API Gateway's Cognito authorizer takes it: the header is the token."""
+    return {"Authorization": token}
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -350,9 +355,9 @@ def test_forged_expired_and_misdirected_tokens_get_401(
     api: TestClient, pool: LocalUserPool, forgery: str
 ) -> None:
     tokens = forged_tokens(pool)
-    control = api.get("/v1/dashboard/keys", headers=bearer(tokens["valid"]))
+    control = api.get("/v1/dashboard/keys", headers=session(tokens["valid"]))
     assert control.status_code == 200, control.text  # the forgery alone makes the difference
-    assert_invalid_session(api.get("/v1/dashboard/keys", headers=bearer(tokens[forgery])))
+    assert_invalid_session(api.get("/v1/dashboard/keys", headers=session(tokens[forgery])))
 
 
 def test_missing_token_gets_401_with_a_www_authenticate(
@@ -363,6 +368,17 @@ def test_missing_token_gets_401_with_a_www_authenticate(
     assert answer.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_the_token_goes_alone_as_api_gateways_cognito_authorizer_takes_it(
+    api: TestClient, pool: LocalUserPool
+) -> None:
+    # API Gateway's COGNITO_USER_POOLS authorizer reads the whole header as the token; a
+    # "Bearer " scheme in front is not part of what it documents, so the local stack refuses it.
+    headers = new_user(pool)
+    assert api.get("/v1/dashboard/account", headers=headers).status_code == 200
+    prefixed = {"Authorization": "Bearer " + headers["Authorization"]}
+    assert_invalid_session(api.get("/v1/dashboard/account", headers=prefixed))
+
+
 def test_a_real_token_expires_with_the_clock(pool: LocalUserPool) -> None:
     token = sign_up_and_sign_in(pool, f"clock-{time.monotonic_ns()}@example.com", PASSWORD)[
         "IdToken"
@@ -370,7 +386,7 @@ def test_a_real_token_expires_with_the_clock(pool: LocalUserPool) -> None:
     now = CognitoTokenVerifier(
         user_pool_id=pool.pool_id, client_id=pool.client_id, jwks_url=pool.jwks_url
     )
-    assert now.verify(f"Bearer {token}").email.startswith("clock-")
+    assert now.verify(token).email.startswith("clock-")
     later = CognitoTokenVerifier(
         user_pool_id=pool.pool_id,
         client_id=pool.client_id,
@@ -380,7 +396,7 @@ def test_a_real_token_expires_with_the_clock(pool: LocalUserPool) -> None:
     from sparkai.errors import InvalidSessionError
 
     with pytest.raises(InvalidSessionError):
-        later.verify(f"Bearer {token}")
+        later.verify(token)
 
 
 # -- where the dashboard is off, and behind API Gateway's Cognito authorizer ----------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from sparkai.api.metrics import ALARM_DIMENSIONS, NAMESPACE
 from sparkai.catalog import MODELS
+from tests.template.conftest import ROOT
 from tests.template.test_template import resources_of
 
 pytestmark = pytest.mark.template
@@ -39,8 +40,9 @@ def test_chat_routes_stream_through_api_gateway_into_the_web_adapter(
     assert integration["responseTransferMode"] == "STREAM"
     uri = integration["uri"]["Fn::Sub"]
     # InvokeWithResponseStream: the 2021-11-15 API's response-streaming-invocations path.
+    # ... of the live alias (CodeDeploy shifts it), never $LATEST.
     assert uri.endswith(
-        "/2021-11-15/functions/${GatewayStreamFunction.Arn}/response-streaming-invocations"
+        "/2021-11-15/functions/${GatewayStreamFunctionAliaslive}/response-streaming-invocations"
     )
     # Still behind the authorizer and the usage plans.
     assert {"KeyAuthorizer": []} in operation["security"]
@@ -63,14 +65,15 @@ def test_the_gateway_streaming_function_trusts_only_api_gateway(
     assert any("LambdaAdapterLayerArm64" in json.dumps(layer) for layer in function["Layers"])
     # No Function URL of its own, and only our REST API may invoke it.
     urls = resources_of(transformed, "AWS::Lambda::Url").values()
-    assert all(
-        u["Properties"]["TargetFunctionArn"] != {"Ref": "GatewayStreamFunction"} for u in urls
-    )
+    assert all("GatewayStream" not in json.dumps(u["Properties"]) for u in urls)
     permissions = [
         p["Properties"]
         for p in resources_of(transformed, "AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == {"Ref": "GatewayStreamFunction"}
+        if "GatewayStreamFunction" in json.dumps(p["Properties"]["FunctionName"])
     ]
+    assert {json.dumps(p["FunctionName"]) for p in permissions} == {
+        json.dumps({"Ref": "GatewayStreamFunctionAliaslive"})
+    }
     assert permissions
     for permission in permissions:
         assert permission["Principal"] == "apigateway.amazonaws.com"
@@ -92,17 +95,21 @@ def test_only_api_gateway_routes_the_mangum_function_serves_are_short_json_ones(
     assert served_by_mangum.isdisjoint(CHAT_PATHS), served_by_mangum
 
 
-def test_the_function_url_has_a_non_zero_reserved_concurrency_by_default(
+def test_the_function_url_reserved_concurrency_is_a_parameter_a_new_account_can_deploy(
     transformed: dict[str, Any],
 ) -> None:
+    # Lambda keeps 100 of the account's concurrency unreserved: a new account (a quota of 10 or
+    # so) cannot reserve any, so the default reserves none; samconfig.toml's prod sets a cap.
     parameter = transformed["Parameters"]["StreamReservedConcurrency"]
-    assert parameter["Default"] > 0
+    assert parameter["Default"] == 0 and parameter["MinValue"] == 0
     function = transformed["Resources"]["ChatStreamFunction"]["Properties"]
-    assert function["ReservedConcurrentExecutions"]["Fn::If"][1] == {
-        "Ref": "StreamReservedConcurrency"
-    }
+    condition, reserved, unset = function["ReservedConcurrentExecutions"]["Fn::If"]
+    assert reserved == {"Ref": "StreamReservedConcurrency"} and unset == {"Ref": "AWS::NoValue"}
+    assert "StreamReservedConcurrency" in json.dumps(transformed["Conditions"][condition])
     gateway = transformed["Resources"]["GatewayStreamFunction"]["Properties"]
     assert "ReservedConcurrentExecutions" not in gateway  # API Gateway's path is never capped by it
+    prod = (ROOT / "samconfig.toml").read_text().split("[prod.deploy.parameters]")[1]
+    assert re.search(r"StreamReservedConcurrency=[1-9]", prod)
 
 
 ACCESS_LOG_FIELDS = {
@@ -238,8 +245,8 @@ def test_alarms_cover_errors_latency_ttft_per_model_limiter_authorizer_and_throt
     alarms = _alarms(transformed)
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for props in alarms.values():
-        by_metric.setdefault(props["MetricName"], []).append(props)
-        assert props["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
+        if "MetricName" in props:
+            by_metric.setdefault(props["MetricName"], []).append(props)
     assert by_metric["5XXError"][0]["Namespace"] == "AWS/ApiGateway"
     for metric in ("Latency", "TimeToFirstToken"):
         models = set()
@@ -249,16 +256,73 @@ def test_alarms_cover_errors_latency_ttft_per_model_limiter_authorizer_and_throt
             assert sorted(dims) == sorted(ALARM_DIMENSIONS)  # a set the EMF line really emits
             models.add(dims["model"])
         assert models == set(MODELS), metric
-    assert by_metric["ModelErrors"] and by_metric["LimiterUnavailable"]
-    assert any(
-        d["Value"] == {"Ref": "AuthorizerFunction"}
-        for p in by_metric["Errors"]
-        for d in p["Dimensions"]
-    )
-    throttled = {json.dumps(p["Dimensions"][0]["Value"]) for p in by_metric["Throttles"]}
-    assert json.dumps({"Ref": "GatewayStreamFunction"}) in throttled
-    assert json.dumps({"Ref": "ChatStreamFunction"}) in throttled
+    for metric in (
+        "ServerErrors",
+        "ModelErrors",
+        "LimiterUnavailable",
+        "SettleFailures",
+        "AuthorizerInternalErrors",
+    ):
+        assert by_metric[metric], metric
+    # Lambda errors and throttles of every function (the authorizer's errors: see
+    # test_alarm_bindings.py, they count bad keys), account concurrency against a parameter.
+    functions = set(resources_of(transformed, "AWS::Lambda::Function"))
+    errors = {p["Dimensions"][0]["Value"]["Ref"] for p in by_metric["Errors"]}
+    assert errors == functions - {"AuthorizerFunction"}
+    throttled = {p["Dimensions"][0]["Value"]["Ref"] for p in by_metric["Throttles"]}
+    assert throttled == functions
+    (concurrency,) = by_metric["ConcurrentExecutions"]
+    assert "Dimensions" not in concurrency  # the account's, not one function's
+    assert concurrency["Threshold"] == {"Ref": "AccountConcurrencyAlarmThreshold"}
+    # SageMaker 5xx and model latency for each endpoint.
+    for metric in ("Invocation5XXErrors", "ModelLatency"):
+        endpoints = {
+            json.dumps(d["Value"])
+            for p in by_metric[metric]
+            for d in p["Dimensions"]
+            if d["Name"] == "EndpointName"
+        }
+        assert len(endpoints) == len(MODELS), metric
+    # DynamoDB system errors and throttles, every durable table in the throttle sum.
+    math = {name: props for name, props in alarms.items() if "Metrics" in props}
+    read = {
+        (
+            q["MetricStat"]["Metric"]["MetricName"],
+            json.dumps(q["MetricStat"]["Metric"]["Dimensions"]),
+        )
+        for props in math.values()
+        for q in props["Metrics"]
+        if "MetricStat" in q
+    }
+    assert {m for m, _ in read} >= {"SystemErrors", "ReadThrottleEvents", "WriteThrottleEvents"}
+    for table in resources_of(transformed, "AWS::DynamoDB::Table"):
+        assert any(table in dims for _, dims in read), table
+
+
+def test_every_alarm_reaches_a_person(transformed: dict[str, Any]) -> None:
+    # Without AlarmTopicArn the stack creates the topic (and subscribes AlarmEmail when given).
+    resources = transformed["Resources"]
     assert transformed["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert resources["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+    subscription = resources["AlarmTopicEmail"]
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    topic = [{"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}]
+    for name, props in _alarms(transformed).items():
+        assert props["AlarmActions"] == topic, name
+        assert props["OKActions"] == topic, name
+    assert transformed["Conditions"]["CreateAlarmTopic"] == {
+        "Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]
+    }
+    prod = (ROOT / "samconfig.toml").read_text().split("[prod.deploy.parameters]")[1]
+    assert re.search(r"AlarmEmail=\S+@|AlarmTopicArn=arn:", prod)  # prod pages someone
+
+
+def test_no_alarm_reads_client_mistakes(transformed: dict[str, Any]) -> None:
+    # A 4xx is the client's (a bad key, a bad body, a 429): paging on it pages on traffic.
+    for name, props in _alarms(transformed).items():
+        assert props.get("MetricName") != "4XXError", name
+        assert "4XX" not in props.get("MetricName", ""), name
 
 
 def test_the_dashboard_shows_the_alarmed_metrics(transformed: dict[str, Any]) -> None:
@@ -266,5 +330,5 @@ def test_the_dashboard_shows_the_alarmed_metrics(transformed: dict[str, Any]) ->
     body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     widgets = json.loads(body.replace("${", "{"))["widgets"]  # valid JSON once substituted
     titles = " ".join(w["properties"]["title"] for w in widgets)
-    for word in ("latency", "first token", "Model errors", "throttles", "5xx"):
+    for word in ("latency", "first token", "model", "throttles", "5xx", "settle", "SageMaker"):
         assert word.lower() in titles.lower(), word

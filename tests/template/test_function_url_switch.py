@@ -20,6 +20,8 @@ def evaluate(expression: Any, template: dict[str, Any], given: dict[str, str]) -
     if isinstance(expression, dict):
         ((function, argument),) = expression.items()
         if function == "Ref":
+            if argument == "AWS::Partition":
+                return given.get(argument, "aws")
             default = template["Parameters"][argument].get("Default")
             return str(given.get(argument, default))
         if function == "Condition":
@@ -64,20 +66,25 @@ def test_the_function_url_is_on_by_default_and_every_piece_of_it_follows_the_swi
         assert evaluate({"Condition": "HasFunctionUrl"}, transformed, given) is on
     # Without a URL nothing invokes the function: it reserves no concurrency from the pool.
     concurrency = resources["ChatStreamFunction"]["Properties"]["ReservedConcurrentExecutions"]
-    condition = concurrency["Fn::If"][0]
-    assert evaluate({"Condition": condition}, transformed, {}) is True
-    assert evaluate({"Condition": condition}, transformed, {"EnableFunctionUrl": "false"}) is False
+    condition = {"Condition": concurrency["Fn::If"][0]}
+    capped = {"StreamReservedConcurrency": "50"}
+    assert evaluate(condition, transformed, capped) is True
+    assert evaluate(condition, transformed, {**capped, "EnableFunctionUrl": "false"}) is False
+    assert evaluate(condition, transformed, {}) is False  # 0 by default: nothing reserved
 
 
 def test_the_public_url_has_both_permissions_and_no_more(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     url = resources["ChatStreamFunctionUrl"]["Properties"]
     assert url["AuthType"] == "NONE" and url["InvokeMode"] == "RESPONSE_STREAM"
-    assert url["TargetFunctionArn"] == {"Ref": "ChatStreamFunction"}
+    # The live alias (CodeDeploy shifts it; its permissions name it too), never $LATEST.
+    assert url["TargetFunctionArn"] == {"Ref": "ChatStreamFunctionAliaslive"}
     by_url = resources["ChatStreamFunctionUrlPublicPermissions"]["Properties"]
     assert by_url["Action"] == "lambda:InvokeFunctionUrl"
     assert by_url["FunctionUrlAuthType"] == "NONE"
+    assert by_url["FunctionName"] == {"Ref": "ChatStreamFunctionAliaslive"}
     invoke = resources["ChatStreamFunctionURLInvokeAllowPublicAccess"]["Properties"]
+    assert invoke["FunctionName"] == {"Ref": "ChatStreamFunctionAliaslive"}
     assert invoke["Action"] == "lambda:InvokeFunction"
     assert invoke["InvokedViaFunctionUrl"] is True  # only through the URL, not a direct Invoke
 

@@ -52,6 +52,16 @@ def test_a_finished_chat_request_is_one_emf_document_with_two_dimension_sets() -
     assert values["TimeToFirstToken"] in (12.5, [12.5])
     assert values["PromptTokens"] in (24, [24.0]) and values["CompletionTokens"] in (50, [50.0])
     assert values["ModelErrors"] in (0, [0.0]) and values["LimiterUnavailable"] in (0, [0.0])
+    assert values["ServerErrors"] in (0, [0.0])
+    # The failure counts again by service alone (what their alarms read), and nothing else:
+    # each metric x dimension set is a custom metric, billed monthly.
+    (rollup,) = document["_aws"]["CloudWatchMetrics"][1:]
+    assert rollup["Namespace"] == NAMESPACE and rollup["Dimensions"] == [["service"]]
+    assert sorted(m["Name"] for m in rollup["Metrics"]) == [
+        "LimiterUnavailable",
+        "ModelErrors",
+        "ServerErrors",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -66,6 +76,7 @@ def test_model_and_limiter_errors_are_counted(code: str, model_errors: int, limi
     values = metric_values(document)
     assert values["ModelErrors"] in (model_errors, [float(model_errors)])
     assert values["LimiterUnavailable"] in (limiter, [float(limiter)])
+    assert values["ServerErrors"] in (1, [1.0])  # a 503
     assert document["status_class"] == "5xx" and document["error_code"] == code
 
 

@@ -22,7 +22,7 @@ from sparkai.api.headers import rate_limit_headers
 from sparkai.api.idempotency import Once
 from sparkai.api.sse import settle_after_last_byte
 from sparkai.chat.service import ChatService, Completed, Ticket
-from sparkai.observability import logger
+from sparkai.observability import count_failure, logger
 
 
 async def _store(once: Once, answer: dict[str, Any]) -> None:
@@ -61,6 +61,7 @@ class _SettleAfterBody(JSONResponse):
                     try:
                         await self._after()
                     except Exception:  # nobody left to tell: the body is out
+                        count_failure("SettleFailures")
                         logger.exception("chat.settle_failed")
 
 

@@ -1,5 +1,5 @@
 """Per-request CloudWatch metrics as one EMF log line (Powertools EphemeralMetrics): model, plan,
-status class, latency, time to first token, prompt/completion tokens, limiter and model errors.
+status class, latency, time to first token, prompt/completion tokens, 5xx, limiter and model errors.
 
 Dimensions are only values we chose (a catalog model id, a plan id, a status class), never what a
 client typed: no key, no prompt, no account id, and no unbounded cardinality. Only chat requests
@@ -9,8 +9,6 @@ whose body named a known model are measured; API Gateway's own metrics count eve
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,13 +19,14 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sparkai.catalog import MODELS
+from sparkai.observability import NAMESPACE, SERVICE, SERVICE_DIMENSIONS, write_emf
 
-NAMESPACE = "SparkAIStream"
-SERVICE = "sparkai-stream"
 MODEL_ERROR_CODES = frozenset({"model_error", "model_unavailable", "model_timeout"})
 LIMITER_ERROR_CODES = frozenset({"rate_limiter_unavailable"})
 # The coarse set alarms and the dashboard read (template.yaml); the full set adds plan and status.
 ALARM_DIMENSIONS = ["service", "model"]
+# Failure counts are also rolled up per service: one alarm each, whichever model failed.
+FAILURE_COUNTS = ("ServerErrors", "ModelErrors", "LimiterUnavailable")
 
 
 @dataclass
@@ -79,24 +78,28 @@ def emf_document(metrics: RequestMetrics, latency_ms: float) -> dict[str, Any] |
     if metrics.prompt_tokens is not None:
         emf.add_metric("PromptTokens", MetricUnit.Count, metrics.prompt_tokens)
         emf.add_metric("CompletionTokens", MetricUnit.Count, metrics.completion_tokens or 0)
+    # Any 5xx answer (a bug, a fault): what a deploy of the streaming functions rolls back on.
+    emf.add_metric("ServerErrors", MetricUnit.Count, int((metrics.status or 500) >= 500))
     emf.add_metric("ModelErrors", MetricUnit.Count, int(metrics.error_code in MODEL_ERROR_CODES))
     emf.add_metric(
         "LimiterUnavailable", MetricUnit.Count, int(metrics.error_code in LIMITER_ERROR_CODES)
     )
     document: dict[str, Any] = dict(emf.serialize_metric_set())
     # Powertools writes one dimension set (all of them); alarms need the per-model roll-up too.
-    document["_aws"]["CloudWatchMetrics"][0]["Dimensions"].append(ALARM_DIMENSIONS)
+    directives = document["_aws"]["CloudWatchMetrics"]
+    directives[0]["Dimensions"].append(ALARM_DIMENSIONS)
+    # A second directive over the same values: the failure counts by service alone (not every
+    # metric: each dimension set of each metric is a custom metric, billed per month).
+    directives.append(
+        {
+            "Namespace": NAMESPACE,
+            "Dimensions": [SERVICE_DIMENSIONS],
+            "Metrics": [m for m in directives[0]["Metrics"] if m["Name"] in FAILURE_COUNTS],
+        }
+    )
     if metrics.error_code:  # a documented code (never a message), searchable in Logs Insights
         document["error_code"] = metrics.error_code
     return document
-
-
-def _stdout(line: str) -> None:
-    """CloudWatch Logs reads a Lambda's stdout (the Web Adapter's uvicorn process's too) and turns
-    EMF lines into metrics. Elsewhere (the local stack, tests) there is no one to read them."""
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 class MetricsMiddleware:
@@ -107,7 +110,7 @@ class MetricsMiddleware:
         self,
         app: ASGIApp,
         clock: Callable[[], float] = time.perf_counter,
-        sink: Callable[[str], None] = _stdout,
+        sink: Callable[[str], None] = write_emf,
     ) -> None:
         self.app = app
         self.clock = clock

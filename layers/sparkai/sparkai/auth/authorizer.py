@@ -14,11 +14,13 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from sparkai.auth.authenticator import Authenticator
 from sparkai.errors import AuthUnavailableError, InvalidApiKeyError
-from sparkai.observability import logger
+from sparkai.observability import count_failure, logger
 from sparkai.wiring import get_authenticator
 
 # API Gateway answers 401 (the UNAUTHORIZED gateway response) only for this exact message.
 UNAUTHORIZED = "Unauthorized"
+# Our faults only (the key store unreachable, a bug): AuthorizerInternalErrorsAlarm reads it.
+INTERNAL_ERRORS = "AuthorizerInternalErrors"
 
 
 class AuthorizerUnavailable(RuntimeError):
@@ -42,10 +44,17 @@ def authorize(
             _header(event, "authorization")
         )
     except InvalidApiKeyError:
+        # A client's mistake, not a fault: Lambda counts this raise in its Errors metric (API
+        # Gateway needs it for the 401), so no alarm reads the authorizer's Lambda Errors.
         raise Exception(UNAUTHORIZED) from None
     except AuthUnavailableError as exc:
+        count_failure(INTERNAL_ERRORS)
         logger.exception("auth.unavailable")
         raise AuthorizerUnavailable("key store unavailable") from exc
+    except Exception:
+        count_failure(INTERNAL_ERRORS)
+        logger.exception("auth.failed")
+        raise
 
     arn = event.parsed_arn
     response = APIGatewayAuthorizerResponse(

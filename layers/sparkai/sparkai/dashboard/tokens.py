@@ -35,12 +35,13 @@ def issuer_for(user_pool_id: str) -> str:
     return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or token.count(".") != 2:
+def id_token(authorization: str | None) -> str | None:
+    """The ID token itself, as API Gateway's Cognito user pool authorizer takes it: the whole
+    Authorization header, no `Bearer ` scheme ("call the API method with one of the tokens ... set
+    to the request's Authorization header", API Gateway developer guide,
+    apigateway-integrate-with-cognito). The local stack refuses what that authorizer does."""
+    token = (authorization or "").strip()
+    if " " in token or token.count(".") != 2:
         return None  # an API key (sk-spark-...) is not a JWT and never gets this far
     return token
 
@@ -85,10 +86,11 @@ class CognitoTokenVerifier:
             return self._jwks
 
     def verify(self, authorization: str | None) -> DashboardUser:
-        token = bearer_token(authorization)
+        token = id_token(authorization)
         if token is None:
             raise InvalidSessionError(
-                "Sign in to the dashboard: send the Cognito ID token as 'Authorization: Bearer <token>'."
+                "Sign in to the dashboard: send the Cognito ID token as 'Authorization: <token>' "
+                "(the token alone, no 'Bearer ' prefix)."
             )
         import jwt
 

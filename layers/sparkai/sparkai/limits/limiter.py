@@ -35,7 +35,7 @@ from sparkai.limits.gcra import (
     status,
 )
 from sparkai.limits.port import Reservation, StaleKeyGuess
-from sparkai.observability import logger
+from sparkai.observability import count_failure, logger
 from sparkai.usage.ledger import aggregate_update, marker_put
 from sparkai.usage.pricing import usd
 
@@ -170,6 +170,8 @@ class DynamoDBRateLimiter:
             self._settle(update, without_spend, charge, now)
             self._after_settle(reservation, update, now)
         except (BotoCoreError, ClientError):
+            # Served but not recorded (lost revenue, limits not moved): SettleFailuresAlarm.
+            count_failure("SettleFailures")
             logger.exception(
                 "limiter.settle_failed",
                 extra={
