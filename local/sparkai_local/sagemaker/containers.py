@@ -38,13 +38,16 @@ def chunk(
     role: str | None = None,
     finish_reason: str | None = None,
     created: int | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One `chat.completion.chunk` with a single choice."""
-    delta: dict[str, str] = {}
+    delta: dict[str, Any] = {}
     if role is not None:
         delta["role"] = role
     if content is not None:
         delta["content"] = content
+    if tool_calls is not None:
+        delta["tool_calls"] = tool_calls
     return {
         "id": chunk_id,
         "object": "chat.completion.chunk",
@@ -70,14 +73,19 @@ def usage_chunk(
 
 def completion(
     model: str,
-    content: str,
+    content: str | None,
     *,
     finish_reason: str,
     prompt_tokens: int,
     completion_tokens: int,
     response_id: str | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A buffered OpenAI `chat.completion` answer, with usage."""
+    """A buffered OpenAI `chat.completion` answer, with usage (and tool calls, as vLLM's parser
+    returns them: content null when there is no text besides)."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
     return {
         "id": response_id or completion_id(),
         "object": "chat.completion",
@@ -86,7 +94,7 @@ def completion(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
+                "message": message,
                 "finish_reason": finish_reason,
             }
         ],

@@ -75,6 +75,10 @@ class Script:
     invoke_error: InvokeError | None = None
     raw_parts: list[bytes] | None = None  # sent verbatim, one PayloadPart each, instead of chunks
     gate_after: int | None = None  # emit this many chunks, then wait for release()
+    # Answer with these calls ({"name", "arguments" as JSON text}) as vLLM's tool parser does:
+    # message.tool_calls, or streamed as delta.tool_calls (id and name, then the arguments in
+    # pieces), finish_reason "tool_calls". `chunks` is then the text before the calls (often none).
+    tool_calls: list[dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if self.style not in containers.STYLES:
@@ -87,8 +91,27 @@ class Script:
         return "".join(self.chunks)
 
     def usage(self) -> tuple[int, int]:
-        completion = len(self.chunks) if self.completion_tokens is None else self.completion_tokens
+        pieces = len(self.chunks) + sum(len(_pieces(c["arguments"])) for c in self.tool_calls or ())
+        completion = pieces if self.completion_tokens is None else self.completion_tokens
         return self.prompt_tokens, completion
+
+    @property
+    def finish(self) -> str:
+        return (
+            "tool_calls" if self.tool_calls and self.finish_reason == "stop" else self.finish_reason
+        )
+
+    def message_tool_calls(self) -> list[dict[str, Any]] | None:
+        if not self.tool_calls:
+            return None
+        return [
+            {
+                "id": f"chatcmpl-tool-{i}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for i, c in enumerate(self.tool_calls)
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -108,6 +131,11 @@ class Script:
         if values.get("raw_parts") is not None:
             values["raw_parts"] = [_part_from_json(part) for part in values["raw_parts"]]
         return cls(**values)
+
+
+def _pieces(text: str, size: int = 8) -> list[str]:
+    """Arguments in pieces, the way a tool parser streams them as the model writes."""
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def _part_to_json(part: bytes) -> str | dict[str, str]:
@@ -148,6 +176,7 @@ class ScriptedBackend:
         self._default = default or Script()
         self._lock = threading.Lock()
         self.recorder = Recorder()
+        self.requests: list[dict[str, Any]] = []  # every payload received, for tests to inspect
         self.reset()
 
     # -- configuration (tests, or PUT /_local/scripts) --
@@ -197,6 +226,7 @@ class ScriptedBackend:
             self._default_errors = (
                 self._default.invoke_error.count if self._default.invoke_error else 0
             )
+            self.requests = []
         self.recorder.reset()
 
     # -- observation --
@@ -226,7 +256,7 @@ class ScriptedBackend:
         return self.script_for(endpoint_name).style
 
     def complete(self, endpoint_name: str, request: dict[str, Any]) -> dict[str, Any]:
-        script, gate = self._begin(endpoint_name)
+        script, gate = self._begin(endpoint_name, request)
         if script.gate_after is not None:
             gate.wait()
         if script.delay_seconds:
@@ -235,22 +265,24 @@ class ScriptedBackend:
         prompt, completion = script.usage()
         return containers.completion(
             endpoint_name,
-            script.text,
-            finish_reason=script.finish_reason,
+            script.text if not script.tool_calls else script.text or None,
+            finish_reason=script.finish,
             prompt_tokens=prompt,
             completion_tokens=completion,
+            tool_calls=script.message_tool_calls(),
         )
 
     def stream(
         self, endpoint_name: str, request: dict[str, Any], disconnected: threading.Event
     ) -> Iterator[dict[str, Any] | bytes]:
-        script, gate = self._begin(endpoint_name)
+        script, gate = self._begin(endpoint_name, request)
         return self._run(endpoint_name, script, request, gate, disconnected)
 
-    def _begin(self, endpoint_name: str) -> tuple[Script, threading.Event]:
+    def _begin(self, endpoint_name: str, request: dict[str, Any]) -> tuple[Script, threading.Event]:
         """Count the invocation, and fail it if the script says so (before any answer)."""
         self.recorder.invoked(endpoint_name)
         with self._lock:
+            self.requests.append(request)
             if endpoint_name in self._scripts:
                 script, gate = self._scripts[endpoint_name], self._gates[endpoint_name]
                 pending = self._pending_errors.get(endpoint_name, 0)
@@ -281,8 +313,24 @@ class ScriptedBackend:
             )
             for i, piece in enumerate(script.chunks)
         ]
+        for index, call in enumerate(script.message_tool_calls() or ()):
+            function = call["function"]
+            header = {"index": index, "id": call["id"], "type": "function"}
+            head = {**header, "function": {"name": function["name"], "arguments": ""}}
+            items.append((True, containers.chunk(chunk_id, endpoint_name, tool_calls=[head])))
+            items.extend(
+                (
+                    True,
+                    containers.chunk(
+                        chunk_id,
+                        endpoint_name,
+                        tool_calls=[{"index": index, "function": {"arguments": piece}}],
+                    ),
+                )
+                for piece in _pieces(function["arguments"])
+            )
         items.append(
-            (False, containers.chunk(chunk_id, endpoint_name, finish_reason=script.finish_reason))
+            (False, containers.chunk(chunk_id, endpoint_name, finish_reason=script.finish))
         )
         include_usage = (
             containers.wants_usage(request)

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from sparkai.catalog import MODELS
-from sparkai.endpoints.port import Message
+from sparkai.chat.structured import (
+    ResponseFormatParam,
+    ToolCallOut,
+    ToolChoice,
+    ToolDefinition,
+    check_structured,
+)
+from sparkai.endpoints.port import Message, ToolCall
 from sparkai.errors import InvalidRequestError, UnknownModelError
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 
 NAME_MAX_CHARS = 64
@@ -27,19 +44,42 @@ class ChatMessage(BaseModel):
 
     role: Role
     # OpenAI clients sometimes send content as a list of text parts; both mean the same string.
-    content: str | list[TextPart]
+    # Null only in an assistant message that made tool calls (OpenAI's rule).
+    content: str | list[TextPart] | None = None
     # Sent to the model, so counted in the prompt; capped like OpenAI's (64 characters).
     name: Annotated[str | None, Field(max_length=NAME_MAX_CHARS)] = None
+    tool_calls: list[ToolCallOut] | None = None  # assistant messages
+    tool_call_id: str | None = None  # tool messages: the call this result answers
 
     @field_validator("content")
     @classmethod
-    def _join_parts(cls, value: str | list[TextPart]) -> str:
-        return value if isinstance(value, str) else "".join(part.text for part in value)
+    def _join_parts(cls, value: str | list[TextPart] | None) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return "".join(part.text for part in value)
+
+    @model_validator(mode="after")
+    def _content_unless_tool_calls(self) -> ChatMessage:
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(
+                "content is required (it may be null only in an assistant message with tool_calls)"
+            )
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the 'tool_call_id' of the call it answers")
+        return self
 
     def as_message(self) -> Message:
         """The domain value the model port takes (the validator joined any text parts)."""
-        assert isinstance(self.content, str)
-        return Message(role=self.role, content=self.content, name=self.name or None)
+        assert self.content is None or isinstance(self.content, str)
+        return Message(
+            role=self.role,
+            content=self.content or "",
+            name=self.name or None,
+            tool_calls=tuple(
+                ToolCall(c.id, c.function.name, c.function.arguments) for c in self.tool_calls or ()
+            ),
+            tool_call_id=self.tool_call_id if self.role == "tool" else None,
+        )
 
 
 class StreamOptions(BaseModel):
@@ -55,6 +95,8 @@ class ChatRequest(BaseModel):
     model: str
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     max_tokens: Annotated[int | None, Field(ge=1)] = None
+    # What newer OpenAI clients send instead of max_tokens; the same limit.
+    max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
     top_p: Annotated[float | None, Field(gt=0, le=1)] = None
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
@@ -62,14 +104,30 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     n: Annotated[int, Field(ge=1)] = 1
     user: str | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: StrictBool | None = None
+    response_format: ResponseFormatParam | None = None
+    seed: int | None = None
+    presence_penalty: Annotated[float | None, Field(ge=-2, le=2)] = None
+    frequency_penalty: Annotated[float | None, Field(ge=-2, le=2)] = None
 
-    @field_validator("max_tokens", "n", mode="before")
+    @field_validator("max_tokens", "max_completion_tokens", "n", "seed", mode="before")
     @classmethod
     def _integral_number(cls, value: object) -> object:
         # JSON has one number type: 64.0 is the integer 64 (JSON Schema agrees), "64" is not.
         if isinstance(value, float) and value.is_integer():
             return int(value)
         return value
+
+    @property
+    def token_limit(self) -> int | None:
+        """The completion cap the client asked for, under either name."""
+        return self.max_completion_tokens or self.max_tokens
+
+    @property
+    def token_limit_param(self) -> str:
+        return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
 
     @property
     def stop_sequences(self) -> list[str]:
@@ -92,7 +150,16 @@ class Usage(BaseModel):
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None  # null when the answer is tool calls only, as OpenAI sends it
+    tool_calls: list[ToolCallOut] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_tool_calls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # OpenAI leaves tool_calls out of an answer without calls (content stays, even null).
+        body: dict[str, Any] = handler(self)
+        if body.get("tool_calls") is None:
+            body.pop("tool_calls", None)
+        return body
 
 
 class Choice(BaseModel):
@@ -144,7 +211,13 @@ def _param(loc: tuple[int | str, ...]) -> str | None:
             "str",
             "list[TextPart]",
             "list[str]",
-            "function-after[_join_parts(), union[str,list[TextPart]]]",
+            "function-after[_join_parts(), nullable[union[str,list[TextPart]]]]",
+            "function-after[_content_unless_tool_calls(), ChatMessage]",
+            "literal['none','auto','required']",
+            "NamedToolChoice",
+            "text",
+            "json_object",
+            "json_schema",
         }:
             continue  # union branch names, not fields
         else:
@@ -156,6 +229,8 @@ def _param(loc: tuple[int | str, ...]) -> str | None:
 _UNION_HINTS = {
     "stop": "a string or a list of up to 4 strings",
     ".content": "a string or a list of text parts",
+    "tool_choice": "'none', 'auto', 'required' or {\"type\": \"function\", \"function\": "
+    '{"name": ...}}',
 }
 
 
@@ -186,7 +261,7 @@ def parse_chat_request(body: bytes) -> ChatRequest:
             ) from None
         if kind == "literal_error" and param and param.endswith(".role"):
             raise InvalidRequestError(
-                f"Invalid value for '{param}': expected 'system', 'user' or 'assistant'.",
+                f"Invalid value for '{param}': expected 'system', 'user', 'assistant' or 'tool'.",
                 param=param,
             ) from None
         for suffix, expected in _UNION_HINTS.items():
@@ -201,13 +276,15 @@ def parse_chat_request(body: bytes) -> ChatRequest:
             f"The model '{request.model}' does not exist. Available models: {', '.join(MODELS)}."
         )
     limit = MODELS[request.model].max_tokens
-    if request.max_tokens is not None and request.max_tokens > limit:
+    if request.token_limit is not None and request.token_limit > limit:
+        param = request.token_limit_param
         raise InvalidRequestError(
-            f"max_tokens is {request.max_tokens:,}, but {request.model} allows at most {limit:,}.",
-            param="max_tokens",
+            f"{param} is {request.token_limit:,}, but {request.model} allows at most {limit:,}.",
+            param=param,
         )
     if request.n != 1:
         raise InvalidRequestError(
             "Only n=1 is supported: each request returns one choice.", param="n"
         )
+    check_structured(request.tools, request.tool_choice, request.response_format, request.messages)
     return request

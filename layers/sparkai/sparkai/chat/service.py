@@ -14,14 +14,26 @@ from typing import Any
 from sparkai.catalog import MODELS, SparkModel
 from sparkai.chat.deadlines import DEADLINES
 from sparkai.chat.schemas import AssistantMessage, ChatCompletion, ChatRequest, Choice, Usage, chunk
+from sparkai.chat.structured import (
+    TOOLS_TEMPLATE_BYTES,
+    FunctionCall,
+    ToolCallOut,
+    ToolChoice,
+    function_tools,
+    response_format,
+    schema_instruction,
+    tools_prompt_text,
+)
 from sparkai.chat.tokens import TokenCounter, prompt_token_bound
 from sparkai.chat.usage import UsageRecord, UsageRecorder
 from sparkai.endpoints.port import (
     GenerationRequest,
+    Message,
     ModelDelta,
     ModelEndpoint,
     ModelStream,
     TokenUsage,
+    ToolCall,
 )
 from sparkai.errors import (
     InvalidRequestError,
@@ -46,6 +58,10 @@ def new_completion_id() -> str:
     return "chat-" + uuid.uuid4().hex[:24]
 
 
+def new_tool_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:24]
+
+
 @dataclass(frozen=True)
 class Completed:
     completion: ChatCompletion
@@ -55,9 +71,11 @@ class Completed:
 @dataclass(frozen=True)
 class _Prepared:
     model: SparkModel
-    messages: list[dict[str, str]]
+    messages: list[dict[str, str]]  # every text the model reads, tools and schema included
     prompt_estimate: int
     max_tokens: int
+    conversation: tuple[Message, ...]  # what the model is sent, with any schema instruction
+    prompt_bound: int
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,7 @@ class ChatService:
             prepared.prompt_estimate + prepared.max_tokens,
             spend_usd=cost_usd(
                 prepared.model.price_per_1k_tokens,
-                prompt_token_bound(prepared.messages) + prepared.max_tokens,
+                prepared.prompt_bound + prepared.max_tokens,
             ),
             key_epoch=key_epoch,
         )
@@ -147,7 +165,10 @@ class ChatService:
             self.release(ticket)
             raise
         used = _with_prompt(reply.usage, prepared.prompt_estimate) or TokenUsage(
-            prepared.prompt_estimate, self._tokens.count_text(reply.content)
+            prepared.prompt_estimate,
+            self._tokens.count_text(
+                reply.content + "".join(c.name + c.arguments for c in reply.tool_calls)
+            ),
         )
         completion_id = self._new_id()
         completion = ChatCompletion(
@@ -156,7 +177,7 @@ class ChatService:
             model=prepared.model.id,  # the spark name, never the underlying model's
             choices=[
                 Choice(
-                    message=AssistantMessage(content=reply.content),
+                    message=_assistant_message(reply.content, reply.tool_calls),
                     finish_reason=reply.finish_reason,
                 )
             ],
@@ -227,12 +248,19 @@ class ChatService:
 
     def _prepare(self, principal: Principal, request: ChatRequest) -> _Prepared:
         model = MODELS[request.model]
-        messages = [m.as_message().fields() for m in request.messages]
+        conversation = _conversation(request)
+        messages = [m.fields() for m in conversation]
+        tools = function_tools(request.tools)
+        bound = prompt_token_bound(messages)
+        if tools:  # the template renders each definition: prompt tokens, counted and bounded
+            tools_text = tools_prompt_text(tools)
+            messages.append({"role": "system", "content": tools_text})
+            bound += len(tools_text.encode()) + TOOLS_TEMPLATE_BYTES
         prompt = self._tokens.count_messages(messages)
         budget = principal.limits.tokens_per_minute
         plan = plan_name(principal.plan)
-        if request.max_tokens is not None:
-            max_tokens = request.max_tokens
+        if request.token_limit is not None:
+            max_tokens = request.token_limit
         else:  # the default shrinks to what the plan can ever allow, rather than failing
             max_tokens = min(model.default_max_tokens(), budget - prompt)
         if max_tokens < 1 or prompt + max_tokens > budget:
@@ -240,22 +268,31 @@ class ChatService:
                 f"This request could use {prompt + max(max_tokens, 0):,} tokens (about {prompt:,} in "
                 f"the prompt plus max_tokens {max(max_tokens, 0):,}), more than the {plan} plan's "
                 f"{budget:,} tokens per minute, so it can never run. Lower max_tokens or shorten the prompt.",
-                param="max_tokens" if request.max_tokens is not None else "messages",
+                param=request.token_limit_param if request.token_limit is not None else "messages",
                 code="tokens_exceed_rate_limit",
             )
-        return _Prepared(model, messages, prompt, max_tokens)
+        return _Prepared(model, messages, prompt, max_tokens, conversation, bound)
 
     @staticmethod
     def _generation(
         request: ChatRequest, prepared: _Prepared, *, stream: bool
     ) -> GenerationRequest:
+        choice = request.tool_choice
         return GenerationRequest(
-            messages=tuple(m.as_message() for m in request.messages),
+            messages=prepared.conversation,
             max_tokens=prepared.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
             stop=tuple(request.stop_sequences),
             stream=stream,
+            tools=function_tools(request.tools),
+            tool_choice=_choice_mode(choice),
+            tool_choice_function=None if isinstance(choice, str | None) else choice.function.name,
+            parallel_tool_calls=request.parallel_tool_calls,
+            response_format=response_format(request.response_format),
+            seed=request.seed,
+            presence_penalty=request.presence_penalty,
+            frequency_penalty=request.frequency_penalty,
         )
 
     def _settle(
@@ -297,6 +334,43 @@ class ChatService:
                 complete=complete,
             ),
         )
+
+
+def _choice_mode(choice: ToolChoice | None) -> str | None:
+    if choice is None or isinstance(choice, str):
+        return choice
+    return "required"  # a named function: a call is required, and it is that one
+
+
+def _conversation(request: ChatRequest) -> tuple[Message, ...]:
+    """The messages the model is sent: the client's, and for a structured answer the schema
+    instruction in the system message (first, merged with the client's own if it sent one)."""
+    messages = [m.as_message() for m in request.messages]
+    format_ = response_format(request.response_format)
+    if format_ is None:
+        return tuple(messages)
+    instruction = schema_instruction(format_)
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        messages[0] = Message("system", f"{first.content}\n\n{instruction}", first.name)
+    else:
+        messages.insert(0, Message("system", instruction))
+    return tuple(messages)
+
+
+def _assistant_message(content: str, tool_calls: tuple[ToolCall, ...]) -> AssistantMessage:
+    if not tool_calls:
+        return AssistantMessage(content=content)
+    return AssistantMessage(
+        content=content or None,
+        tool_calls=[
+            ToolCallOut(
+                id=call.id or new_tool_call_id(),
+                function=FunctionCall(name=call.name, arguments=call.arguments),
+            )
+            for call in tool_calls
+        ],
+    )
 
 
 def _with_prompt(usage: TokenUsage | None, prompt_estimate: int) -> TokenUsage | None:
@@ -344,6 +418,7 @@ class ChatStream:
         self._deadline = deadline
         self._deadline_hit = False
         self._cancel_watchdog: Callable[[], None] | None = None
+        self._tool_calls_seen: set[int] = set()
 
     def watch(self, cancel: Callable[[], None]) -> None:
         """Keep the watchdog's cancel, so closing the stream stops it."""
@@ -385,6 +460,12 @@ class ChatStream:
                             break
                         self._pieces += 1
                     yield self._chunk(delta={"content": delta.content})
+                if delta.tool_calls:
+                    with self._lock:
+                        if self._closed:
+                            break
+                        self._pieces += 1
+                    yield self._chunk(delta={"tool_calls": self._tool_call_pieces(delta)})
                 if delta.finish_reason:
                     finish_reason = delta.finish_reason
         except Exception:
@@ -403,6 +484,23 @@ class ChatStream:
             used = self.usage()
             yield self._chunk(usage=Usage.of(used.prompt_tokens, used.completion_tokens))
         self.close()
+
+    def _tool_call_pieces(self, delta: ModelDelta) -> list[dict[str, Any]]:
+        """OpenAI's delta.tool_calls: a call's first piece carries its id, type and name (an id
+        is made up if the model sent none), later pieces only more of the arguments."""
+        pieces: list[dict[str, Any]] = []
+        for call in delta.tool_calls:
+            piece: dict[str, Any] = {"index": call.index}
+            function: dict[str, str] = {}
+            if call.index not in self._tool_calls_seen:
+                self._tool_calls_seen.add(call.index)
+                piece["id"] = call.id or new_tool_call_id()
+                piece["type"] = "function"
+                function["name"] = call.name or ""
+            function["arguments"] = call.arguments
+            piece["function"] = function
+            pieces.append(piece)
+        return pieces
 
     def usage(self) -> TokenUsage:
         """The model's counts when it sent them for a complete stream; otherwise one token per

@@ -7,7 +7,15 @@ import json
 from typing import Any
 
 from sparkai.endpoints.container_errors import failed
-from sparkai.endpoints.port import GenerationRequest, ModelDelta, ModelReply, TokenUsage
+from sparkai.endpoints.port import (
+    GenerationRequest,
+    Message,
+    ModelDelta,
+    ModelReply,
+    TokenUsage,
+    ToolCall,
+    ToolCallDelta,
+)
 from sparkai.errors import ModelEndpointError, SparkAIError
 
 
@@ -15,7 +23,7 @@ def build_payload(request: GenerationRequest) -> dict[str, Any]:
     """The /invocations body for `request` (optional fields only when set, as containers differ
     in what they accept)."""
     payload: dict[str, Any] = {
-        "messages": [m.fields() for m in request.messages],
+        "messages": [_message(m) for m in request.messages],
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
         "stream": request.stream,
@@ -26,7 +34,118 @@ def build_payload(request: GenerationRequest) -> dict[str, Any]:
         payload["stop"] = list(request.stop)
     if request.stream:
         payload["stream_options"] = {"include_usage": True}
+    _structured(request, payload)
     return payload
+
+
+def _message(message: Message) -> dict[str, Any]:
+    """OpenAI's message JSON: an assistant's tool calls, a tool result's call id."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["content"] = message.content or None
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def _structured(request: GenerationRequest, payload: dict[str, Any]) -> None:
+    """Tools, tool choice and response format in OpenAI's shapes: vLLM's OpenAI server turns a
+    forced call or a schema into guided decoding and parses Qwen's <tool_call> output (hermes)."""
+    if request.tools:
+        payload["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    **({"description": tool.description} if tool.description else {}),
+                    "parameters": dict(tool.parameters or {"type": "object", "properties": {}}),
+                    **({"strict": True} if tool.strict else {}),
+                },
+            }
+            for tool in request.tools
+        ]
+        if request.tool_choice_function is not None:
+            payload["tool_choice"] = {
+                "type": "function",
+                "function": {"name": request.tool_choice_function},
+            }
+        elif request.tool_choice is not None:
+            payload["tool_choice"] = request.tool_choice
+        if request.parallel_tool_calls is not None:
+            payload["parallel_tool_calls"] = request.parallel_tool_calls
+    format_ = request.response_format
+    if format_ is not None:
+        if format_.type == "json_schema":
+            spec: dict[str, Any] = {"name": format_.name, "schema": dict(format_.schema or {})}
+            if format_.description:
+                spec["description"] = format_.description
+            if format_.strict:
+                spec["strict"] = True
+            payload["response_format"] = {"type": "json_schema", "json_schema": spec}
+        else:
+            payload["response_format"] = {"type": format_.type}
+    for name in ("seed", "presence_penalty", "frequency_penalty"):
+        value = getattr(request, name)
+        if value is not None:
+            payload[name] = value
+
+
+def _arguments(value: Any) -> str:
+    """A call's arguments as JSON text (some containers send the object itself)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value if value is not None else {}, ensure_ascii=False)
+
+
+def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
+    calls = message.get("tool_calls")
+    if not isinstance(calls, list):
+        return ()
+    out = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise ModelEndpointError("The model returned a tool call without a function name.")
+        out.append(
+            ToolCall(
+                str(call.get("id") or ""), function["name"], _arguments(function.get("arguments"))
+            )
+        )
+    return tuple(out)
+
+
+def _tool_call_deltas(delta: dict[str, Any]) -> tuple[ToolCallDelta, ...]:
+    calls = delta.get("tool_calls")
+    if not isinstance(calls, list):
+        return ()
+    out = []
+    for position, call in enumerate(calls):
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
+        index = call.get("index")
+        arguments = function.get("arguments")
+        out.append(
+            ToolCallDelta(
+                index=index if isinstance(index, int) else position,
+                id=call.get("id") or None,
+                name=function.get("name") or None,
+                arguments=_arguments(arguments) if arguments is not None else "",
+            )
+        )
+    return tuple(out)
 
 
 def _usage(data: dict[str, Any] | None) -> TokenUsage | None:
@@ -63,9 +182,12 @@ def parse_completion(body: bytes) -> ModelReply:
         try:
             choice = data["choices"][0]
             content = choice["message"].get("content") or ""
+            tool_calls = _tool_calls(choice["message"])
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ModelEndpointError("The model returned a completion without a message.") from exc
-        return ModelReply(content, choice.get("finish_reason") or "stop", _usage(data.get("usage")))
+        return ModelReply(
+            content, choice.get("finish_reason") or "stop", _usage(data.get("usage")), tool_calls
+        )
     if "generated_text" in data:
         details = data.get("details") or {}
         usage = None
@@ -95,9 +217,13 @@ def delta_from_event(event: dict[str, Any]) -> ModelDelta | None:
             return ModelDelta(usage=usage) if usage else None
         choice = choices[0] if isinstance(choices[0], dict) else {}
         delta = choice.get("delta") or {}
-        content = delta.get("content") if isinstance(delta, dict) else None
+        if not isinstance(delta, dict):
+            delta = {}
         return ModelDelta(
-            content=content or "", finish_reason=choice.get("finish_reason"), usage=usage
+            content=delta.get("content") or "",
+            finish_reason=choice.get("finish_reason"),
+            usage=usage,
+            tool_calls=_tool_call_deltas(delta),
         )
     token = event.get("token")
     if isinstance(token, dict):  # TGI /generate_stream style
