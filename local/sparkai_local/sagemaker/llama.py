@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, cast
 
-from sparkai_local.sagemaker import containers
+from sparkai_local.sagemaker import containers, structured
 from sparkai_local.sagemaker.backends import BackendError, Recorder
 from sparkai_local.sagemaker.containers import Style
 
@@ -116,6 +116,14 @@ class _Model:
             if template
             else None
         )
+        # Tools and tool results need a template that renders them: the model's own if it does,
+        # else the Qwen2.5 (Hermes) format production's model reads, in the same ChatML framing.
+        self._tools_formatter = Jinja2ChatFormatter(
+            template=template if template and "tools" in template else structured.TOOLS_TEMPLATE,
+            eos_token=self._token_text(self.llama.token_eos()),
+            bos_token=self._token_text(self.llama.token_bos()),
+            stop_token_ids=[self.llama.token_eos()],
+        )
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -132,6 +140,19 @@ class _Model:
             self.llama.tokenize(
                 result.prompt.encode(), add_bos=not result.added_special, special=True
             )
+        )
+
+    def structured_prompt(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> list[int]:
+        """The prompt's tokens for a request with tools or tool results, rendered by the tools
+        template (so its count is what the model evaluates)."""
+        result = self._tools_formatter(
+            messages=cast("list[Any]", messages),
+            tools=cast("list[Any]", structured.tools_for_template(tools)) or None,
+        )
+        return self.llama.tokenize(
+            result.prompt.encode(), add_bos=not result.added_special, special=True
         )
 
     def count_tokens(self, text: str) -> int:
@@ -234,6 +255,7 @@ class LlamaBackend:
     def complete(self, endpoint_name: str, request: dict[str, Any]) -> dict[str, Any]:
         self.recorder.invoked(endpoint_name)
         model, options, prompt_tokens = self._prepare(endpoint_name, request)
+        plan = options.pop("plan", None)
         pieces: list[str] = []
         finish_reason = "stop"
         for chunk in self._generate(model, options, threading.Event()):
@@ -241,12 +263,18 @@ class LlamaBackend:
             pieces.append(choice["delta"].get("content") or "")
             finish_reason = choice["finish_reason"] or finish_reason
         text = "".join(pieces)
+        tool_calls = None
+        if plan is not None and plan.parses_calls:
+            events, finish_reason = _answer_events(text, finish_reason)
+            text = "".join(e.text for e in events if e.kind == "content")
+            tool_calls = structured.message_tool_calls(events) or None
         return containers.completion(
             model.name,
-            text,
+            text if not tool_calls else text or None,
             finish_reason=finish_reason,
             prompt_tokens=prompt_tokens,
-            completion_tokens=model.count_tokens(text),
+            completion_tokens=model.count_tokens("".join(pieces)),
+            tool_calls=tool_calls,
         )
 
     def stream(
@@ -255,6 +283,7 @@ class LlamaBackend:
         self.recorder.invoked(endpoint_name)
         # Everything that can refuse the request happens now, so it is an HTTP error, not an event.
         model, options, prompt_tokens = self._prepare(endpoint_name, request)
+        plan = options.pop("plan", None)
         return self._stream(
             endpoint_name,
             model,
@@ -262,6 +291,7 @@ class LlamaBackend:
             prompt_tokens,
             containers.wants_usage(request),
             disconnected,
+            calls=plan is not None and plan.parses_calls,
         )
 
     def _stream(
@@ -272,13 +302,19 @@ class LlamaBackend:
         prompt_tokens: int,
         include_usage: bool,
         disconnected: threading.Event,
+        *,
+        calls: bool = False,
     ) -> Iterator[dict[str, Any]]:
         record = self.recorder.stream_started(endpoint_name)
         chunk_id = containers.completion_id()
         pieces: list[str] = []
+        generated_text: list[str] = []  # what the model wrote, calls included (the token count)
         try:
             # closing(): when the server closes us, llama must stop now, not when collected.
-            with closing(self._generate(model, options, disconnected)) as chunks:
+            with closing(self._generate(model, options, disconnected)) as generated:
+                chunks = (
+                    _with_tool_calls(generated, model.name, generated_text) if calls else generated
+                )
                 for chunk in chunks:
                     choice = chunk["choices"][0]
                     pieces.append(choice["delta"].get("content") or "")
@@ -289,7 +325,10 @@ class LlamaBackend:
                 return
             if include_usage:
                 yield containers.usage_chunk(
-                    chunk_id, model.name, prompt_tokens, model.count_tokens("".join(pieces))
+                    chunk_id,
+                    model.name,
+                    prompt_tokens,
+                    model.count_tokens("".join(generated_text if calls else pieces)),
                 )
             record.completed = True
         finally:
@@ -306,7 +345,10 @@ class LlamaBackend:
             or not all(
                 isinstance(m, dict)
                 and isinstance(m.get("role"), str)
-                and isinstance(m.get("content"), str)
+                and (
+                    isinstance(m.get("content"), str)
+                    or (m.get("content") is None and bool(m.get("tool_calls")))
+                )
                 for m in messages
             )
         ):
@@ -315,7 +357,13 @@ class LlamaBackend:
                 "Input validation error: `messages` must be a non-empty list of {role, content}",
             )
         model = self.model_for(endpoint_name)
-        prompt_tokens = model.prompt_tokens(messages)
+        plan = structured.plan_for(request)
+        prompt: list[int] | None = None
+        if plan is not None and (plan.tools or plan.parses_calls or _has_tool_history(messages)):
+            prompt = model.structured_prompt(messages, plan.tools)
+            prompt_tokens = len(prompt)
+        else:
+            prompt_tokens = model.prompt_tokens(messages)
         room = model.n_ctx - prompt_tokens
         if room < 1:
             # TGI's words for a prompt that does not fit the context window.
@@ -336,8 +384,19 @@ class LlamaBackend:
         }
         options["top_p"] = _number(request.get("top_p"), 1.0)
         stop = request.get("stop")
-        if stop:
+        if stop and (plan is None or plan.grammar is None):
+            # Not inside a constrained answer: a stop string would cut the JSON short.
             options["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        for name in ("seed", "presence_penalty", "frequency_penalty"):
+            if isinstance(request.get(name), int | float):
+                options[name] = request[name]
+        if plan is not None:
+            options["plan"] = plan
+            if plan.grammar is not None:
+                options["grammar"] = plan.grammar
+        if prompt is not None:
+            options["prompt"] = prompt
+            del options["messages"]
         return model, options, prompt_tokens
 
     def _generate(
@@ -348,10 +407,17 @@ class LlamaBackend:
             if disconnected.is_set():
                 return
         try:
+            constrained = "grammar" in options
+            if constrained:
+                from llama_cpp.llama_grammar import LlamaGrammar
+
+                options["grammar"] = LlamaGrammar.from_string(options["grammar"], verbose=False)
             # stream=True: a generator of chunk dicts (the stubs type both return kinds at once).
             chunks = cast(
                 "Generator[dict[str, Any], None, None]",
-                model.llama.create_chat_completion(stream=True, **options),
+                model.llama.create_completion(stream=True, **options)
+                if "prompt" in options
+                else model.llama.create_chat_completion(stream=True, **options),
             )
             text = ""
             try:
@@ -359,14 +425,18 @@ class LlamaBackend:
                     if disconnected.is_set():
                         return  # closing `chunks` below stops llama between two tokens
                     choice = raw["choices"][0]
-                    delta = choice.get("delta") or {}
+                    delta = choice.get("delta") or {"content": choice.get("text")}
                     content = delta.get("content")
                     finish_reason = choice.get("finish_reason")
                     if content:
                         text += content
                         if is_looping(text):
+                            # A loop cut is a truncation: inside a grammar the answer is
+                            # unfinished, so it says "length" (as max_tokens would).
                             yield containers.chunk("", model.name, content=content)
-                            yield containers.chunk("", model.name, finish_reason="stop")
+                            yield containers.chunk(
+                                "", model.name, finish_reason="length" if constrained else "stop"
+                            )
                             return
                     yield containers.chunk(
                         "",
@@ -379,3 +449,44 @@ class LlamaBackend:
                 chunks.close()
         finally:
             model.lock.release()
+
+
+def _has_tool_history(messages: list[dict[str, Any]]) -> bool:
+    return any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)
+
+
+def _answer_events(text: str, finish_reason: str) -> tuple[list[structured.Event], str]:
+    parser = structured.ToolCallParser(enabled=True)
+    events: list[structured.Event] = []
+    finish = finish_reason
+    for batch, reason in structured.chunk_events([(text, finish_reason)], parser):
+        events += batch
+        finish = reason or finish
+    return events, finish
+
+
+def _with_tool_calls(
+    chunks: Iterator[dict[str, Any]], model_name: str, pieces: list[str]
+) -> Iterator[dict[str, Any]]:
+    """llama's text chunks as vLLM's hermes parser streams them: content, or delta.tool_calls
+    (id and name, then the arguments in pieces), and finish_reason tool_calls. `pieces` gets the
+    raw text (for the completion token count)."""
+    parser = structured.ToolCallParser(enabled=True)
+
+    def texts() -> Iterator[tuple[str, str | None]]:
+        for chunk in chunks:
+            choice = chunk["choices"][0]
+            content = choice["delta"].get("content") or ""
+            pieces.append(content)
+            yield content, choice["finish_reason"]
+
+    for events, finish_reason in structured.chunk_events(texts(), parser):
+        for event in events:
+            if event.kind == "content":
+                yield containers.chunk("", model_name, content=event.text)
+            else:
+                yield containers.chunk(
+                    "", model_name, tool_calls=structured.delta_tool_calls(event)
+                )
+        if finish_reason:
+            yield containers.chunk("", model_name, finish_reason=finish_reason)
