@@ -108,6 +108,18 @@ def test_container_environment_is_as_configured(
         assert all(isinstance(value, str) for value in env.values())
 
 
+def test_every_qwen_model_parses_tool_calls_and_decodes_under_guidance(
+    plans: dict[str, DeploymentPlan],
+) -> None:
+    # The chat API sends tools and response_format (docs/api.md): without these vLLM answers
+    # tool_choice "auto" with a 400 and returns Qwen's <tool_call> text unparsed.
+    for plan in plans.values():
+        assert plan.environment["HF_MODEL_ID"].startswith("Qwen/Qwen2.5-")
+        assert plan.environment["OPTION_ENABLE_AUTO_TOOL_CHOICE"] == "true"
+        assert plan.environment["OPTION_TOOL_CALL_PARSER"] == "hermes"
+        assert plan.environment["OPTION_GUIDED_DECODING_BACKEND"] == "xgrammar"
+
+
 def test_the_chosen_models_and_instances(plans: dict[str, DeploymentPlan]) -> None:
     chosen = {
         spark_id: (
