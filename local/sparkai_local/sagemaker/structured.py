@@ -94,7 +94,9 @@ def plan_for(request: dict[str, Any]) -> Plan | None:
     )
     grammar = build_grammar(tools_in_play, forced=forced, answer=answer) if constrained else None
     return Plan(
-        tools=tools if choice != "none" else [],
+        # Rendered even with "none", as vLLM 0.8 does: the model still reads (and the client
+        # pays for) the definitions; it just may not call one.
+        tools=tools,
         forced=forced,
         grammar=grammar,
         parses_calls=bool(tools_in_play),
