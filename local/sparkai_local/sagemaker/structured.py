@@ -124,6 +124,10 @@ def build_grammar(
     converter: Any = cast(Any, llama_grammar).SchemaConverter(
         prop_order={"name": 0, "arguments": 1}, allow_fetch=False, dotall=False, raw_pattern=False
     )
+    # Upstream escapes quotes but not backslashes in literals, so an enum or const string with
+    # a quote in it ("say \"hi\"") becomes a grammar llama.cpp cannot parse, and the sampler's
+    # NULL grammar crashes the process (found by tests/local/test_schema_grammar_property.py).
+    converter._format_literal = _grammar_literal
     alternatives = []
     if tools:
         calls = []
@@ -159,6 +163,14 @@ def build_grammar(
     return "\n".join(
         f"char ::= {_JSON_CHAR}" if line.startswith("char ::= ") else line for line in rules
     )
+
+
+def _grammar_literal(literal: str) -> str:
+    """A GBNF string literal: backslash, quote and line breaks escaped."""
+    escaped = (
+        literal.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n")
+    )
+    return f'"{escaped}"'
 
 
 def _resolved(converter: Any, schema: dict[str, Any], prefix: str) -> dict[str, Any]:
