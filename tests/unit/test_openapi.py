@@ -99,6 +99,12 @@ def chat_request_validator(document: dict[str, Any]) -> jsonschema.Draft202012Va
 
 
 HELLO = [{"role": "user", "content": "Hi"}]
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+JSON_SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "x", "schema": {"type": "object"}, "strict": True},
+}
 
 
 @pytest.mark.parametrize(
@@ -117,6 +123,23 @@ HELLO = [{"role": "user", "content": "Hi"}]
         },
         {"model": "spark-1", "messages": HELLO, "unknown": {"ignored": True}},
         {"model": "spark-1", "messages": HELLO, "max_tokens": 64.0, "n": 1.0},  # JSON integers
+        # tool calling and structured outputs
+        {
+            "model": "spark-1",
+            "messages": [
+                *HELLO,
+                {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "21"},
+            ],
+            "tools": [TOOL],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "parallel_tool_calls": False,
+        },
+        {"model": "spark-1", "messages": HELLO, "tools": [TOOL], "tool_choice": "required"},
+        {"model": "spark-1", "messages": HELLO, "response_format": {"type": "json_object"}},
+        {"model": "spark-1", "messages": HELLO, "response_format": JSON_SCHEMA_FORMAT},
+        {"model": "spark-1", "messages": HELLO, "seed": 3, "presence_penalty": -2},
+        {"model": "spark-pro", "messages": HELLO, "max_completion_tokens": 8192},
         # invalid
         {"model": "spark-1", "messages": HELLO, "max_tokens": 4097},
         {"model": "spark-turbo", "messages": HELLO, "max_tokens": 0},
@@ -140,6 +163,15 @@ HELLO = [{"role": "user", "content": "Hi"}]
         {"model": "spark-1", "messages": [{"role": "user", "content": None}]},
         {"model": "spark-1", "messages": [{"role": "user", "content": [{"type": "image"}]}]},
         {"model": "spark-1", "messages": HELLO, "stream_options": {"include_usage": 1}},
+        {"model": "spark-1", "messages": HELLO, "max_completion_tokens": 4097},
+        {"model": "spark-1", "messages": [{"role": "assistant", "content": None}]},
+        {"model": "spark-1", "messages": [{"role": "tool", "content": "21"}]},
+        {"model": "spark-1", "messages": HELLO, "tools": [{"type": "function"}]},
+        {"model": "spark-1", "messages": HELLO, "tool_choice": "sometimes"},
+        {"model": "spark-1", "messages": HELLO, "response_format": {"type": "xml"}},
+        {"model": "spark-1", "messages": HELLO, "response_format": {"type": "json_schema"}},
+        {"model": "spark-1", "messages": HELLO, "frequency_penalty": 2.5},
+        {"model": "spark-1", "messages": HELLO, "parallel_tool_calls": "yes"},
         [],
         "hello",
     ],

@@ -1,5 +1,6 @@
-"""The public OpenAPI contract: hand-written JSON Schemas for what clients see, merged over what
-FastAPI derives from the routes. Built on the first GET /openapi.json, never at import (the chat
+"""The public OpenAPI contract: the chat request and answer schemas generated from their pydantic
+models, hand-written JSON Schemas for the rest of what clients see (stream chunks, errors, models,
+usage), merged over what FastAPI derives from the routes. Built on the first GET /openapi.json, never at import (the chat
 function's cold start pays nothing), and kept equal to docs/openapi.yaml by a test."""
 
 from __future__ import annotations
@@ -46,11 +47,42 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def _schemas() -> dict[str, Any]:
-    models = list(MODELS)
+def _untitled(node: Any) -> Any:
+    """pydantic's schemas without the `title` it derives from every class and field name."""
+    if isinstance(node, dict):
+        return {
+            k: _untitled(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))
+        }
+    if isinstance(node, list):
+        return [_untitled(v) for v in node]
+    return node
+
+
+def _chat_schemas() -> dict[str, Any]:
+    """The chat request and answer schemas, generated from the pydantic models that validate and
+    build them (one source for the contract), plus what only the catalog knows: the model ids and
+    each model's max_tokens."""
+    from pydantic.json_schema import models_json_schema
+
+    from sparkai.chat.schemas import ChatCompletion, ChatRequest
+
+    _, top = models_json_schema(
+        [(ChatRequest, "validation"), (ChatCompletion, "serialization")],
+        ref_template=REF + "{model}",
+    )
+    schemas: dict[str, Any] = _untitled(top["$defs"])
+    request = schemas["ChatRequest"]
     largest = max(m.max_tokens for m in MODELS.values())
+    limits = ", ".join(f"{m.max_tokens:,} ({i})" for i, m in MODELS.items())
+    request["properties"]["model"] = {"enum": list(MODELS)}
+    for name in ("max_tokens", "max_completion_tokens"):
+        request["properties"][name] = {
+            **_nullable({"type": "integer", "minimum": 1, "maximum": largest}),
+            "description": request["properties"][name].get("description", "")
+            + f" At most {limits}.",
+        }
     # max_tokens depends on the model: one `if/then` per distinct limit below the largest.
-    per_model = [
+    request["allOf"] = [
         {
             "if": {
                 "properties": {
@@ -59,11 +91,18 @@ def _schemas() -> dict[str, Any]:
                 "required": ["model"],
             },
             "then": {
-                "properties": {"max_tokens": _nullable({"type": "integer", "maximum": limit})}
+                "properties": {
+                    name: _nullable({"type": "integer", "maximum": limit})
+                    for name in ("max_tokens", "max_completion_tokens")
+                }
             },
         }
         for limit in sorted({m.max_tokens for m in MODELS.values()} - {largest})
     ]
+    return schemas
+
+
+def _schemas() -> dict[str, Any]:
     usage_counts = {
         "requests": {"type": "integer", "minimum": 0},
         "prompt_tokens": {"type": "integer", "minimum": 0},
@@ -72,6 +111,7 @@ def _schemas() -> dict[str, Any]:
         "cost_usd": _ref("DecimalString"),
     }
     return {
+        **_chat_schemas(),
         "Error": {
             "type": "object",
             "description": "Every error, from the app or from API Gateway, has this body.",
@@ -100,102 +140,6 @@ def _schemas() -> dict[str, Any]:
             "description": "An exact decimal amount in USD, as a string (never a float).",
             "examples": ["0.0003"],
         },
-        "TextPart": {
-            "type": "object",
-            "required": ["type", "text"],
-            "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
-        },
-        "ChatMessage": {
-            "type": "object",
-            "required": ["role", "content"],
-            "properties": {
-                "role": {"enum": ["system", "user", "assistant"]},
-                "content": {
-                    "description": "A string, or a list of text parts (joined).",
-                    "anyOf": [
-                        {"type": "string"},
-                        {"type": "array", "items": _ref("TextPart")},
-                    ],
-                },
-                "name": {"type": ["string", "null"]},
-            },
-        },
-        "ChatRequest": {
-            "type": "object",
-            "description": 'Unknown fields are ignored; types are strict (`"0.7"` is not a '
-            "number). The body may be at most 1 MiB.",
-            "required": ["model", "messages"],
-            "properties": {
-                "model": {"enum": models},
-                "messages": {"type": "array", "minItems": 1, "items": _ref("ChatMessage")},
-                "max_tokens": {
-                    **_nullable({"type": "integer", "minimum": 1, "maximum": largest}),
-                    "description": "Default 1,024; at most "
-                    + ", ".join(f"{m.max_tokens:,} ({i})" for i, m in MODELS.items())
-                    + ". A value the plan's tokens/min could never fit is refused "
-                    "(`tokens_exceed_rate_limit`).",
-                },
-                "temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 0.7},
-                "top_p": _nullable({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
-                "stop": {
-                    "description": "Up to 4 stop sequences.",
-                    "anyOf": [
-                        {"type": "string"},
-                        {"type": "array", "items": {"type": "string"}, "maxItems": 4},
-                        {"type": "null"},
-                    ],
-                },
-                "stream": {"type": "boolean", "default": False},
-                "stream_options": _nullable(
-                    {
-                        "type": "object",
-                        "properties": {"include_usage": {"type": "boolean", "default": False}},
-                    }
-                ),
-                "n": {"type": "integer", "minimum": 1, "maximum": 1, "default": 1},
-                "user": _nullable({"type": "string"}),
-            },
-            "allOf": per_model,
-        },
-        "Usage": {
-            "type": "object",
-            "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
-            "properties": {
-                "prompt_tokens": {"type": "integer", "minimum": 0},
-                "completion_tokens": {"type": "integer", "minimum": 0},
-                "total_tokens": {"type": "integer", "minimum": 0},
-            },
-        },
-        "ChatCompletion": {
-            "type": "object",
-            "required": ["id", "object", "created", "model", "choices", "usage"],
-            "properties": {
-                "id": {"type": "string"},
-                "object": {"const": "chat.completion"},
-                "created": {"type": "integer"},
-                "model": {"type": "string"},
-                "choices": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["index", "message", "finish_reason"],
-                        "properties": {
-                            "index": {"type": "integer"},
-                            "message": {
-                                "type": "object",
-                                "required": ["role", "content"],
-                                "properties": {
-                                    "role": {"const": "assistant"},
-                                    "content": {"type": "string"},
-                                },
-                            },
-                            "finish_reason": {"type": "string"},
-                        },
-                    },
-                },
-                "usage": _ref("Usage"),
-            },
-        },
         "ChatCompletionChunk": {
             "type": "object",
             "description": "One `data:` event of a stream. The role comes first, then content "
@@ -221,6 +165,10 @@ def _schemas() -> dict[str, Any]:
                                 "properties": {
                                     "role": {"const": "assistant"},
                                     "content": {"type": "string"},
+                                    "tool_calls": {
+                                        "type": "array",
+                                        "items": _ref("ToolCallChunk"),
+                                    },
                                 },
                             },
                             "finish_reason": {"type": ["string", "null"]},
@@ -228,6 +176,22 @@ def _schemas() -> dict[str, Any]:
                     },
                 },
                 "usage": _ref("Usage"),
+            },
+        },
+        "ToolCallChunk": {
+            "type": "object",
+            "description": "A piece of tool call `index`: its first piece carries `id`, `type` "
+            "and `function.name` (with empty arguments), later pieces more of "
+            "`function.arguments`; concatenated they are the call's JSON arguments.",
+            "required": ["index"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0},
+                "id": {"type": "string"},
+                "type": {"const": "function"},
+                "function": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
+                },
             },
         },
         "ChatStreamEvent": {

@@ -11,10 +11,8 @@ from pydantic import (
     StrictBool,
     ValidationError,
     field_validator,
-    model_serializer,
     model_validator,
 )
-from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from sparkai.catalog import MODELS
 from sparkai.chat.structured import (
@@ -39,8 +37,36 @@ class TextPart(BaseModel):
     text: str
 
 
+# What ChatMessage's after-validator says, for the OpenAPI document (a JSON Schema can say it).
+_MESSAGE_RULES = {
+    "allOf": [
+        {
+            "description": "content may be null only in an assistant message with tool_calls",
+            "if": {
+                "not": {
+                    "properties": {
+                        "role": {"const": "assistant"},
+                        "tool_calls": {"type": "array", "minItems": 1},
+                    },
+                    "required": ["role", "tool_calls"],
+                }
+            },
+            "then": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+        },
+        {
+            "description": "a tool message names the call it answers",
+            "if": {"properties": {"role": {"const": "tool"}}, "required": ["role"]},
+            "then": {
+                "required": ["tool_call_id"],
+                "properties": {"tool_call_id": {"type": "string", "minLength": 1}},
+            },
+        },
+    ]
+}
+
+
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True, json_schema_extra=_MESSAGE_RULES)
 
     role: Role
     # OpenAI clients sometimes send content as a list of text parts; both mean the same string.
@@ -88,21 +114,36 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """Unknown fields are ignored; types are strict (no "0.7" for a number)."""
+    """Unknown fields are ignored; types are strict (`"0.7"` is not a number). The body may be at
+    most 1 MiB. Cross-field rules the schema cannot state are 400s naming the field: a named
+    `tool_choice` must be one of `tools`, a tool message must answer an earlier call, and every
+    enforced JSON Schema must be in the supported subset (docs/api.md)."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
-    max_tokens: Annotated[int | None, Field(ge=1)] = None
+    max_tokens: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="Default 1,024. A value the plan's tokens/min could never fit is refused "
+            "(`tokens_exceed_rate_limit`).",
+        ),
+    ] = None
     # What newer OpenAI clients send instead of max_tokens; the same limit.
-    max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
+    max_completion_tokens: Annotated[
+        int | None, Field(ge=1, description="The same limit as max_tokens (OpenAI's newer name).")
+    ] = None
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
     top_p: Annotated[float | None, Field(gt=0, le=1)] = None
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    stop: Annotated[
+        str | Annotated[list[str], Field(max_length=4)] | None,
+        Field(description="Up to 4 stop sequences."),
+    ] = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    n: Annotated[int, Field(ge=1)] = 1
+    n: Annotated[int, Field(ge=1, json_schema_extra={"maximum": 1})] = 1  # n=2: a clear 400
     user: str | None = None
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
@@ -136,7 +177,12 @@ class ChatRequest(BaseModel):
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
+# Response models: every field is always sent, defaults included (the schema says so).
+_ANSWER = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class Usage(BaseModel):
+    model_config = _ANSWER
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -149,26 +195,24 @@ class Usage(BaseModel):
 
 
 class AssistantMessage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"required": ["role", "content"]})
     role: Literal["assistant"] = "assistant"
     content: str | None  # null when the answer is tool calls only, as OpenAI sends it
-    tool_calls: list[ToolCallOut] | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_absent_tool_calls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # OpenAI leaves tool_calls out of an answer without calls (content stays, even null).
-        body: dict[str, Any] = handler(self)
-        if body.get("tool_calls") is None:
-            body.pop("tool_calls", None)
-        return body
+    # Left out of an answer without calls, as OpenAI does (content stays, even null).
+    tool_calls: Annotated[
+        list[ToolCallOut] | None, Field(exclude_if=lambda calls: calls is None)
+    ] = None
 
 
 class Choice(BaseModel):
+    model_config = _ANSWER
     index: int = 0
     message: AssistantMessage
     finish_reason: str
 
 
 class ChatCompletion(BaseModel):
+    model_config = _ANSWER
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
