@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,9 @@ from sparkai.chat.structured import (
 from sparkai.endpoints.port import Message, ToolCall
 from sparkai.errors import InvalidRequestError, UnknownModelError
 
+if TYPE_CHECKING:
+    from pydantic.config import JsonDict
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -38,7 +41,7 @@ class TextPart(BaseModel):
 
 
 # What ChatMessage's after-validator says, for the OpenAPI document (a JSON Schema can say it).
-_MESSAGE_RULES = {
+_MESSAGE_RULES: JsonDict = {
     "allOf": [
         {
             "description": "content may be null only in an assistant message with tool_calls",
