@@ -82,7 +82,7 @@ def _chat_schemas() -> dict[str, Any]:
             + f" At most {limits}.",
         }
     # max_tokens depends on the model: one `if/then` per distinct limit below the largest.
-    request["allOf"] = [
+    request["allOf"] = request.get("allOf", []) + [
         {
             "if": {
                 "properties": {

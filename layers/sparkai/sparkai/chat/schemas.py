@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from sparkai.catalog import MODELS
+from sparkai.chat.schema_subset import MAX_TOOLS
 from sparkai.chat.structured import (
     ResponseFormatParam,
     ToolCallOut,
@@ -116,13 +117,33 @@ class StreamOptions(BaseModel):
     include_usage: StrictBool = False
 
 
+# What check_structured says that a JSON Schema can say too (for the OpenAPI document).
+_REQUEST_RULES: JsonDict = {
+    "allOf": [
+        {
+            "description": "a forced tool call needs tools",
+            "if": {
+                "properties": {
+                    "tool_choice": {"anyOf": [{"const": "required"}, {"type": "object"}]}
+                },
+                "required": ["tool_choice"],
+            },
+            "then": {
+                "required": ["tools"],
+                "properties": {"tools": {"type": "array", "minItems": 1}},
+            },
+        }
+    ]
+}
+
+
 class ChatRequest(BaseModel):
     """Unknown fields are ignored; types are strict (`"0.7"` is not a number). The body may be at
     most 1 MiB. Cross-field rules the schema cannot state are 400s naming the field: a named
     `tool_choice` must be one of `tools`, a tool message must answer an earlier call, and every
     enforced JSON Schema must be in the supported subset (docs/api.md)."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True, json_schema_extra=_REQUEST_RULES)
 
     model: str
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
@@ -148,7 +169,9 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     n: Annotated[int, Field(ge=1, json_schema_extra={"maximum": 1})] = 1  # n=2: a clear 400
     user: str | None = None
-    tools: list[ToolDefinition] | None = None
+    tools: Annotated[
+        list[ToolDefinition] | None, Field(json_schema_extra={"maxItems": MAX_TOOLS})
+    ] = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
     response_format: ResponseFormatParam | None = None
@@ -323,12 +346,13 @@ def parse_chat_request(body: bytes) -> ChatRequest:
             f"The model '{request.model}' does not exist. Available models: {', '.join(MODELS)}."
         )
     limit = MODELS[request.model].max_tokens
-    if request.token_limit is not None and request.token_limit > limit:
-        param = request.token_limit_param
-        raise InvalidRequestError(
-            f"{param} is {request.token_limit:,}, but {request.model} allows at most {limit:,}.",
-            param=param,
-        )
+    for param in ("max_tokens", "max_completion_tokens"):  # both, when a client sends both
+        value = getattr(request, param)
+        if value is not None and value > limit:
+            raise InvalidRequestError(
+                f"{param} is {value:,}, but {request.model} allows at most {limit:,}.",
+                param=param,
+            )
     if request.n != 1:
         raise InvalidRequestError(
             "Only n=1 is supported: each request returns one choice.", param="n"
