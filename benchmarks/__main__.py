@@ -16,6 +16,7 @@ ALL = [
     "gateway_path",
     "local_model",
     "api_throughput",
+    "structured_outputs",
 ]
 
 
