@@ -12,19 +12,17 @@ from functools import partial
 from typing import Any
 
 from sparkai.catalog import MODELS, SparkModel
-from sparkai.chat.deadlines import DEADLINES
-from sparkai.chat.schemas import AssistantMessage, ChatCompletion, ChatRequest, Choice, Usage, chunk
-from sparkai.chat.structured import (
-    TOOLS_TEMPLATE_BYTES,
-    FunctionCall,
-    ToolCallOut,
-    ToolChoice,
-    function_tools,
-    response_format,
-    schema_instruction,
-    tools_prompt_text,
+from sparkai.chat.conversation import (
+    assistant_message,
+    choice_mode,
+    model_conversation,
+    new_tool_call_id,
+    prompt_texts,
 )
-from sparkai.chat.tokens import TokenCounter, prompt_token_bound
+from sparkai.chat.deadlines import DEADLINES
+from sparkai.chat.schemas import ChatCompletion, ChatRequest, Choice, Usage, chunk
+from sparkai.chat.structured import function_tools, response_format
+from sparkai.chat.tokens import TokenCounter
 from sparkai.chat.usage import UsageRecord, UsageRecorder
 from sparkai.endpoints.port import (
     GenerationRequest,
@@ -33,7 +31,6 @@ from sparkai.endpoints.port import (
     ModelEndpoint,
     ModelStream,
     TokenUsage,
-    ToolCall,
 )
 from sparkai.errors import (
     InvalidRequestError,
@@ -56,10 +53,6 @@ Schedule = Callable[[float, Callable[[], None]], Callable[[], None]]
 
 def new_completion_id() -> str:
     return "chat-" + uuid.uuid4().hex[:24]
-
-
-def new_tool_call_id() -> str:
-    return "call_" + uuid.uuid4().hex[:24]
 
 
 @dataclass(frozen=True)
@@ -177,7 +170,7 @@ class ChatService:
             model=prepared.model.id,  # the spark name, never the underlying model's
             choices=[
                 Choice(
-                    message=_assistant_message(reply.content, reply.tool_calls),
+                    message=assistant_message(reply.content, reply.tool_calls),
                     finish_reason=reply.finish_reason,
                 )
             ],
@@ -248,14 +241,8 @@ class ChatService:
 
     def _prepare(self, principal: Principal, request: ChatRequest) -> _Prepared:
         model = MODELS[request.model]
-        conversation = _conversation(request)
-        messages = [m.fields() for m in conversation]
-        tools = function_tools(request.tools)
-        bound = prompt_token_bound(messages)
-        if tools:  # the template renders each definition: prompt tokens, counted and bounded
-            tools_text = tools_prompt_text(tools)
-            messages.append({"role": "system", "content": tools_text})
-            bound += len(tools_text.encode()) + TOOLS_TEMPLATE_BYTES
+        conversation = model_conversation(request)
+        messages, bound = prompt_texts(conversation, function_tools(request.tools))
         prompt = self._tokens.count_messages(messages)
         budget = principal.limits.tokens_per_minute
         plan = plan_name(principal.plan)
@@ -286,7 +273,7 @@ class ChatService:
             stop=tuple(request.stop_sequences),
             stream=stream,
             tools=function_tools(request.tools),
-            tool_choice=_choice_mode(choice),
+            tool_choice=choice_mode(choice),
             tool_choice_function=None if isinstance(choice, str | None) else choice.function.name,
             parallel_tool_calls=request.parallel_tool_calls,
             response_format=response_format(request.response_format),
@@ -334,43 +321,6 @@ class ChatService:
                 complete=complete,
             ),
         )
-
-
-def _choice_mode(choice: ToolChoice | None) -> str | None:
-    if choice is None or isinstance(choice, str):
-        return choice
-    return "required"  # a named function: a call is required, and it is that one
-
-
-def _conversation(request: ChatRequest) -> tuple[Message, ...]:
-    """The messages the model is sent: the client's, and for a structured answer the schema
-    instruction in the system message (first, merged with the client's own if it sent one)."""
-    messages = [m.as_message() for m in request.messages]
-    format_ = response_format(request.response_format)
-    if format_ is None:
-        return tuple(messages)
-    instruction = schema_instruction(format_)
-    if messages and messages[0].role == "system":
-        first = messages[0]
-        messages[0] = Message("system", f"{first.content}\n\n{instruction}", first.name)
-    else:
-        messages.insert(0, Message("system", instruction))
-    return tuple(messages)
-
-
-def _assistant_message(content: str, tool_calls: tuple[ToolCall, ...]) -> AssistantMessage:
-    if not tool_calls:
-        return AssistantMessage(content=content)
-    return AssistantMessage(
-        content=content or None,
-        tool_calls=[
-            ToolCallOut(
-                id=call.id or new_tool_call_id(),
-                function=FunctionCall(name=call.name, arguments=call.arguments),
-            )
-            for call in tool_calls
-        ],
-    )
 
 
 def _with_prompt(usage: TokenUsage | None, prompt_estimate: int) -> TokenUsage | None:
