@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sparkai.chat.schema_subset import check_schema
@@ -134,10 +134,22 @@ def container() -> Iterator[str]:
 @settings(
     max_examples=12,
     deadline=None,
+    # The same 12 schemas every run (a CI failure replays as it happened); widen max_examples or
+    # drop this locally to explore more (the quoted-enum crash was found at 15 random examples).
+    derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(schema=schemas(), seed=st.integers(0, 2**31 - 1))
+# The crash this test found: quotes and backslashes inside enum and const strings.
+@example(
+    schema={
+        "type": "object",
+        "properties": {"q": {"enum": ['say "hi"', "a\\b"]}, "c": {"const": 'x"\\'}},
+        "required": ["q", "c"],
+    },
+    seed=1,
+)
 def test_every_output_under_a_subset_schema_validates(
     container: str, schema: dict[str, Any], seed: int
 ) -> None:
