@@ -117,7 +117,8 @@ def test_every_qwen_model_parses_tool_calls_and_decodes_under_guidance(
         assert plan.environment["HF_MODEL_ID"].startswith("Qwen/Qwen2.5-")
         assert plan.environment["OPTION_ENABLE_AUTO_TOOL_CHOICE"] == "true"
         assert plan.environment["OPTION_TOOL_CALL_PARSER"] == "hermes"
-        assert plan.environment["OPTION_GUIDED_DECODING_BACKEND"] == "xgrammar"
+        # Not "xgrammar": without fallback it refuses enums and length bounds on vLLM 0.8 V1.
+        assert plan.environment["OPTION_GUIDED_DECODING_BACKEND"] == "auto"
 
 
 def test_the_chosen_models_and_instances(plans: dict[str, DeploymentPlan]) -> None:
