@@ -18,10 +18,17 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from model_endpoints import economics
 from model_endpoints.config import PlanError, load_config
 from model_endpoints.deploy import DeployError, EndpointDeployer
 from model_endpoints.instances import get_instance
-from model_endpoints.plan import DeploymentPlan, build_plans, sam_deploy_command, validate
+from model_endpoints.plan import (
+    DeploymentPlan,
+    build_plans,
+    sam_deploy_command,
+    serving_problems,
+    validate,
+)
 from sparkai.catalog import MODELS
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
@@ -134,6 +141,29 @@ def _print_plan(plan: DeploymentPlan) -> None:
     print("  environment")
     for key, value in plan.environment.items():
         print(f"    {key}={value}")
+    _print_serving(plan)
+
+
+def _print_serving(plan: DeploymentPlan) -> None:
+    """The serving option's economics: what a million tokens cost and sell for."""
+    option = economics.configured(plan.source)
+    print("  serving")
+    if option is None:
+        print("    no cited throughput figure backs this configuration")
+        return
+    cost = option.cost_per_million_tokens()
+    revenue = economics.revenue_per_million_tokens(plan.catalog)
+    even = economics.break_even_utilisation(option, plan.catalog)
+    print(f"    {option.describe()}; first token {option.first_token_seconds:.2f} s")
+    print(f"    figure: {option.figure.basis} x {option.figure.scale:g}; {option.figure.source}")
+    print(
+        f"    ${cost:.3f} per million tokens served at {economics.UTILISATION:.0%} utilisation"
+        f" (${option.price_per_hour}/hour); revenue ${revenue:.2f} per million tokens"
+    )
+    if even > 1:
+        print(f"    SageMaker never breaks even: it would need {even:.0%} utilisation")
+    else:
+        print(f"    SageMaker breaks even at {even:.1%} utilisation")
 
 
 def _plan(args: argparse.Namespace, plans: dict[str, DeploymentPlan], region: str) -> int:
@@ -149,6 +179,7 @@ def _plan(args: argparse.Namespace, plans: dict[str, DeploymentPlan], region: st
     for plan in selected:
         _print_plan(plan)
         print()
+    _print_economics(selected)
     print(f"Dry run in {region}: nothing was created. To deploy:")
     print(
         f"  sparkai-endpoints deploy --model {args.model} --role-arn <SageMaker execution role ARN>"
@@ -156,6 +187,29 @@ def _plan(args: argparse.Namespace, plans: dict[str, DeploymentPlan], region: st
     print("then point the chat functions at the endpoints:")
     print(f"  {sam_deploy_command(plans.values())}")
     return 0
+
+
+def _print_economics(plans: list[DeploymentPlan]) -> None:
+    print(
+        f"{'model':<12}{'$/M tokens served':>19}{'revenue $/M tokens':>20}"
+        f"{'break-even utilisation':>24}"
+    )
+    for plan in plans:
+        option = economics.configured(plan.source)
+        revenue = economics.revenue_per_million_tokens(plan.catalog)
+        if option is None:
+            print(f"{plan.spark_id:<12}{'uncited':>19}{revenue:>20.2f}{'-':>24}")
+            continue
+        even = economics.break_even_utilisation(option, plan.catalog)
+        print(
+            f"{plan.spark_id:<12}{option.cost_per_million_tokens():>19.3f}{revenue:>20.2f}"
+            f"{even:>24.1%}"
+        )
+    print(
+        f"(SageMaker only, at {economics.UTILISATION:.0%} utilisation, half the tokens prompt;"
+        " the gateway per plan is in docs/cost.md)"
+    )
+    print()
 
 
 def _clients(region: str) -> tuple[Any, Any]:
@@ -237,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         region = args.region or _default_region(config.region)
         plans = build_plans(config, region)
         problems = validate(config, plans)
+        if args.command in ("plan", "deploy"):
+            problems += serving_problems(plans)
     except PlanError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -66,6 +66,22 @@ class GenerationDefaults:
 
 
 @dataclass(config=_STRICT)
+class ThroughputFigure:
+    """One published vLLM measurement, as published, and how it carries over to our GPU."""
+
+    quantization: StrictStr  # "none", "awq" or "fp8", as served when measured
+    tensor_parallel_degree: StrictInt
+    batch: StrictInt  # concurrent sequences when measured
+    gpu: StrictStr  # the GPU the figure is used for (after `scale`)
+    instance_tokens_per_second: StrictFloat  # generated tokens/s, all sequences, as published
+    stream_tokens_per_second: StrictFloat  # one sequence's decode speed, as published
+    first_token_seconds: StrictFloat  # as published
+    scale: StrictFloat  # published GPU -> `gpu`; 1.0 when measured on it
+    source: StrictStr  # the URL or repository path read
+    basis: StrictStr  # same model or comparable, and on which GPU
+
+
+@dataclass(config=_STRICT)
 class ModelConfig:
     spark_id: StrictStr
     hf_model_id: StrictStr
@@ -77,6 +93,9 @@ class ModelConfig:
     tensor_parallel_degree: StrictInt
     max_batch_size: StrictInt
     gpu_memory_utilization: StrictFloat
+    quantization: StrictStr  # "none", "awq" (a pre-quantized checkpoint) or "fp8" (at load time)
+    min_stream_tokens_per_second: StrictFloat  # the speed the model's description promises
+    throughput: list[ThroughputFigure]  # the cited figures the serving plan is chosen from
     initial_instance_count: StrictInt
     startup_health_check_timeout_s: StrictInt
     model_download_timeout_s: StrictInt

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from model_endpoints import economics
 from model_endpoints.config import (
     AutoscalingConfig,
     EndpointsConfig,
@@ -29,8 +30,7 @@ HASH_LENGTH = 8
 MAX_ENDPOINT_NAME = SAGEMAKER_NAME_MAX - len("-config-") - HASH_LENGTH
 ALLOWED_LICENSES = frozenset({"apache-2.0", "mit", "bsd-3-clause"})
 SPEED_MODEL = "spark-turbo"  # must be served by the smallest model
-BF16_BYTES = 2
-WEIGHT_OVERHEAD = 1.2  # activations, CUDA graphs and fragmentation on top of the weights
+WEIGHT_OVERHEAD = economics.WEIGHT_OVERHEAD
 TIMEOUT_RANGE = (60, 3600)  # what CreateEndpointConfig accepts for both container timeouts
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
@@ -43,6 +43,7 @@ DERIVED_ENV = {
     "OPTION_MAX_ROLLING_BATCH_SIZE": "max_batch_size",
     "OPTION_GPU_MEMORY_UTILIZATION": "gpu_memory_utilization",
 }
+QUANTIZE_ENV = "OPTION_QUANTIZE"  # derived from `quantization` (fp8 only)
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,11 @@ class DeploymentPlan:
         }
 
     def weights_gib_per_gpu(self) -> float:
-        """bf16 weights on each tensor-parallel shard."""
-        total = self.source.parameters_billion * 1e9 * BF16_BYTES / 2**30
+        """The weights as served (bf16, FP8 or AWQ) on each tensor-parallel shard."""
+        quantization = self.source.quantization
+        if quantization not in economics.QUANTIZATIONS:
+            quantization = "none"  # reported by validate
+        total = economics.weights_gib(self.source, quantization)
         return total / max(self.source.tensor_parallel_degree, 1)
 
     def required_gib_per_gpu(self) -> float:
@@ -171,7 +175,32 @@ class DeploymentPlan:
                 "scaling_policy": self.scaling_policy(),
             },
             "generation_defaults": asdict(self.generation),
+            "serving": self.serving_summary(),
             "tags": self.tags,
+        }
+
+    def serving_summary(self) -> dict[str, Any]:
+        """The economics of the configured serving option (None when no cited figure backs it)."""
+        option = economics.configured(self.source)
+        revenue = economics.revenue_per_million_tokens(self.catalog)
+        if option is None:
+            return {"quantization": self.source.quantization, "cited": False}
+        cost = option.cost_per_million_tokens()
+        return {
+            "quantization": self.source.quantization,
+            "cited": True,
+            "stream_tokens_per_second": round(option.stream_tokens_per_second, 1),
+            "instance_tokens_per_second": round(option.instance_tokens_per_second, 1),
+            "first_token_seconds": round(option.first_token_seconds, 3),
+            "price_per_hour": str(option.price_per_hour),
+            "utilisation": str(economics.UTILISATION),
+            "cost_per_million_tokens": str(round(cost, 4)),
+            "revenue_per_million_tokens": str(revenue),
+            "break_even_utilisation": str(
+                round(economics.break_even_utilisation(option, self.catalog), 4)
+            ),
+            "source": option.figure.source,
+            "basis": option.figure.basis,
         }
 
 
@@ -197,6 +226,10 @@ def resolve_image_uri(framework: str, version: str, region: str) -> str:
 
 def container_environment(config: EndpointsConfig, model: ModelConfig) -> dict[str, str]:
     derived = {env: str(getattr(model, field)) for env, field in DERIVED_ENV.items()}
+    # LMI's vLLM guide: FP8 is quantized at load time (OPTION_QUANTIZE=fp8); a pre-quantized AWQ
+    # checkpoint must NOT name its quantization, or vLLM skips its Marlin kernels.
+    if model.quantization == "fp8":
+        derived[QUANTIZE_ENV] = "fp8"
     # Derived values last, so the typed fields are what the container gets (clashes are reported).
     return {**config.container.env, **model.env, **derived}
 
@@ -329,7 +362,8 @@ def _check_instance(plan: DeploymentPlan) -> list[str]:
     elif plan.required_gib_per_gpu() > instance.gib_per_gpu:
         problems.append(
             f"{name}: {model.hf_model_id} ({model.parameters_billion}B parameters) needs"
-            f" ~{plan.required_gib_per_gpu():.1f} GiB per GPU in bf16 at tensor_parallel_degree"
+            f" ~{plan.required_gib_per_gpu():.1f} GiB per GPU ({model.quantization}) at"
+            f" tensor_parallel_degree"
             f" {tp}, but {instance.instance_type} has {instance.gib_per_gpu} GiB per GPU:"
             " raise tensor_parallel_degree or choose a larger instance"
         )
@@ -386,12 +420,23 @@ def _check_env(config: EndpointsConfig, plan: DeploymentPlan) -> list[str]:
         "[container.env]": config.container.env,
         f"[models.{plan.spark_id}.env]": plan.source.env,
     }
+    derived = {**DERIVED_ENV, QUANTIZE_ENV: "quantization"}
     return [
-        f"{plan.spark_id}: {table} sets {key}; set `{DERIVED_ENV[key]}` instead"
+        f"{plan.spark_id}: {table} sets {key}; set `{derived[key]}` instead"
         for table, env in tables.items()
         for key in env
-        if key in DERIVED_ENV
+        if key in derived
     ]
+
+
+def _check_quantization(plan: DeploymentPlan) -> list[str]:
+    model = plan.source
+    if model.quantization == "awq" and "awq" not in model.hf_model_id.lower():
+        return [
+            f"{plan.spark_id}: quantization awq needs a pre-quantized checkpoint"
+            f" (e.g. {model.hf_model_id}-AWQ), not {model.hf_model_id}"
+        ]
+    return []
 
 
 def validate(
@@ -407,6 +452,7 @@ def validate(
         problems += _check_instance(plan)
         problems += _check_serving(plan)
         problems += _check_env(config, plan)
+        problems += _check_quantization(plan)
     endpoints: dict[str, str] = {}
     for plan in plans.values():
         if plan.endpoint_name in endpoints:
@@ -428,6 +474,14 @@ def validate(
                     f" {plan.source.hf_model_id} ({plan.source.parameters_billion}B)"
                 )
     return problems
+
+
+def serving_problems(plans: Mapping[str, DeploymentPlan]) -> list[str]:
+    """Whether each plan serves as cheaply as its cited figures allow, at its promised speed.
+
+    Kept apart from validate: a deployable plan may be a poor bargain, and `plan`/`deploy` say so.
+    """
+    return [problem for plan in plans.values() for problem in economics.check(plan.source)]
 
 
 def checked_plans(

@@ -357,7 +357,7 @@ def test_a_region_without_the_image_fails(config: EndpointsConfig) -> None:
 def test_toml_problems_are_all_named() -> None:
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     text = text.replace('instance_type = "ml.g5.2xlarge"', 'instance_typo = "ml.g5.2xlarge"')
-    text = text.replace("tensor_parallel_degree = 4", 'tensor_parallel_degree = "4"')
+    text = text.replace("tensor_parallel_degree = 4", 'tensor_parallel_degree = "4"', 1)
     with pytest.raises(PlanError) as caught:
         parse_config(text)
     assert caught.value.problems == [
