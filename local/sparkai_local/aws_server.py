@@ -29,14 +29,13 @@ from sparkai.accounts.store import AccountStore
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
-from sparkai_local import fast_headers, moto_numbers, moto_speed, moto_transactions
+from sparkai_local import moto_numbers, moto_transactions
 from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, client
 from sparkai_local.keep_alive import KeepAliveRequestHandler
 from sparkai_local.template import create_tables
 
 moto_numbers.install()
 moto_transactions.install()  # settles stay fast as the usage ledger grows
-moto_speed.install()  # the same answers for ~40% less CPU per chat request
 
 _DYNAMODB_TARGET = "DynamoDB_20120810."  # X-Amz-Target of every DynamoDB API call
 
@@ -205,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
         "--no-provision", action="store_true", help="start empty (the caller provisions)"
     )
     args = parser.parse_args(argv)
-    fast_headers.install()  # this process only: see the module
     server = LocalAwsServer(args.host, args.port, args.fd)
     keep_survivors_out_of_full_collections()
     server.start()
