@@ -9,7 +9,12 @@ releases were compromised through a `.pth` that runs code at every interpreter s
 
 Printed: added latency over the direct backend (p50, concurrency 1) for a buffered request, a
 stream's first byte and its whole 20-chunk body, and buffered requests/s at concurrency 8; two
-repetitions in alternating order (SparkAI first, then LiteLLM first).
+repetitions in alternating order (SparkAI first, then LiteLLM first). And the measure that is the
+gateway's alone, whatever the local DynamoDB costs: CPU seconds of each gateway's own process per
+1,000 requests (buffered and streamed, c=1), read from the kernel's accounting of that process
+(/proc/PID/stat utime + stime, with its threads and any child processes), so the local AWS and
+model processes and the client are not in it. Ours runs with its key limits, spend limit and
+metering on (a reservation and a settle per request); LiteLLM with its in-memory rpm/tpm limits.
 """
 
 from __future__ import annotations
@@ -147,7 +152,7 @@ def peer_config(sagemaker_url: str, endpoint: str) -> dict:
 
 
 @contextmanager
-def litellm_proxy(venv: Path, sagemaker_url: str, endpoint: str) -> Iterator[str]:
+def litellm_proxy(venv: Path, sagemaker_url: str, endpoint: str) -> Iterator[tuple[str, int]]:
     from sparkai_local.stack import free_port
 
     port = free_port()
@@ -175,7 +180,7 @@ def litellm_proxy(venv: Path, sagemaker_url: str, endpoint: str) -> Iterator[str
         url = f"http://127.0.0.1:{port}"
         try:
             _wait(url + "/health/liveliness")
-            yield url
+            yield url, process.pid
         finally:
             process.terminate()
             try:
@@ -208,11 +213,43 @@ def quiet_children() -> Iterator[None]:
 
 class Target:
     def __init__(
-        self, name: str, buffered: Callable[[], tuple], stream: Callable[[], tuple]
+        self,
+        name: str,
+        buffered: Callable[[], tuple],
+        stream: Callable[[], tuple],
+        pid: int | None = None,
     ) -> None:
         self.name = name
         self.buffered = buffered  # (url, headers, json)
         self.stream = stream
+        self.pid = pid  # the gateway's own process, whose CPU time is read
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = task / "children"
+        if children.exists():
+            found += [int(c) for c in children.read_text().split()]
+    return found
+
+
+def process_cpu_seconds(pid: int | None) -> float:
+    """utime + stime of the process (all its threads), its reaped children, and its live
+    descendants: the CPU the kernel charged to this gateway."""
+    if pid is None:
+        return 0.0
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # ended meanwhile
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        pending += _children(current)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _p50(samples: list[float]) -> float:
@@ -278,11 +315,17 @@ class Samples:
         self.whole: list[float] = []
         self.requests = 0
         self.seconds = 0.0
+        self.cpu_buffered = 0.0  # the gateway process's CPU seconds over the buffered requests
+        self.cpu_streamed = 0.0
 
     def measure(self, http: httpx.Client, target: Target, buffered: int, streams: int) -> None:
         """`buffered` requests, then `streams` streams, added to what was measured before."""
+        before = process_cpu_seconds(target.pid)
         self.buffered += buffered_latencies(http, target, buffered)
+        between = process_cpu_seconds(target.pid)
         first, whole = stream_latencies(http, target, streams)
+        self.cpu_buffered += between - before
+        self.cpu_streamed += process_cpu_seconds(target.pid) - between
         self.first += first
         self.whole += whole
 
@@ -327,6 +370,9 @@ def measure(
             "whole": _p50(own.whole) - _p50(direct_samples.whole),
             "throughput": own.requests / own.seconds,
             "direct_buffered": d_buf,
+            # CPU seconds per 1,000 requests = CPU milliseconds per request
+            "cpu_buffered": own.cpu_buffered * 1000 / len(own.buffered),
+            "cpu_streamed": own.cpu_streamed * 1000 / len(own.whole),
         }
         for name, own in samples.items()
     }
@@ -367,6 +413,26 @@ def print_table(results: dict[str, list[dict[str, float]]]) -> None:
         )
     direct = [r["direct_buffered"] for name in names for r in results[name]]
     print(f"direct backend buffered p50: {min(direct):.1f}-{max(direct):.1f} ms")
+    print()
+    print("CPU seconds of the gateway's own process per 1,000 requests (target: ours <= 0.5x):")
+    print("| gateway | buffered | streamed |")
+    print("|---|---|---|")
+    for name in names:
+        cells = [
+            " / ".join(f"{r[key]:.2f}" for r in results[name])
+            for key in ("cpu_buffered", "cpu_streamed")
+        ]
+        print(f"| {name} | {cells[0]} s | {cells[1]} s |")
+    for i in range(len(a)):
+        print(
+            "  rep {}: CPU per request {:.2f}x buffered, {:.2f}x streamed".format(
+                i + 1,
+                *(
+                    a[i][k] / b[i][k] if b[i][k] else float("nan")
+                    for k in ("cpu_buffered", "cpu_streamed")
+                ),
+            )
+        )
 
 
 def _cpu_model() -> str:
@@ -412,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         admin = local_admin(stack.aws_url)
         account = admin.create_account("enterprise", limits=Limits(10**7, 10**10))
         key = admin.create_key(account.account_id).secret
-        with litellm_proxy(venv, sagemaker, endpoint) as peer_url:
+        api_pid = next(c.process.pid for c in stack.children if c.name == "API")
+        with litellm_proxy(venv, sagemaker, endpoint) as (peer_url, peer_pid):
             payload = {"messages": MESSAGES, "max_tokens": 64}
             direct = Target(
                 "direct",
@@ -432,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
                     ours,
                     {"model": MODEL, **payload, "stream": True},
                 ),
+                pid=api_pid,
             )
             theirs = {"authorization": f"Bearer {PEER_MASTER_KEY}"}
             peer = Target(
@@ -446,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                     theirs,
                     {"model": MODEL + "-stream", **payload, "stream": True},
                 ),
+                pid=peer_pid,
             )
             results: dict[str, list[dict[str, float]]] = {sparkai.name: [], peer.name: []}
             for rep in range(args.repetitions):
