@@ -416,8 +416,9 @@ def render_inference_components(w: Any) -> None:
         "minutes' and 'any attempts to invoke the endpoint will produce an error' meanwhile (AWS "
         "docs, 'Scale an endpoint to zero instances'). Here that is the instance plus the "
         "container's start, the weights' download and load: models.toml allows 600 s (spark-turbo) "
-        "to 1,200 s (spark-pro). Every request in that window gets the model's 503 with "
-        "Retry-After, and nothing is metered for it. Worth it only for a model idle for hours at a "
+        "to 1,200 s (spark-pro). Every request in that window is refused before any token (503 "
+        "model_unavailable where SageMaker's answer is one sparkai/endpoints/sagemaker.py knows as "
+        "'not ready' or 'not found', else 502 model_error), and nothing is metered for it. Worth it only for a model idle for hours at a "
         "time (spark-pro's $"
         + f"{(price_per_hour('ml.g5.12xlarge') or 0) * hours:,.0f}"
         + " a month at one instance), which the 50% utilisation assumed here rules out.\n"
@@ -535,8 +536,9 @@ def render(ops: dict[str, Operations]) -> str:
         f"on the model; at {STREAM_MEMORY_MB} MB that is ${_money(gb_s)} per million requests of "
         "GB-seconds, most of the gateway's cost (it was $"
         + _money(gb_s * 1024 / STREAM_MEMORY_MB)
-        + " at the former 1,024 MB). The relay keeps up with 300 tokens/s even at 128 MB "
-        "(the sizing table), so memory buys only first-byte time and cold start."
+        + " at the former 1,024 MB). The relay's own CPU per token sustains at least 130 tokens/s "
+        "at 128 MB and 217 at 192 (the sizing table), so memory buys only first-byte time and "
+        "cold start."
     )
     x86 = gb_s * price("lambda_x86_gb_second") / price("lambda_arm_gb_second")
     w(
