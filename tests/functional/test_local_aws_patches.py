@@ -70,7 +70,7 @@ def test_the_number_patch_is_what_moto_adds_and_subtracts_with() -> None:
     assert "left_operand - right_operand" in validating
 
 
-def test_a_transaction_copies_the_items_it_touches_not_the_tables() -> None:
+def test_a_transaction_copies_the_items_it_touches_not_the_tables(server: LocalAwsServer) -> None:
     """moto backs a transaction up with `copy.deepcopy` of every table it names (a settle then
     costs time in proportion to the usage ledger); the patch swaps that module's `copy` so a
     table is not copied and puts the touched items back itself."""
