@@ -1,13 +1,17 @@
 """The dashboard's first key of an account, against the local AWS endpoint (moto's server over
-HTTP: DynamoDB, API Gateway usage plans, Cognito): its API Gateway key is created once, however
-many first requests race, and enabled only once the account records it."""
+HTTP: DynamoDB, API Gateway usage plans, Cognito) enforcing each function's IAM role: its API
+Gateway key is created once, however many first requests race, enabled only once the account
+records it, and the dashboard's role allows exactly that (and refuses it without the grant)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,31 +23,46 @@ from sparkai_local.aws_server import local_admin, provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
 from sparkai_local.endpoint import LOCAL_USAGE_PLAN_PREFIX, client, table_environment
+from sparkai_local.function_roles import FunctionCredentials
+from tests.support.function_credentials import signed_as_functions
 
 PASSWORD = "correct-horse-42"
 
 
+@dataclass(frozen=True)
+class World:
+    url: str
+    pool: LocalUserPool
+    functions: dict[str, FunctionCredentials]
+
+
 @pytest.fixture(scope="module")
-def aws_world() -> Iterator[tuple[str, LocalUserPool]]:
+def aws_world() -> Iterator[World]:
     with provisioned_server() as server:
-        yield server.url, create_user_pool(server.url)
+        yield World(server.url, create_user_pool(server.url), server.functions)
 
 
-@pytest.fixture
-def api(
-    aws_world: tuple[str, LocalUserPool], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    url, pool = aws_world
+def serve_app(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The app as the local stack's API process runs it: bearer keys (the Function URL path)
+    and the dashboard, each route's AWS calls signed with its function's key."""
     env = {
-        "AWS_ENDPOINT_URL_DYNAMODB": url,
+        "AWS_ENDPOINT_URL_DYNAMODB": world.url,
         "SPARKAI_AUTH_MODE": "bearer",
         **table_environment(),
-        **dashboard_env(pool, "http://127.0.0.1:3000"),
+        **dashboard_env(world.pool, "http://127.0.0.1:3000"),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with TestClient(create_app()) as test_client:
+    with (
+        signed_as_functions(world.functions, create_app()) as app,
+        TestClient(app) as test_client,
+    ):
         yield test_client
+
+
+@pytest.fixture
+def api(aws_world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    yield from serve_app(aws_world, monkeypatch)
 
 
 def signed_in(pool: LocalUserPool) -> dict[str, str]:
@@ -59,9 +78,9 @@ def edge_keys_of(url: str, account_id: str) -> list[dict[str, Any]]:
 
 
 def test_two_first_key_creations_at_once_leave_one_enabled_api_gateway_key(
-    api: TestClient, aws_world: tuple[str, LocalUserPool]
+    api: TestClient, aws_world: World
 ) -> None:
-    url, pool = aws_world
+    url, pool = aws_world.url, aws_world.pool
     user = signed_in(pool)
     account_id = api.get("/v1/dashboard/account", headers=user).json()["id"]
     # Given two tabs whose first key creations have both created an API Gateway key (each
@@ -97,12 +116,54 @@ def test_two_first_key_creations_at_once_leave_one_enabled_api_gateway_key(
 
 
 def test_a_later_first_key_reuses_the_recorded_api_gateway_key(
-    api: TestClient, aws_world: tuple[str, LocalUserPool]
+    api: TestClient, aws_world: World
 ) -> None:
-    url, pool = aws_world
+    url, pool = aws_world.url, aws_world.pool
     user = signed_in(pool)
     account_id = api.get("/v1/dashboard/account", headers=user).json()["id"]
     for name in ("one", "two"):
         assert api.post("/v1/dashboard/keys", headers=user, json={"name": name}).status_code == 201
     (edge_key,) = edge_keys_of(url, account_id)
     assert edge_key["enabled"] is True
+
+
+@contextmanager
+def without_statement(url: str, function: str, sid: str) -> Iterator[None]:
+    """`function`'s role, as the local AWS process enforces it, without one of its statements
+    (put back on the way out)."""
+    iam = client("iam", url)
+    (name,) = iam.list_user_policies(UserName=function)["PolicyNames"]
+    document = iam.get_user_policy(UserName=function, PolicyName=name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    reduced = {
+        **document,
+        "Statement": [s for s in document["Statement"] if s.get("Sid") != sid],
+    }
+    assert reduced != document, f"{function} has no statement {sid}"
+    iam.put_user_policy(UserName=function, PolicyName=name, PolicyDocument=json.dumps(reduced))
+    try:
+        yield
+    finally:
+        iam.put_user_policy(UserName=function, PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+def test_without_the_grant_the_first_key_is_refused_and_no_enabled_key_is_left(
+    api: TestClient, aws_world: World
+) -> None:
+    """What AWS did before the grant (issue 24): the same path, with DashboardFunction's role
+    lacking RecordAccountUsageKey, is refused by the local AWS process with AccessDenied."""
+    user = signed_in(aws_world.pool)
+    account_id = api.get("/v1/dashboard/account", headers=user).json()["id"]
+    refused: list[str] = []
+
+    def record(parsed: dict[str, Any], **_: Any) -> None:
+        refused.append(parsed.get("Error", {}).get("Code", ""))
+
+    aws.dynamodb().meta.events.register("after-call.dynamodb.UpdateItem", record)
+    with without_statement(aws_world.url, "DashboardFunction", "RecordAccountUsageKey"):
+        answer = api.post("/v1/dashboard/keys", headers=user, json={"name": "first"})
+    assert answer.status_code >= 500, answer.text
+    assert refused == ["AccessDeniedException"]  # the record of the new API Gateway key
+    assert edge_keys_of(aws_world.url, account_id) == []  # deleted (and it was never enabled)
+    # With the grant, the same user's retry works.
+    assert api.post("/v1/dashboard/keys", headers=user, json={"name": "again"}).status_code == 201
