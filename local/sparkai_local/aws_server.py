@@ -80,7 +80,9 @@ class _Dispatcher(DomainDispatcherApplication):
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if self._iam is not None and "HTTP_AUTHORIZATION" in environ:
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            length = environ.get("CONTENT_LENGTH")
+            stream = environ["wsgi.input"]
+            body = stream.read(int(length)) if length else stream.read()  # chunked: to its end
             environ["wsgi.input"] = io.BytesIO(body)  # read again below, as if untouched
             refusal = self._iam.refusal(environ, body)
             if refusal is not None:

@@ -374,6 +374,10 @@ class IamEnforcer:
                 headers=headers,
                 action=target.rpartition(".")[2] or method,
             ).check_signature()
+        except KeyError as exc:  # a header the signature needs is missing (X-Amz-Date ...)
+            raise Refusal(
+                "IncompleteSignatureException", f"The request signature lacks {exc.args[0]}."
+            ) from exc
         except (InvalidClientTokenIdError, SignatureDoesNotMatchError) as exc:
             raise Refusal(
                 "InvalidSignatureException",
