@@ -118,11 +118,11 @@ class LocalAwsServer:
         """On host:port, or on the listening socket `fd` (bound by the local stack). With
         `enforce_iam`, every signed request is checked against its signer's IAM policies (the
         operator's key, "local", may do everything; functions get their roles' keys)."""
-        iam = None
+        self.iam: IamEnforcer | None = None
         if enforce_iam:
             install_operator()
-            iam = IamEnforcer()
-        app = SerializedApp(_Dispatcher(create_backend_app, iam))
+            self.iam = IamEnforcer()
+        app = SerializedApp(_Dispatcher(create_backend_app, self.iam))
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=KeepAliveRequestHandler, fd=fd
         )

@@ -300,6 +300,14 @@ class IamEnforcer:
     def __init__(self) -> None:
         self._principals: dict[str, Principal] = {}
         self._lock = threading.Lock()
+        # While recording: each user's allowed (action, resource) pairs, for the IAM pairing
+        # test (every granted permission must be one a code path used).
+        self.allowed: dict[str, set[tuple[str, str]]] | None = None
+
+    def record(self) -> dict[str, set[tuple[str, str]]]:
+        """Start recording what each user was allowed; the record (filled as requests come)."""
+        self.allowed = {}
+        return self.allowed
 
     def forget(self) -> None:
         """Read users and policies again (after an IAM call changed them)."""
@@ -383,7 +391,8 @@ class IamEnforcer:
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided.",
             ) from exc
-        for need in self.needs(service, target, method, raw_path, body, region):
+        needs = self.needs(service, target, method, raw_path, body, region)
+        for need in needs:
             if decide(principal.statements, need) != PermissionResult.PERMITTED:
                 raise Refusal(
                     "AccessDeniedException"
@@ -393,6 +402,10 @@ class IamEnforcer:
                     f"resource: {need.resource} because no identity-based policy allows the "
                     f"{need.action} action",
                 )
+        if self.allowed is not None:
+            with self._lock:
+                used = self.allowed.setdefault(principal.user, set())
+                used.update((need.action, need.resource) for need in needs)
 
     def needs(
         self, service: str, target: str, method: str, raw_path: str, body: bytes, region: str

@@ -13,20 +13,32 @@ features' to pair with their own code paths; the dashboard's Cognito routes are 
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from sparkai import aws
 from sparkai.api.app import create_app
+from sparkai_local.aws_server import provisioned_server
+from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
+from sparkai_local.dashboard_site import dashboard_env
+from sparkai_local.endpoint import client as local_client
+from sparkai_local.endpoint import table_environment
 from sparkai_local.template import load_template
 from tests.conftest import KeyFactory
 from tests.support.adapter_relay import send
 from tests.support.events import EXAMPLE_KEY, load_event
 from tests.support.fixtures_servers import SageMakerServer
+from tests.support.function_credentials import signed_as_functions
 from tests.support.lambda_harness import deployed, function_environment, function_spec, table_refs
 from tests.support.servers import serve
 
@@ -239,3 +251,128 @@ def test_the_recorder_sees_what_a_route_calls(
         ("sagemaker:InvokeEndpointWithResponseStream", "endpoint:Spark1EndpointName"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
     } <= recorder.calls
+
+
+# -- against the local AWS process, which enforces each function's role ----------------------------
+#
+# The dashboard's routes run in process, signed as DashboardFunction, against the local AWS
+# endpoint that refuses whatever the role (read from the SAM-transformed template) does not allow:
+# a missing grant fails the route. The endpoint records what it allowed, so a grant no route used
+# fails here too: every permission is paired with a code path, conditions included (they are
+# evaluated there, sparkai_local.iam_enforcer).
+
+
+def _granted_permissions(url: str, user: str) -> set[tuple[str, str]]:
+    """(action, resource pattern) of every Allow statement of the user's policies, resolved."""
+    iam = local_client("iam", url)
+    permissions = set()
+    for name in iam.list_user_policies(UserName=user)["PolicyNames"]:
+        document = iam.get_user_policy(UserName=user, PolicyName=name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions, resources = statement["Action"], statement["Resource"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    permissions.add((action, resource))
+    return permissions
+
+
+def _unused(granted: set[tuple[str, str]], used: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    def covers(grant: tuple[str, str], need: tuple[str, str]) -> bool:
+        return grant[0].lower() == need[0].lower() and fnmatch.fnmatchcase(need[1], grant[1])
+
+    return {g for g in granted if not any(covers(g, u) for u in used)}
+
+
+def test_the_dashboard_function_may_do_exactly_what_its_routes_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routes = api_routes("DashboardFunction")
+    exercised: set[tuple[str, str]] = set()
+    with provisioned_server() as server:
+        assert server.iam is not None
+        pool = create_user_pool(server.url)
+        for name, value in {
+            "AWS_ENDPOINT_URL_DYNAMODB": server.url,
+            **table_environment(),
+            **dashboard_env(pool, "http://127.0.0.1:3000"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        allowed = server.iam.record()
+        with (
+            signed_as_functions(server.functions, create_app()) as app,
+            TestClient(app) as api,
+        ):
+
+            def call(method: str, path: str, route: str, body: Any = None) -> Any:
+                exercised.add((method, route))
+                answer = api.request(method, path, headers=user, json=body)
+                assert answer.status_code < 300, (path, answer.text)
+                return answer.json()
+
+            user = _dashboard_user(pool)
+            # A new user's first calls, from two tabs at once: both create an account, one link
+            # wins and the other request deletes the account it made (a code path too).
+            both_put = threading.Barrier(2, timeout=30)
+            seen = threading.local()
+
+            def after_first_put(**_: Any) -> None:
+                if not getattr(seen, "put", False):
+                    seen.put = True
+                    both_put.wait()
+
+            dynamodb_events = aws.dynamodb().meta.events
+            dynamodb_events.register("after-call.dynamodb.PutItem", after_first_put)
+            with ThreadPoolExecutor(2) as tabs:
+                accounts = list(
+                    tabs.map(
+                        lambda _: call("GET", "/v1/dashboard/account", "/v1/dashboard/account"),
+                        range(2),
+                    )
+                )
+            dynamodb_events.unregister("after-call.dynamodb.PutItem", after_first_put)
+            account = accounts[0]
+            assert accounts[1]["id"] == account["id"]
+            # The first key of an account, from two tabs at once: the losing request's path
+            # (deleting the API Gateway key it made) is a code path too.
+            both_created = threading.Barrier(2, timeout=30)
+            events = aws.apigateway().meta.events
+
+            def after_create(**_: Any) -> None:
+                both_created.wait()
+
+            events.register("after-call.apigateway.CreateApiKey", after_create)
+            with ThreadPoolExecutor(2) as tabs:
+                keys = list(
+                    tabs.map(
+                        lambda _: call("POST", "/v1/dashboard/keys", "/v1/dashboard/keys", {}),
+                        range(2),
+                    )
+                )
+            events.unregister("after-call.apigateway.CreateApiKey", after_create)
+            call("GET", "/v1/dashboard/keys", "/v1/dashboard/keys")
+            first, second = (k["key"]["id"] for k in keys)
+            rotate, revoke = (
+                "/v1/dashboard/keys/{key_id}/rotate",
+                "/v1/dashboard/keys/{key_id}/revoke",
+            )
+            call("POST", f"/v1/dashboard/keys/{first}/rotate", rotate, {"grace_hours": 0})
+            call("POST", f"/v1/dashboard/keys/{second}/revoke", revoke)
+            call("GET", "/v1/dashboard/usage", "/v1/dashboard/usage")
+        assert exercised == routes  # every route of the function, none left out
+        assert account["plan"] == "starter"
+        used = allowed.get("DashboardFunction", set())
+        granted = _granted_permissions(server.url, "DashboardFunction")
+        # A new account's first key goes to the Starter plan; the Pro and Enterprise plans' keys
+        # are the same code path for accounts an operator moved before their first key.
+        plans = {g for g in granted if "/usageplans/" in g[1] and g[1].endswith("/keys")}
+        assert len(plans) == 3 and len(_unused(plans, used)) == 2
+        unused = _unused(granted - plans, used)
+        assert not unused, sorted(unused)
+
+
+def _dashboard_user(pool: LocalUserPool) -> dict[str, str]:
+    email = f"pairing-{time.monotonic_ns()}@example.com"
+    tokens = sign_up_and_sign_in(pool, email, "correct-horse-42")
+    return {"Authorization": f"Bearer {tokens['IdToken']}"}
