@@ -1,14 +1,16 @@
-"""IAM that matches the code path. Each function's routes (from template.yaml's events) are
-exercised in-process in that function's template environment, for every stream mode, with a
-botocore hook recording the AWS operations its code really calls (`before-parameter-build`: the
-same per-call event as `before-call`, but with the API parameters, so table and endpoint names
-are known rather than the wire request); the template must
-grant exactly those actions on exactly those resources: none missing (AccessDenied in AWS, which
-no local test would otherwise see), none extra.
+"""IAM that matches the code path, for every function in template.yaml and every route it serves.
 
-Scope: the API-key routes' resources (the keys, accounts and rate-limit tables and the SageMaker
-endpoints). Statements on resources other features own (usage ledger, idempotency) are those
-features' to pair with their own code paths; the dashboard's Cognito routes are not exercised.
+In process (moto): each function's routes (from template.yaml's events) run in that function's
+template environment, for every stream mode and with an Idempotency-Key claimed, completed and
+abandoned, with a botocore hook recording the AWS operations its code really calls
+(`before-parameter-build`: the same per-call event as `before-call`, but with the API parameters,
+so table and endpoint names are known rather than the wire request); the template must grant
+exactly those actions on exactly those resources: none missing (AccessDenied in AWS), none extra.
+
+Against the local AWS process (the dashboard): its routes run signed as DashboardFunction against
+an endpoint that enforces the role read from the SAM-transformed template, conditions included,
+and records what it allowed; every grant must have been used. No route and no table is exempt;
+test_every_function_is_paired keeps the list of functions complete.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.testclient import TestClient
 
 from sparkai import aws
 from sparkai.api.app import create_app
+from sparkai.plans import Limits
 from sparkai_local.aws_server import provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
@@ -119,11 +122,12 @@ def granted(function: str) -> set[Grant]:
             actions = statement["Action"]
             for action in actions if isinstance(actions, list) else [actions]:
                 grants |= {(action, r) for r in _resources(statement["Resource"])}
-    return {g for g in grants if g[1] in CHAT_TABLES or g[1].startswith("endpoint:")}
+    return grants
 
 
 def in_scope(calls: set[Grant]) -> set[Grant]:
-    return {c for c in calls if c[1] in CHAT_TABLES or c[1].startswith("endpoint:")}
+    """Every call counts: no table or service is another test's to pair."""
+    return set(calls)
 
 
 def api_routes(function: str) -> set[tuple[str, str]]:
@@ -181,6 +185,20 @@ def test_the_gateway_streaming_function_may_do_exactly_what_its_routes_call(
             return send(url, event)
 
         _exercise_over_http(call, routes)
+        # Idempotency-Key: a request claimed and completed, and one the limiter refuses (its
+        # authorizer context: 1 request/min, used up above) whose claim is abandoned.
+        for name, rpm, status in (("pairing-done", "90", 200), ("pairing-refused", "1", 429)):
+            event = {**template_event, "body": json.dumps(BODY)}
+            event["headers"] = {**template_event["headers"], "Idempotency-Key": name}
+            if "multiValueHeaders" in template_event:
+                multi = template_event["multiValueHeaders"]
+                event["multiValueHeaders"] = {**multi, "Idempotency-Key": [name]}
+            context = template_event["requestContext"]
+            event["requestContext"] = {
+                **context,
+                "authorizer": {**context["authorizer"], "rpm": rpm},
+            }
+            assert send(url, event).status_code == status, name
 
     needed = in_scope(recorder.calls)
     assert ("sagemaker:InvokeEndpointWithResponseStream", "endpoint:Spark1EndpointName") in needed
@@ -202,6 +220,7 @@ def test_the_function_url_function_may_do_exactly_what_its_routes_call(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
     make_key(secret=EXAMPLE_KEY)
+    slow = make_key("enterprise", limits=Limits(1, 100_000)).secret  # 1 request/min
     recorder.calls.clear()  # the key factory's own writes are not the function's
     # A Function URL serves every route of the app: chat (both modes), models, usage.
     routes = app_routes()
@@ -213,6 +232,14 @@ def test_the_function_url_function_may_do_exactly_what_its_routes_call(
             return httpx.request(method, url + path, headers=headers, content=body or None)
 
         _exercise_over_http(call, routes)
+        # Idempotency-Key: claimed and completed, then refused (1 request/min) and abandoned.
+        for name, status in (("pairing-done", 200), ("pairing-refused", 429)):
+            answer = httpx.post(
+                url + "/v1/chat",
+                headers={"authorization": f"Bearer {slow}", "idempotency-key": name},
+                json=BODY,
+            )
+            assert answer.status_code == status, (name, answer.text)
 
     needed = in_scope(recorder.calls)
     assert ("dynamodb:GetItem", "ApiKeysTable") in needed  # the bearer key check
@@ -376,3 +403,36 @@ def _dashboard_user(pool: LocalUserPool) -> dict[str, str]:
     email = f"pairing-{time.monotonic_ns()}@example.com"
     tokens = sign_up_and_sign_in(pool, email, "correct-horse-42")
     return {"Authorization": f"Bearer {tokens['IdToken']}"}
+
+
+def test_the_authorizer_function_may_do_exactly_what_it_calls(
+    recorder: Recorder, make_key: KeyFactory
+) -> None:
+    make_key(secret=EXAMPLE_KEY)
+    recorder.calls.clear()
+    with deployed("AuthorizerFunction") as handler:
+        allowed = handler(load_event("authorizer/valid-key"))
+    assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert (
+        granted("AuthorizerFunction")
+        == in_scope(recorder.calls)
+        == {("dynamodb:GetItem", "ApiKeysTable")}
+    )
+
+
+PAIRED = {  # each function and the test above that pairs its grants with its code paths
+    "AuthorizerFunction": test_the_authorizer_function_may_do_exactly_what_it_calls,
+    "ChatFunction": test_the_mangum_function_may_do_exactly_what_its_routes_call,
+    "GatewayStreamFunction": test_the_gateway_streaming_function_may_do_exactly_what_its_routes_call,
+    "ChatStreamFunction": test_the_function_url_function_may_do_exactly_what_its_routes_call,
+    "DashboardFunction": test_the_dashboard_function_may_do_exactly_what_its_routes_call,
+}
+
+
+def test_every_function_is_paired() -> None:
+    functions = {
+        name
+        for name, resource in load_template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == set(PAIRED)
