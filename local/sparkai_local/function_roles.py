@@ -74,16 +74,22 @@ def transformed_template(template: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def function_policies(transformed: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Each Lambda function's role's inline policy documents (intrinsics unresolved)."""
+    """Each Lambda function's role's policy documents (intrinsics unresolved): the role's inline
+    policies, and every AWS::IAM::Policy resource attached to the role."""
     resources = transformed["Resources"]
     policies = {}
     for name, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
         role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
-        policies[name] = [
-            p["PolicyDocument"] for p in resources[role]["Properties"].get("Policies", [])
+        documents = [p["PolicyDocument"] for p in resources[role]["Properties"].get("Policies", [])]
+        documents += [
+            other["Properties"]["PolicyDocument"]
+            for other in resources.values()
+            if other["Type"] == "AWS::IAM::Policy"
+            and {"Ref": role} in other["Properties"].get("Roles", [])
         ]
+        policies[name] = documents
     return policies
 
 

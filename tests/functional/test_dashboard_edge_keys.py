@@ -132,14 +132,15 @@ def without_statement(url: str, function: str, sid: str) -> Iterator[None]:
     """`function`'s role, as the local AWS process enforces it, without one of its statements
     (put back on the way out)."""
     iam = client("iam", url)
-    (name,) = iam.list_user_policies(UserName=function)["PolicyNames"]
-    document = iam.get_user_policy(UserName=function, PolicyName=name)["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
-    reduced = {
-        **document,
-        "Statement": [s for s in document["Statement"] if s.get("Sid") != sid],
-    }
-    assert reduced != document, f"{function} has no statement {sid}"
+    for name in iam.list_user_policies(UserName=function)["PolicyNames"]:
+        document = iam.get_user_policy(UserName=function, PolicyName=name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        kept = [s for s in document["Statement"] if s.get("Sid") != sid]
+        if len(kept) < len(document["Statement"]):
+            break
+    else:
+        raise AssertionError(f"{function} has no statement {sid}")
+    reduced = {**document, "Statement": kept}
     iam.put_user_policy(UserName=function, PolicyName=name, PolicyDocument=json.dumps(reduced))
     try:
         yield
