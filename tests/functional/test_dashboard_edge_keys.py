@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from starlette.testclient import TestClient
 
 from sparkai import aws
@@ -22,7 +24,12 @@ from sparkai.api.app import create_app
 from sparkai_local.aws_server import local_admin, provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
-from sparkai_local.endpoint import LOCAL_USAGE_PLAN_PREFIX, client, table_environment
+from sparkai_local.endpoint import (
+    LOCAL_TABLES,
+    LOCAL_USAGE_PLAN_PREFIX,
+    client,
+    table_environment,
+)
 from sparkai_local.function_roles import FunctionCredentials
 from tests.support.function_credentials import signed_as_functions
 
@@ -168,3 +175,42 @@ def test_without_the_grant_the_first_key_is_refused_and_no_enabled_key_is_left(
     assert edge_keys_of(aws_world.url, account_id) == []  # deleted (and it was never enabled)
     # With the grant, the same user's retry works.
     assert api.post("/v1/dashboard/keys", headers=user, json={"name": "again"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "attribute", "allowed"),
+    [
+        ("RateLimitsTable", "account_id", "keys_epoch", True),
+        ("RateLimitsTable", "account_id", "spend_usd", False),  # a spend counter
+        ("RateLimitsTable", "account_id", "req_tat", False),  # the request limiter's state
+        ("AccountsTable", "account_id", "usage_key_id", True),
+        ("AccountsTable", "account_id", "plan", False),
+        ("AccountsTable", "account_id", "spend_limit_usd", False),
+    ],
+)
+def test_the_dashboard_role_writes_only_its_own_attributes(
+    aws_world: World, table: str, key: str, attribute: str, allowed: bool
+) -> None:
+    """The dashboard's UpdateItem grants are limited by dynamodb:Attributes: the keys epoch and
+    the account's API Gateway key, never spend counters, plans or spend limits."""
+    dashboard = aws_world.functions["DashboardFunction"]
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=aws_world.url,
+        region_name="us-east-1",
+        aws_access_key_id=dashboard.access_key_id,
+        aws_secret_access_key=dashboard.secret_access_key,
+    )
+    update = {
+        "TableName": LOCAL_TABLES[table],
+        "Key": {key: {"S": "acct_attributes"}},
+        "UpdateExpression": "SET #a = :v",
+        "ExpressionAttributeNames": {"#a": attribute},
+        "ExpressionAttributeValues": {":v": {"S": "x"}},
+    }
+    if allowed:
+        dynamodb.update_item(**update)
+    else:
+        with pytest.raises(ClientError) as refused:
+            dynamodb.update_item(**update)
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
