@@ -75,7 +75,7 @@ def api(aws_world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClien
 def signed_in(pool: LocalUserPool) -> dict[str, str]:
     email = f"tabs-{time.monotonic_ns()}@example.com"
     tokens = sign_up_and_sign_in(pool, email, PASSWORD)
-    return {"Authorization": f"Bearer {tokens['IdToken']}"}
+    return {"Authorization": tokens["IdToken"]}  # the raw ID token, as the dashboard sends it
 
 
 def edge_keys_of(url: str, account_id: str) -> list[dict[str, Any]]:

@@ -402,7 +402,7 @@ def test_the_dashboard_function_may_do_exactly_what_its_routes_call(
 def _dashboard_user(pool: LocalUserPool) -> dict[str, str]:
     email = f"pairing-{time.monotonic_ns()}@example.com"
     tokens = sign_up_and_sign_in(pool, email, "correct-horse-42")
-    return {"Authorization": f"Bearer {tokens['IdToken']}"}
+    return {"Authorization": tokens["IdToken"]}  # the raw ID token, as the dashboard sends it
 
 
 def test_the_authorizer_function_may_do_exactly_what_it_calls(
