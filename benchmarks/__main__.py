@@ -11,6 +11,7 @@ ALL = [
     "warm_overhead",
     "limiter",
     "local_aws",
+    "local_iam",
     "idempotency",
     "streaming",
     "gateway_path",

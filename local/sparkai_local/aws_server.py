@@ -1,4 +1,6 @@
-"""The local AWS endpoint: moto's server (DynamoDB, API Gateway, ...) with the template's tables.
+"""The local AWS endpoint: moto's server (DynamoDB, API Gateway, ...) with the template's tables,
+refusing what each caller's IAM policy does not allow (sparkai_local.iam_enforcer; each function
+signs with its own role's key: sparkai_local.function_roles).
 
 moto evaluates a conditional write in several steps without a lock, so two threads can both pass
 the same condition. Real DynamoDB makes each conditional write atomic; the rate limiter relies on
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 from botocore.exceptions import ClientError
 from moto.core.request import Request
@@ -31,6 +34,8 @@ from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
 from sparkai_local import moto_numbers, moto_transactions
 from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, client
+from sparkai_local.function_roles import FunctionCredentials, provision_function_roles
+from sparkai_local.iam_enforcer import IamEnforcer, install_operator
 from sparkai_local.keep_alive import KeepAliveRequestHandler
 from sparkai_local.template import create_tables
 
@@ -67,11 +72,20 @@ class _Dispatcher(DomainDispatcherApplication):
     process's CPU per call. Every other service, and anything a browser calls, goes through
     moto's Flask app as before."""
 
-    def __init__(self, create_app: Any) -> None:
+    def __init__(self, create_app: Any, iam: IamEnforcer | None = None) -> None:
         super().__init__(create_app)
         self._backends: dict[str | None, Any] = {}
+        self._iam = iam
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._iam is not None and "HTTP_AUTHORIZATION" in environ:
+            length = environ.get("CONTENT_LENGTH")
+            stream = environ["wsgi.input"]
+            body = stream.read(int(length)) if length else stream.read()  # chunked: to its end
+            environ["wsgi.input"] = io.BytesIO(body)  # read again below, as if untouched
+            refusal = self._iam.refusal(environ, body)
+            if refusal is not None:
+                return refusal(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not (target.startswith(_DYNAMODB_TARGET) and environ.get("REQUEST_METHOD") == "POST"):
             return super().__call__(environ, start_response)
@@ -92,9 +106,22 @@ class _Dispatcher(DomainDispatcherApplication):
 
 
 class LocalAwsServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, fd: int | None = None) -> None:
-        """On host:port, or on the listening socket `fd` (bound by the local stack)."""
-        app = SerializedApp(_Dispatcher(create_backend_app))
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fd: int | None = None,
+        *,
+        enforce_iam: bool = True,
+    ) -> None:
+        """On host:port, or on the listening socket `fd` (bound by the local stack). With
+        `enforce_iam`, every signed request is checked against its signer's IAM policies (the
+        operator's key, "local", may do everything; functions get their roles' keys)."""
+        self.iam: IamEnforcer | None = None
+        if enforce_iam:
+            install_operator()
+            self.iam = IamEnforcer()
+        app = SerializedApp(_Dispatcher(create_backend_app, self.iam))
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=KeepAliveRequestHandler, fd=fd
         )
@@ -105,7 +132,7 @@ class LocalAwsServer:
         host, port = self._server.socket.getsockname()[:2]  # an IPv4 (host, port) pair
         return f"http://{host}:{port}"
 
-    def start(self) -> LocalAwsServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="local-aws", daemon=True
         )
@@ -152,13 +179,23 @@ def provision(
         )
 
 
+class ProvisionedServer(LocalAwsServer):
+    """A started, provisioned local AWS endpoint and its functions' access keys."""
+
+    functions: dict[str, FunctionCredentials]
+
+
 @contextmanager
-def provisioned_server() -> Iterator[LocalAwsServer]:
-    """A local AWS endpoint in this process with the template's tables and usage plans (what
-    tests and benchmarks run against), stopped on the way out."""
-    server = LocalAwsServer().start()
+def provisioned_server(
+    *, enforce_iam: bool = True, transformed: dict[str, Any] | None = None
+) -> Iterator[ProvisionedServer]:
+    """A local AWS endpoint in this process with the template's tables and usage plans, and an
+    IAM user per function (what tests and benchmarks run against), stopped on the way out.
+    `transformed`: the SAM-transformed template whose roles to give them (default: template.yaml's)."""
+    server = ProvisionedServer(enforce_iam=enforce_iam).start()
     try:
         provision(server.url)
+        server.functions = provision_function_roles(server.url, transformed) if enforce_iam else {}
         yield server
     finally:
         server.stop()
@@ -203,8 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-provision", action="store_true", help="start empty (the caller provisions)"
     )
+    parser.add_argument(
+        "--no-iam", action="store_true", help="answer every request, signed or not (benchmarks)"
+    )
     args = parser.parse_args(argv)
-    server = LocalAwsServer(args.host, args.port, args.fd)
+    server = LocalAwsServer(args.host, args.port, args.fd, enforce_iam=not args.no_iam)
     keep_survivors_out_of_full_collections()
     server.start()
     if not args.no_provision:

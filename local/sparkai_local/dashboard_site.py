@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sparkai.api.app import app as api_app
+from sparkai_local import function_credentials
 from sparkai_local.cognito import TARGET_PREFIX, LocalUserPool, confirm
 from sparkai_local.endpoint import LOCAL_USAGE_PLAN_PREFIX, REGION
 
@@ -177,7 +178,12 @@ class Site:
 def create_site(environ: dict[str, str] | None = None) -> Site:
     env = os.environ if environ is None else environ
     raw = env.get(CONFIG_ENV)
-    return Site(api_app, create_dashboard_app(json.loads(raw)) if raw else None)
+    api: ASGIApp = api_app
+    keys = function_credentials.keys_from_env(env)
+    if keys is not None:  # the local stack: each route's AWS calls as its function's role
+        function_credentials.install(keys)
+        api = function_credentials.SignAsRouteFunction(api_app)
+    return Site(api, create_dashboard_app(json.loads(raw)) if raw else None)
 
 
 app = create_site()

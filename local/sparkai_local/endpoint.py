@@ -44,5 +44,5 @@ def client(service: str, url: str) -> Any:
         endpoint_url=url,
         region_name=REGION,
         aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+        aws_secret_access_key="local",  # noqa: S106 - the local operator key (iam_enforcer.OPERATOR_KEY)
     )

@@ -4,6 +4,7 @@ process on a real port, supervised together; Ctrl-C stops them all."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -27,6 +28,9 @@ from sparkai_local.aws_server import local_admin, provision
 from sparkai_local.cognito import LocalUserPool, create_user_pool
 from sparkai_local.dashboard_site import dashboard_env
 from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, REGION, table_environment
+from sparkai_local.function_credentials import ENV as FUNCTION_CREDENTIALS_ENV
+from sparkai_local.function_credentials import FUNCTION_URL
+from sparkai_local.function_roles import FunctionCredentials, provision_function_roles
 from sparkai_local.net import listening_socket
 from sparkai_local.supervisor import Child, ChildDied, StartupTimeout
 
@@ -120,6 +124,8 @@ class LocalStack:
         self.api_url = f"http://{config.host}:{config.port}"
         self.demo: CreatedKey | None = None
         self.user_pool: LocalUserPool | None = None  # the dashboard's sign-in (moto's Cognito)
+        # Each function's access key in local AWS, its role's policy enforced there.
+        self.functions: dict[str, FunctionCredentials] = {}
 
     @property
     def aws_url(self) -> str:
@@ -168,10 +174,16 @@ class LocalStack:
         return child
 
     def api_env(self) -> dict[str, str]:
+        # The API process serves the Function URL's routes and the dashboard's: each request's
+        # AWS calls are signed with its function's key (sparkai_local.function_credentials).
+        function_url = self.functions[FUNCTION_URL]
         env = {
             **os.environ,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCESS_KEY_ID": function_url.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": function_url.secret_access_key,
+            FUNCTION_CREDENTIALS_ENV: json.dumps(
+                {name: key.as_pair() for name, key in self.functions.items()}
+            ),
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_DYNAMODB": self.aws_url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.sagemaker_url,
@@ -205,6 +217,7 @@ class LocalStack:
         )
         wait_for_http(self.aws_url, aws, self.children, any_status=True)  # moto: no route at /
         provision(self.aws_url)
+        self.functions = provision_function_roles(self.aws_url)
         self.user_pool = create_user_pool(self.aws_url)
         backend = "llama" if self.config.model == "smollm2" else "scripted"
         sagemaker_args = ["-m", "sparkai_local.sagemaker", "--backend", backend]

@@ -111,13 +111,51 @@ def test_the_account_gets_an_api_gateway_key_on_its_tier_plan(
     assert plan_of_usage_key(apigateway, account.usage_key_id) == ["starter"]
     # The authorizer hands API Gateway this value as usageIdentifierKey.
     assert authenticator.authenticate(f"Bearer {key.secret}").usage_key == account.usage_key
-    assert (
-        apigateway.get_api_key(apiKey=account.usage_key_id, includeValue=True)["value"]
-        == account.usage_key
-    )
+    edge_key = apigateway.get_api_key(apiKey=account.usage_key_id, includeValue=True)
+    assert edge_key["value"] == account.usage_key
+    assert edge_key["enabled"] is True  # created disabled, enabled once recorded
+    assert edge_key["tags"] == {"sparkai:stack": PREFIX, "sparkai:account": account.account_id}
     # A second key shares the account's API Gateway key.
     lifecycle.create_key(account.account_id)
     assert len(apigateway.get_api_keys()["items"]) == 1
+
+
+class StoreDown(Exception):
+    """The accounts table failing (throttled, unreachable) after CreateApiKey succeeded."""
+
+
+class FailingClaims(AccountStore):
+    def claim_usage_key(self, account_id: str, key_id: str, value: str) -> bool:
+        raise StoreDown
+
+
+class UndeletableKeys(UsagePlanEdge):
+    def delete_key(self, key_id: str) -> None:
+        raise StoreDown  # API Gateway failing too: the key cannot be cleaned up
+
+
+@pytest.mark.parametrize("edge_cls", [UsagePlanEdge, UndeletableKeys])
+def test_a_failing_store_leaves_no_enabled_api_gateway_key(
+    store: KeyStore, apigateway: Any, edge_cls: type[UsagePlanEdge]
+) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    admin = AccountAdmin(
+        accounts=FailingClaims(TABLES["AccountsTable"], lambda: dynamodb),
+        keys=store,
+        epochs=KeyEpochs(TABLES["RateLimitsTable"], lambda: dynamodb),
+        edge=edge_cls(apigateway, PREFIX),
+    )
+    account = admin.create_account("starter")
+    for _ in range(3):  # the client retrying a failed first key creation
+        with pytest.raises(StoreDown):
+            admin.create_key(account.account_id)
+    left = apigateway.get_api_keys()["items"]
+    if edge_cls is UsagePlanEdge:
+        assert left == []  # each request deleted the key it created
+    else:
+        assert len(left) == 3 and not any(key["enabled"] for key in left)
+    assert admin.list_keys(account.account_id) == []
+    assert admin.get_account(account.account_id).usage_key_id == ""
 
 
 def test_changing_plan_moves_the_usage_key_and_every_key_limit(

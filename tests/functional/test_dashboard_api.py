@@ -28,28 +28,34 @@ from sparkai_local.aws_server import provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import dashboard_env
 from sparkai_local.endpoint import table_environment
+from sparkai_local.function_roles import FunctionCredentials
 from tests.support.dynamodb_calls import DynamoDBCalls
 from tests.support.fixtures_servers import SageMakerServer
+from tests.support.function_credentials import signed_as_functions
 from tests.support.lambda_harness import LambdaContext
 
 PASSWORD = "correct-horse-42"
 CHAT = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 16}
 
 
+World = tuple[str, LocalUserPool, dict[str, FunctionCredentials]]
+
+
 @pytest.fixture(scope="module")
-def aws() -> Iterator[tuple[str, LocalUserPool]]:
+def aws() -> Iterator[World]:
+    """Local AWS with each function's IAM role enforced (and each function's access key)."""
     with provisioned_server() as server:
-        yield server.url, create_user_pool(server.url)
+        yield server.url, create_user_pool(server.url), server.functions
 
 
 @pytest.fixture
 def pool(
-    aws: tuple[str, LocalUserPool],
+    aws: World,
     monkeypatch: pytest.MonkeyPatch,
     sagemaker_server: SageMakerServer,
 ) -> LocalUserPool:
     """The process configured like the local stack's API (bearer keys: the Function URL path)."""
-    url, user_pool = aws
+    url, user_pool, _ = aws
     env = {
         "AWS_ENDPOINT_URL_DYNAMODB": url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_server.url,
@@ -63,8 +69,9 @@ def pool(
 
 
 @pytest.fixture
-def api(pool: LocalUserPool) -> Iterator[TestClient]:
-    with TestClient(create_app()) as client:
+def api(pool: LocalUserPool, aws: World) -> Iterator[TestClient]:
+    """The app as the local stack runs it: each route's AWS calls as its function's role."""
+    with signed_as_functions(aws[2], create_app()) as app, TestClient(app) as client:
         yield client
 
 
@@ -403,10 +410,10 @@ def test_a_real_token_expires_with_the_clock(pool: LocalUserPool) -> None:
 
 
 def test_dashboard_routes_are_404_where_the_dashboard_is_off(
-    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+    pool: LocalUserPool, aws: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPARKAI_DASHBOARD_AUTH", "off")
-    with TestClient(create_app()) as client:
+    with signed_as_functions(aws[2], create_app()) as app, TestClient(app) as client:
         answer = client.get("/v1/dashboard/keys", headers=new_user(pool))
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
@@ -426,27 +433,32 @@ def _gateway_event(path: str, method: str, claims: dict[str, Any] | None) -> dic
 
 
 def test_behind_api_gateway_the_cognito_authorizers_claims_identify_the_user(
-    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+    pool: LocalUserPool, aws: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPARKAI_DASHBOARD_AUTH", "authorizer")
     dependencies.reset()
-    handler = Mangum(create_app(), lifespan="off")
-    claims = {
-        "sub": "11111111-2222-3333-4444-555555555555",
-        "aud": pool.client_id,
-        "token_use": "id",
-        "email": "gateway@example.com",
-        "iss": pool.issuer,
-    }
-    answer = handler(
-        _gateway_event("/v1/dashboard/account", "GET", claims), LambdaContext("Dashboard")
-    )
-    assert answer["statusCode"] == 200, answer["body"]
-    assert json.loads(answer["body"])["email"] == "gateway@example.com"
-
-    for broken in (None, {**claims, "aud": "another-client"}, {**claims, "token_use": "access"}):
+    with signed_as_functions(aws[2], create_app()) as app:  # DashboardFunction's role
+        handler = Mangum(app, lifespan="off")
+        claims = {
+            "sub": "11111111-2222-3333-4444-555555555555",
+            "aud": pool.client_id,
+            "token_use": "id",
+            "email": "gateway@example.com",
+            "iss": pool.issuer,
+        }
         answer = handler(
-            _gateway_event("/v1/dashboard/account", "GET", broken), LambdaContext("Dashboard")
+            _gateway_event("/v1/dashboard/account", "GET", claims), LambdaContext("Dashboard")
         )
-        assert answer["statusCode"] == 401, broken
-        assert json.loads(answer["body"])["error"]["code"] == "invalid_session"
+        assert answer["statusCode"] == 200, answer["body"]
+        assert json.loads(answer["body"])["email"] == "gateway@example.com"
+
+        for broken in (
+            None,
+            {**claims, "aud": "another-client"},
+            {**claims, "token_use": "access"},
+        ):
+            answer = handler(
+                _gateway_event("/v1/dashboard/account", "GET", broken), LambdaContext("Dashboard")
+            )
+            assert answer["statusCode"] == 401, broken
+            assert json.loads(answer["body"])["error"]["code"] == "invalid_session"

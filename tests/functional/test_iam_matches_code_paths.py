@@ -1,32 +1,47 @@
-"""IAM that matches the code path. Each function's routes (from template.yaml's events) are
-exercised in-process in that function's template environment, for every stream mode, with a
-botocore hook recording the AWS operations its code really calls (`before-parameter-build`: the
-same per-call event as `before-call`, but with the API parameters, so table and endpoint names
-are known rather than the wire request); the template must
-grant exactly those actions on exactly those resources: none missing (AccessDenied in AWS, which
-no local test would otherwise see), none extra.
+"""IAM that matches the code path, for every function in template.yaml and every route it serves.
 
-Scope: the API-key routes' resources (the keys, accounts and rate-limit tables and the SageMaker
-endpoints). Statements on resources other features own (usage ledger, idempotency) are those
-features' to pair with their own code paths; the dashboard's Cognito routes are not exercised.
+In process (moto): each function's routes (from template.yaml's events) run in that function's
+template environment, for every stream mode and with an Idempotency-Key claimed, completed and
+abandoned, with a botocore hook recording the AWS operations its code really calls
+(`before-parameter-build`: the same per-call event as `before-call`, but with the API parameters,
+so table and endpoint names are known rather than the wire request); the template must grant
+exactly those actions on exactly those resources: none missing (AccessDenied in AWS), none extra.
+
+Against the local AWS process (the dashboard): its routes run signed as DashboardFunction against
+an endpoint that enforces the role read from the SAM-transformed template, conditions included,
+and records what it allowed; every grant must have been used. No route and no table is exempt;
+test_every_function_is_paired keeps the list of functions complete.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from sparkai import aws
 from sparkai.api.app import create_app
+from sparkai.plans import Limits
+from sparkai_local.aws_server import provisioned_server
+from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
+from sparkai_local.dashboard_site import dashboard_env
+from sparkai_local.endpoint import client as local_client
+from sparkai_local.endpoint import table_environment
 from sparkai_local.template import load_template
 from tests.conftest import KeyFactory
 from tests.support.adapter_relay import send
 from tests.support.events import EXAMPLE_KEY, load_event
 from tests.support.fixtures_servers import SageMakerServer
+from tests.support.function_credentials import signed_as_functions
 from tests.support.lambda_harness import deployed, function_environment, function_spec, table_refs
 from tests.support.servers import serve
 
@@ -107,11 +122,12 @@ def granted(function: str) -> set[Grant]:
             actions = statement["Action"]
             for action in actions if isinstance(actions, list) else [actions]:
                 grants |= {(action, r) for r in _resources(statement["Resource"])}
-    return {g for g in grants if g[1] in CHAT_TABLES or g[1].startswith("endpoint:")}
+    return grants
 
 
 def in_scope(calls: set[Grant]) -> set[Grant]:
-    return {c for c in calls if c[1] in CHAT_TABLES or c[1].startswith("endpoint:")}
+    """Every call counts: no table or service is another test's to pair."""
+    return set(calls)
 
 
 def api_routes(function: str) -> set[tuple[str, str]]:
@@ -124,7 +140,9 @@ def api_routes(function: str) -> set[tuple[str, str]]:
 
 
 CHAT_ROUTES = {("POST", "/v1/chat"), ("POST", "/v1/chat/completions")}
-NOT_API_KEY_ROUTES = ("/v1/dashboard", "/healthz")  # Cognito JWTs / no auth: other pairings
+# Not the Function URL's in AWS: the dashboard is off there (404, DashboardFunction serves it,
+# paired below) and /healthz calls nothing.
+NOT_API_KEY_ROUTES = ("/v1/dashboard", "/healthz")
 
 
 def app_routes() -> set[tuple[str, str]]:
@@ -169,6 +187,20 @@ def test_the_gateway_streaming_function_may_do_exactly_what_its_routes_call(
             return send(url, event)
 
         _exercise_over_http(call, routes)
+        # Idempotency-Key: a request claimed and completed, and one the limiter refuses (its
+        # authorizer context: 1 request/min, used up above) whose claim is abandoned.
+        for name, rpm, status in (("pairing-done", "90", 200), ("pairing-refused", "1", 429)):
+            event = {**template_event, "body": json.dumps(BODY)}
+            event["headers"] = {**template_event["headers"], "Idempotency-Key": name}
+            if "multiValueHeaders" in template_event:
+                multi = template_event["multiValueHeaders"]
+                event["multiValueHeaders"] = {**multi, "Idempotency-Key": [name]}
+            context = template_event["requestContext"]
+            event["requestContext"] = {
+                **context,
+                "authorizer": {**context["authorizer"], "rpm": rpm},
+            }
+            assert send(url, event).status_code == status, name
 
     needed = in_scope(recorder.calls)
     assert ("sagemaker:InvokeEndpointWithResponseStream", "endpoint:Spark1EndpointName") in needed
@@ -190,6 +222,7 @@ def test_the_function_url_function_may_do_exactly_what_its_routes_call(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
     make_key(secret=EXAMPLE_KEY)
+    slow = make_key("enterprise", limits=Limits(1, 100_000)).secret  # 1 request/min
     recorder.calls.clear()  # the key factory's own writes are not the function's
     # A Function URL serves every route of the app: chat (both modes), models, usage.
     routes = app_routes()
@@ -201,6 +234,14 @@ def test_the_function_url_function_may_do_exactly_what_its_routes_call(
             return httpx.request(method, url + path, headers=headers, content=body or None)
 
         _exercise_over_http(call, routes)
+        # Idempotency-Key: claimed and completed, then refused (1 request/min) and abandoned.
+        for name, status in (("pairing-done", 200), ("pairing-refused", 429)):
+            answer = httpx.post(
+                url + "/v1/chat",
+                headers={"authorization": f"Bearer {slow}", "idempotency-key": name},
+                json=BODY,
+            )
+            assert answer.status_code == status, (name, answer.text)
 
     needed = in_scope(recorder.calls)
     assert ("dynamodb:GetItem", "ApiKeysTable") in needed  # the bearer key check
@@ -218,9 +259,7 @@ def test_the_mangum_function_may_do_exactly_what_its_routes_call(recorder: Recor
     assert ("GET", "/v1/models") in routes
     base = load_event("chat/get-models")
     with deployed("ChatFunction") as handler:
-        for method, path in sorted(routes):
-            if path.startswith(NOT_API_KEY_ROUTES):
-                continue
+        for method, path in sorted(routes):  # every one of its template routes
             event = load_event("chat/get-model") if "{" in path else {**base, "path": path}
             response = handler({**event, "resource": path, "httpMethod": method})
             assert response["statusCode"] == 200, (path, response["body"])
@@ -239,3 +278,161 @@ def test_the_recorder_sees_what_a_route_calls(
         ("sagemaker:InvokeEndpointWithResponseStream", "endpoint:Spark1EndpointName"),
         ("dynamodb:UpdateItem", "RateLimitsTable"),
     } <= recorder.calls
+
+
+# -- against the local AWS process, which enforces each function's role ----------------------------
+#
+# The dashboard's routes run in process, signed as DashboardFunction, against the local AWS
+# endpoint that refuses whatever the role (read from the SAM-transformed template) does not allow:
+# a missing grant fails the route. The endpoint records what it allowed, so a grant no route used
+# fails here too: every permission is paired with a code path, conditions included (they are
+# evaluated there, sparkai_local.iam_enforcer).
+
+
+def _granted_permissions(url: str, user: str) -> set[tuple[str, str]]:
+    """(action, resource pattern) of every Allow statement of the user's policies, resolved."""
+    iam = local_client("iam", url)
+    permissions = set()
+    for name in iam.list_user_policies(UserName=user)["PolicyNames"]:
+        document = iam.get_user_policy(UserName=user, PolicyName=name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions, resources = statement["Action"], statement["Resource"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    permissions.add((action, resource))
+    return permissions
+
+
+def _unused(granted: set[tuple[str, str]], used: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    def covers(grant: tuple[str, str], need: tuple[str, str]) -> bool:
+        return grant[0].lower() == need[0].lower() and fnmatch.fnmatchcase(need[1], grant[1])
+
+    return {g for g in granted if not any(covers(g, u) for u in used)}
+
+
+def test_the_dashboard_function_may_do_exactly_what_its_routes_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routes = api_routes("DashboardFunction")
+    exercised: set[tuple[str, str]] = set()
+    with provisioned_server() as server:
+        assert server.iam is not None
+        pool = create_user_pool(server.url)
+        for name, value in {
+            "AWS_ENDPOINT_URL_DYNAMODB": server.url,
+            **table_environment(),
+            **dashboard_env(pool, "http://127.0.0.1:3000"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        allowed = server.iam.record()
+        with (
+            signed_as_functions(server.functions, create_app()) as app,
+            TestClient(app) as api,
+        ):
+
+            def call(method: str, path: str, route: str, body: Any = None) -> Any:
+                exercised.add((method, route))
+                answer = api.request(method, path, headers=user, json=body)
+                assert answer.status_code < 300, (path, answer.text)
+                return answer.json()
+
+            user = _dashboard_user(pool)
+            # A new user's first calls, from two tabs at once: both create an account, one link
+            # wins and the other request deletes the account it made (a code path too).
+            both_put = threading.Barrier(2, timeout=30)
+            seen = threading.local()
+
+            def after_first_put(**_: Any) -> None:
+                if not getattr(seen, "put", False):
+                    seen.put = True
+                    both_put.wait()
+
+            dynamodb_events = aws.dynamodb().meta.events
+            dynamodb_events.register("after-call.dynamodb.PutItem", after_first_put)
+            with ThreadPoolExecutor(2) as tabs:
+                accounts = list(
+                    tabs.map(
+                        lambda _: call("GET", "/v1/dashboard/account", "/v1/dashboard/account"),
+                        range(2),
+                    )
+                )
+            dynamodb_events.unregister("after-call.dynamodb.PutItem", after_first_put)
+            account = accounts[0]
+            assert accounts[1]["id"] == account["id"]
+            # The first key of an account, from two tabs at once: the losing request's path
+            # (deleting the API Gateway key it made) is a code path too.
+            both_created = threading.Barrier(2, timeout=30)
+            events = aws.apigateway().meta.events
+
+            def after_create(**_: Any) -> None:
+                both_created.wait()
+
+            events.register("after-call.apigateway.CreateApiKey", after_create)
+            with ThreadPoolExecutor(2) as tabs:
+                keys = list(
+                    tabs.map(
+                        lambda _: call("POST", "/v1/dashboard/keys", "/v1/dashboard/keys", {}),
+                        range(2),
+                    )
+                )
+            events.unregister("after-call.apigateway.CreateApiKey", after_create)
+            call("GET", "/v1/dashboard/keys", "/v1/dashboard/keys")
+            first, second = (k["key"]["id"] for k in keys)
+            rotate, revoke = (
+                "/v1/dashboard/keys/{key_id}/rotate",
+                "/v1/dashboard/keys/{key_id}/revoke",
+            )
+            call("POST", f"/v1/dashboard/keys/{first}/rotate", rotate, {"grace_hours": 0})
+            call("POST", f"/v1/dashboard/keys/{second}/revoke", revoke)
+            call("GET", "/v1/dashboard/usage", "/v1/dashboard/usage")
+        assert exercised == routes  # every route of the function, none left out
+        assert account["plan"] == "starter"
+        used = allowed.get("DashboardFunction", set())
+        granted = _granted_permissions(server.url, "DashboardFunction")
+        # A new account's first key goes to the Starter plan; the Pro and Enterprise plans' keys
+        # are the same code path for accounts an operator moved before their first key.
+        plans = {g for g in granted if "/usageplans/" in g[1] and g[1].endswith("/keys")}
+        assert len(plans) == 3 and len(_unused(plans, used)) == 2
+        unused = _unused(granted - plans, used)
+        assert not unused, sorted(unused)
+
+
+def _dashboard_user(pool: LocalUserPool) -> dict[str, str]:
+    email = f"pairing-{time.monotonic_ns()}@example.com"
+    tokens = sign_up_and_sign_in(pool, email, "correct-horse-42")
+    return {"Authorization": tokens["IdToken"]}  # the raw ID token, as the dashboard sends it
+
+
+def test_the_authorizer_function_may_do_exactly_what_it_calls(
+    recorder: Recorder, make_key: KeyFactory
+) -> None:
+    make_key(secret=EXAMPLE_KEY)
+    recorder.calls.clear()
+    with deployed("AuthorizerFunction") as handler:
+        allowed = handler(load_event("authorizer/valid-key"))
+    assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert (
+        granted("AuthorizerFunction")
+        == in_scope(recorder.calls)
+        == {("dynamodb:GetItem", "ApiKeysTable")}
+    )
+
+
+PAIRED = {  # each function and the test above that pairs its grants with its code paths
+    "AuthorizerFunction": test_the_authorizer_function_may_do_exactly_what_it_calls,
+    "ChatFunction": test_the_mangum_function_may_do_exactly_what_its_routes_call,
+    "GatewayStreamFunction": test_the_gateway_streaming_function_may_do_exactly_what_its_routes_call,
+    "ChatStreamFunction": test_the_function_url_function_may_do_exactly_what_its_routes_call,
+    "DashboardFunction": test_the_dashboard_function_may_do_exactly_what_its_routes_call,
+}
+
+
+def test_every_function_is_paired() -> None:
+    functions = {
+        name
+        for name, resource in load_template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == set(PAIRED)

@@ -11,18 +11,31 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from sparkai_local.aws_server import LocalAwsServer, provisioned_server
 from sparkai_local.endpoint import LOCAL_TABLES, client
+from sparkai_local.iam_enforcer import OPERATOR_KEY
 
 LIMITS = LOCAL_TABLES["RateLimitsTable"]
-LIST_TABLES = {
-    "X-Amz-Target": "DynamoDB_20120810.ListTables",
-    "Content-Type": "application/x-amz-json-1.0",
-    "Authorization": "AWS4-HMAC-SHA256 Credential=local/20261126/us-east-1/dynamodb/aws4_request, "
-    "SignedHeaders=host, Signature=local",
-}
+
+
+def list_tables_headers(server: LocalAwsServer) -> dict[str, str]:
+    """A ListTables request's headers, signed with the operator's key (the server checks it)."""
+    request = AWSRequest(
+        "POST",
+        server.url + "/",
+        data=b"{}",
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+    )
+    SigV4Auth(Credentials(*OPERATOR_KEY), "dynamodb", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +78,7 @@ def connect(server: LocalAwsServer) -> http.client.HTTPConnection:
 def test_answers_on_one_connection_are_framed_and_it_stays_open(server: LocalAwsServer) -> None:
     connection = connect(server)
     for _ in range(3):
-        connection.request("POST", "/", body=b"{}", headers=LIST_TABLES)
+        connection.request("POST", "/", body=b"{}", headers=list_tables_headers(server))
         response = connection.getresponse()
         assert response.status == 200
         assert LIMITS in json.loads(response.read())["TableNames"]
@@ -75,7 +88,8 @@ def test_answers_on_one_connection_are_framed_and_it_stays_open(server: LocalAws
 
 def test_a_chunked_upload_is_answered_and_the_connection_closed(server: LocalAwsServer) -> None:
     connection = connect(server)
-    connection.request("POST", "/", body=iter([b"{}"]), headers=LIST_TABLES, encode_chunked=True)
+    headers = list_tables_headers(server)
+    connection.request("POST", "/", body=iter([b"{}"]), headers=headers, encode_chunked=True)
     response = connection.getresponse()
     body: Any = json.loads(response.read())
     assert response.status == 200 and LIMITS in body["TableNames"]

@@ -26,8 +26,10 @@ from sparkai.chat.tokens import prompt_token_bound
 from sparkai.plans import Limits
 from sparkai.usage.pricing import usd
 from sparkai.usage.reporter import UsageReporter
-from sparkai_local.aws_server import local_admin, provisioned_server
+from sparkai_local.aws_server import ProvisionedServer, local_admin, provisioned_server
 from sparkai_local.endpoint import LOCAL_TABLES, client, table_environment
+from sparkai_local.function_credentials import FUNCTION_URL
+from sparkai_local.function_roles import FunctionCredentials
 from sparkai_local.sagemaker import Script, ScriptedBackend, create_app
 from tests.functional import metering_worker
 from tests.support.ledger import ledger_rows, ledger_totals, spend_counter
@@ -54,9 +56,20 @@ CALLS = [
 
 
 @pytest.fixture(scope="module")
-def aws_url() -> Iterator[str]:
-    with provisioned_server() as server:
-        yield server.url
+def aws_server() -> Iterator[ProvisionedServer]:
+    with provisioned_server() as server:  # each function's IAM role enforced
+        yield server
+
+
+@pytest.fixture(scope="module")
+def aws_url(aws_server: ProvisionedServer) -> str:
+    return aws_server.url
+
+
+@pytest.fixture(scope="module")
+def function_url_key(aws_server: ProvisionedServer) -> FunctionCredentials:
+    """The workers run the Function URL's app: they sign as its function's role."""
+    return aws_server.functions[FUNCTION_URL]
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +86,10 @@ def sagemaker_url(backend: ScriptedBackend) -> Iterator[str]:
 # -- the worker: one "Lambda instance" per process --------------------------------------------------
 
 
-def _worker_env(aws_url: str, sagemaker_url: str) -> dict[str, str]:
+def _worker_env(aws_url: str, sagemaker_url: str, key: FunctionCredentials) -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ACCESS_KEY_ID": key.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_DYNAMODB": aws_url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_url,
@@ -89,6 +102,7 @@ def _worker_env(aws_url: str, sagemaker_url: str) -> dict[str, str]:
 
 def run_workers(
     aws_url: str,
+    key: FunctionCredentials,
     sagemaker_url: str,
     secret: str,
     calls_per_process: list[list[tuple[str, str, bool]]],
@@ -97,7 +111,7 @@ def run_workers(
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(len(calls_per_process))
     results = context.Queue()
-    env = _worker_env(aws_url, sagemaker_url)
+    env = _worker_env(aws_url, sagemaker_url, key)
     processes = [
         context.Process(
             target=metering_worker.run,
@@ -139,7 +153,7 @@ def returned_totals(answers: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_concurrent_calls_from_several_processes_are_in_the_ledger_exactly(
-    aws_url: str, sagemaker_url: str
+    aws_url: str, function_url_key: FunctionCredentials, sagemaker_url: str
 ) -> None:
     # Given an account without a spend limit and with limits no burst reaches
     admin = local_admin(aws_url)
@@ -148,7 +162,9 @@ def test_concurrent_calls_from_several_processes_are_in_the_ledger_exactly(
     key = admin.create_key(account.account_id)
 
     # When 3 processes make 12 calls each at once (36: buffered and streamed, 3 models, 2 routes)
-    outcomes = run_workers(aws_url, sagemaker_url, key.secret, [CALLS] * PROCESSES, 64)
+    outcomes = run_workers(
+        aws_url, function_url_key, sagemaker_url, key.secret, [CALLS] * PROCESSES, 64
+    )
 
     # Then every call was answered, and the ledger holds exactly what the answers said they used
     answers = [a for o in outcomes for a in o["answers"]]
@@ -182,7 +198,10 @@ def test_concurrent_calls_from_several_processes_are_in_the_ledger_exactly(
 
 
 def test_concurrent_calls_near_the_spend_limit_never_exceed_it(
-    aws_url: str, sagemaker_url: str, backend: ScriptedBackend
+    aws_url: str,
+    function_url_key: FunctionCredentials,
+    sagemaker_url: str,
+    backend: ScriptedBackend,
 ) -> None:
     # Given answers that use exactly their worst case (the prompt's upper bound + max_tokens, what
     # the spend reservation holds), so no settle gives anything back and the number that fit does
@@ -204,7 +223,9 @@ def test_concurrent_calls_near_the_spend_limit_never_exceed_it(
         ("/v1/chat/completions", "spark-pro", False),
         ("/v1/chat/completions", "spark-pro", True),
     ]
-    outcomes = run_workers(aws_url, sagemaker_url, key.secret, [calls] * PROCESSES, max_tokens)
+    outcomes = run_workers(
+        aws_url, function_url_key, sagemaker_url, key.secret, [calls] * PROCESSES, max_tokens
+    )
 
     # Then exactly the 7 that fit ran, the other 5 were told why, without a retry-after
     answers = [a for o in outcomes for a in o["answers"]]

@@ -8,7 +8,9 @@ import multiprocessing
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
+import boto3
 import pytest
 
 from sparkai.errors import RateLimitExceededError
@@ -16,26 +18,43 @@ from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from sparkai_local.aws_server import provisioned_server
-from sparkai_local.endpoint import LOCAL_TABLES, client
+from sparkai_local.endpoint import LOCAL_TABLES
+from sparkai_local.function_credentials import FUNCTION_URL
 
 T0 = 1_795_680_000.0
 LIMIT = 25
 
 
+class Endpoint(NamedTuple):
+    """The local AWS endpoint, and the key of the function the limiter runs in (the Function
+    URL's: its role is what the local AWS process enforces for these calls)."""
+
+    url: str
+    key_id: str
+    secret: str
+
+
 @pytest.fixture(scope="module")
-def aws_url() -> Iterator[str]:
+def aws_url() -> Iterator[Endpoint]:
     with provisioned_server() as server:
-        yield server.url
+        key = server.functions[FUNCTION_URL]
+        yield Endpoint(server.url, key.access_key_id, key.secret_access_key)
 
 
-def _limiter(url: str) -> DynamoDBRateLimiter:
-    dynamodb = client("dynamodb", url)
+def _limiter(endpoint: Endpoint) -> DynamoDBRateLimiter:
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint.url,
+        region_name="us-east-1",
+        aws_access_key_id=endpoint.key_id,
+        aws_secret_access_key=endpoint.secret,
+    )
     # A frozen clock: no refill during the test, so "exactly N" does not depend on timing.
     return DynamoDBRateLimiter(LOCAL_TABLES["RateLimitsTable"], lambda: dynamodb, clock=lambda: T0)
 
 
 def _reserve_many(
-    url: str,
+    url: Endpoint,
     account: str,
     limits: Limits,
     tokens: int,
@@ -56,12 +75,12 @@ def _reserve_many(
     return allowed
 
 
-def _process_worker(args: tuple[str, str, int, int, int, int]) -> int:
+def _process_worker(args: tuple[Endpoint, str, int, int, int, int]) -> int:
     url, account, rpm, tpm, tokens, attempts = args
     return _reserve_many(url, account, Limits(rpm, tpm), tokens, attempts)
 
 
-def test_threads_get_exactly_the_request_limit(aws_url: str) -> None:
+def test_threads_get_exactly_the_request_limit(aws_url: Endpoint) -> None:
     # Given 16 workers each trying 3 times at once (48 attempts) against 25 requests/min
     workers, attempts = 16, 3
     start = threading.Barrier(workers)
@@ -77,7 +96,7 @@ def test_threads_get_exactly_the_request_limit(aws_url: str) -> None:
     assert sum(results) == LIMIT
 
 
-def test_threads_get_exactly_the_token_limit(aws_url: str) -> None:
+def test_threads_get_exactly_the_token_limit(aws_url: Endpoint) -> None:
     # 10,000 tokens/min and 40 requests of 500 tokens: exactly 20 fit.
     workers = 20
     start = threading.Barrier(workers)
@@ -93,7 +112,7 @@ def test_threads_get_exactly_the_token_limit(aws_url: str) -> None:
     assert sum(results) == 20
 
 
-def test_processes_get_exactly_the_request_limit(aws_url: str) -> None:
+def test_processes_get_exactly_the_request_limit(aws_url: Endpoint) -> None:
     context = multiprocessing.get_context("spawn")
     with context.Pool(4) as pool:
         results = pool.map(_process_worker, [(aws_url, "acct_processes", LIMIT, 10**9, 1, 10)] * 4)

@@ -46,7 +46,7 @@ def transformed(sam_tools: Path) -> dict[str, Any]:
     """template.yaml after the SAM transform (what CloudFormation deploys)."""
     result = run_tool(
         str(sam_tools / "python"),
-        str(Path(__file__).with_name("transform_template.py")),
+        str(ROOT / "local" / "sam_transform.py"),  # shared with the local stack's IAM
         str(ROOT / "template.yaml"),
     )
     assert result.returncode == 0, result.stderr

@@ -17,12 +17,19 @@ if TYPE_CHECKING:
     from types_boto3_apigateway.client import APIGatewayClient
 
 
+# The tag naming the stack (usage-plan prefix) an API key belongs to: the IAM condition key
+# aws:ResourceTag/sparkai:stack scopes the dashboard's key changes to this stack's keys.
+STACK_TAG = "sparkai:stack"
+
+
 class EdgeQuotaError(RuntimeError):
     """API Gateway refused to create another API key (the regional quota is reached)."""
 
 
 class Edge(Protocol):
     def create_key(self, account_id: str, plan: str) -> tuple[str, str]: ...
+
+    def delete_key(self, key_id: str) -> None: ...
 
     def move_key(self, key_id: str, old_plan: str, new_plan: str) -> None: ...
 
@@ -34,6 +41,9 @@ class NoEdge:
 
     def create_key(self, account_id: str, plan: str) -> tuple[str, str]:
         return "", ""
+
+    def delete_key(self, key_id: str) -> None:
+        return None
 
     def move_key(self, key_id: str, old_plan: str, new_plan: str) -> None:
         return None
@@ -63,15 +73,20 @@ class UsagePlanEdge:
         return self._plan_ids[name]
 
     def create_key(self, account_id: str, plan: str) -> tuple[str, str]:
-        """A new enabled API key for the account, attached to the plan; returns (id, value)."""
+        """A new API key for the account, attached to the plan, DISABLED; returns (id, value).
+
+        Disabled until the caller has stored its id (then set_enabled): a key that no account
+        record points to must never open the API, whatever fails between the two writes.
+        Tagged with the stack (the prefix is the stack's name), so the dashboard's role may
+        change and delete only this stack's keys (template.yaml, aws:ResourceTag)."""
         usage_plan_id = self.plan_id(plan)
         try:
             key = self._client.create_api_key(
                 name=f"{self._prefix}-{account_id}",
                 description=f"SparkAI Stream usage key of {account_id} (never given to clients)",
-                enabled=True,
+                enabled=False,
                 value=secrets.token_urlsafe(30),
-                tags={"sparkai:account": account_id},
+                tags={STACK_TAG: self._prefix, "sparkai:account": account_id},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "LimitExceededException":
@@ -84,6 +99,14 @@ class UsagePlanEdge:
             usagePlanId=usage_plan_id, keyId=key["id"], keyType="API_KEY"
         )
         return key["id"], key["value"]
+
+    def delete_key(self, key_id: str) -> None:
+        """Delete an API key (its usage-plan attachments go with it); gone already is fine."""
+        try:
+            self._client.delete_api_key(apiKey=key_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise
 
     def move_key(self, key_id: str, old_plan: str, new_plan: str) -> None:
         if old_plan == new_plan:

@@ -3,6 +3,7 @@ dashboard both run it)."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from sparkai.plans import DEFAULT_MONTHLY_SPEND_LIMIT_USD, Limits, resolve_limit
 from sparkai.usage.reporter import UsageReporter, month_range
 
 DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
+
+_log = logging.getLogger(__name__)
 
 
 class AdminError(RuntimeError):
@@ -167,6 +170,12 @@ class AccountAdmin:
         return CreatedKey(secret, record)
 
     def _ensure_edge_key(self, account: Account) -> Account:
+        """The account with its API Gateway key, created on its first key.
+
+        Two first requests at once (two dashboard tabs) each create a key, but only one id can
+        be recorded (a conditional write): the other deletes its own and uses the recorded one.
+        Keys are created disabled and enabled only once recorded, so whatever fails in between
+        (the store, this process), no enabled key is left that no account points to."""
         if account.usage_key_id:
             if not any(
                 r.state(self._clock()) == ACTIVE
@@ -177,9 +186,30 @@ class AccountAdmin:
         key_id, value = self._edge.create_key(account.account_id, account.plan)
         if not key_id:
             return account
-        updated = replace(account, usage_key_id=key_id, usage_key=value)
-        self._accounts.update(account.account_id, usage_key_id=key_id, usage_key=value)
-        return updated
+        try:
+            recorded = self._accounts.claim_usage_key(account.account_id, key_id, value)
+        except BaseException:
+            self._discard_edge_key(key_id)
+            raise
+        if recorded:
+            account = replace(account, usage_key_id=key_id, usage_key=value)
+        else:  # another request recorded its key first: use that one
+            self._discard_edge_key(key_id)
+            account = self.get_account(account.account_id)
+            if not account.usage_key_id:
+                raise AdminError(f"account {account.account_id} has no usage-plan key recorded")
+        # The winner's key too, when this request lost: it may not be enabled yet, and the key
+        # this request returns must work at API Gateway at once.
+        self._edge.set_enabled(account.usage_key_id, True)
+        return account
+
+    def _discard_edge_key(self, key_id: str) -> None:
+        """Delete a key no account records. If that fails too, it stays disabled (created so):
+        it opens nothing, and an operator can find it by its sparkai:account tag."""
+        try:
+            self._edge.delete_key(key_id)
+        except Exception:  # the error that brought us here (if any) is the one to raise
+            _log.warning("could not delete unrecorded usage-plan key %s (left disabled)", key_id)
 
     def list_keys(self, account_id: str) -> list[ApiKeyRecord]:
         return sorted(

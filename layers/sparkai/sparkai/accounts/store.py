@@ -77,6 +77,32 @@ class AccountStore(TableStore):
         """Set (or, for None, remove) top-level attributes of one account record."""
         self._set_or_remove({"account_id": account_id}, attributes)
 
+    def claim_usage_key(self, account_id: str, key_id: str, value: str) -> bool:
+        """Record the account's API Gateway key unless it has one already; False when another
+        request recorded its own first (two first key creations at once). Writes exactly these
+        two attributes (template.yaml's dynamodb:Attributes condition on the dashboard's role)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account_id}),
+                UpdateExpression="SET #id = :id, #value = :value",
+                ConditionExpression=(
+                    "attribute_exists(#account) AND "
+                    "(attribute_not_exists(#id) OR #id = :none)"  # created with "" (no key yet)
+                ),
+                ExpressionAttributeNames={
+                    "#account": "account_id",
+                    "#id": "usage_key_id",
+                    "#value": "usage_key",
+                },
+                ExpressionAttributeValues=to_item({":id": key_id, ":value": value, ":none": ""}),
+            )
+        except ClientError as exc:
+            if not conditional_check_failed(exc):
+                raise
+            return False
+        return True
+
     def delete(self, account_id: str) -> None:
         self._client.delete_item(TableName=self._table, Key=to_item({"account_id": account_id}))
 

@@ -1,5 +1,6 @@
 """Run with the SAM CLI's own Python (.venv-sam): prints template.yaml after the SAM transform, as
-CloudFormation receives it. Offline: local code paths become placeholder S3 URIs (as cfn-lint
+CloudFormation receives it (the template tier's checks, and the local stack's per-function IAM:
+sparkai_local/function_roles.py). Offline: local code paths become placeholder S3 URIs (as cfn-lint
 does), and the one managed policy SAM may look up is provided."""
 
 import json
