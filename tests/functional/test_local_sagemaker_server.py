@@ -533,6 +533,19 @@ def test_llama_backend_answers_buffered_and_streamed() -> None:
     usage = final_usage(deltas)
     assert usage is not None and 0 < usage.completion_tokens <= 16
     assert usage.prompt_tokens == reply.usage.prompt_tokens
+    # Like vLLM with continuous_usage_stats (which build_payload asks for), every chunk carries
+    # the tokens sampled so far: never behind the pieces sent, never going back, the last one the
+    # final count; an answer cut at max_tokens sampled exactly max_tokens.
+    running, pieces = [], 0
+    for delta in deltas:
+        pieces += bool(delta.content)
+        if delta.usage is not None:
+            running.append(delta.usage.completion_tokens)
+            assert delta.usage.completion_tokens >= pieces
+    assert len(running) >= pieces and running == sorted(running)
+    assert running[-1] == usage.completion_tokens
+    if any(d.finish_reason == "length" for d in deltas):
+        assert usage.completion_tokens == 16
     assert raised.value.response["Error"]["Code"] == "ModelError"
     assert raised.value.response["OriginalStatusCode"] == 422
     assert "must have less than 2048 tokens" in raised.value.response["OriginalMessage"]

@@ -34,7 +34,8 @@ def test_payload_is_the_openai_messages_shape() -> None:
         "stream": True,
         "top_p": 0.9,
         "stop": ["\n"],
-        "stream_options": {"include_usage": True},
+        # vLLM's running count on every chunk: what an early end is billed (docs/api.md)
+        "stream_options": {"include_usage": True, "continuous_usage_stats": True},
     }
     plain = build_payload(
         GenerationRequest((), max_tokens=1, temperature=0.7, top_p=None, stop=(), stream=False)

@@ -22,6 +22,17 @@ def wants_usage(request: dict[str, Any]) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
+def wants_running_usage(request: dict[str, Any]) -> bool:
+    """Whether every chunk should carry the running usage, as vLLM does for
+    stream_options {include_usage: true, continuous_usage_stats: true} (its
+    chat_completion_stream_generator: completion_tokens counts every token generated so far,
+    including those whose text is still an incomplete character and goes out as "")."""
+    options = request.get("stream_options")
+    return wants_usage(request) and bool(
+        isinstance(options, dict) and options.get("continuous_usage_stats")
+    )
+
+
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {
         "prompt_tokens": prompt_tokens,
@@ -39,8 +50,10 @@ def chunk(
     finish_reason: str | None = None,
     created: int | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
+    running_usage: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """One `chat.completion.chunk` with a single choice."""
+    """One `chat.completion.chunk` with a single choice; with `running_usage` (prompt, completion
+    so far) the usage vLLM's continuous_usage_stats puts on it."""
     delta: dict[str, Any] = {}
     if role is not None:
         delta["role"] = role
@@ -48,13 +61,16 @@ def chunk(
         delta["content"] = content
     if tool_calls is not None:
         delta["tool_calls"] = tool_calls
-    return {
+    body: dict[str, Any] = {
         "id": chunk_id,
         "object": "chat.completion.chunk",
         "created": created if created is not None else int(time.time()),
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
     }
+    if running_usage is not None:
+        body["usage"] = usage(*running_usage)
+    return body
 
 
 def usage_chunk(

@@ -91,11 +91,12 @@ class _Model:
     """One loaded GGUF, its prompt formatter, and the lock that serialises its use."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int | None) -> None:
-        from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+        from sparkai_local.sagemaker.counting_llama import CountingLlama
+
         self.name = path.stem
-        self.llama = Llama(
+        self.llama = CountingLlama(
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads or default_threads(),
@@ -154,9 +155,6 @@ class _Model:
         return self.llama.tokenize(
             result.prompt.encode(), add_bos=not result.added_special, special=True
         )
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.llama.tokenize(text.encode(), add_bos=False, special=True)) if text else 0
 
 
 class LlamaBackend:
@@ -258,10 +256,12 @@ class LlamaBackend:
         plan = options.pop("plan", None)
         pieces: list[str] = []
         finish_reason = "stop"
+        sampled = 0
         for chunk in self._generate(model, options, threading.Event()):
             choice = chunk["choices"][0]
             pieces.append(choice["delta"].get("content") or "")
             finish_reason = choice["finish_reason"] or finish_reason
+            sampled = model.llama.sampled  # read while the model's lock is still held
         text = "".join(pieces)
         tool_calls = None
         if plan is not None and plan.parses_calls:
@@ -273,7 +273,7 @@ class LlamaBackend:
             text if not tool_calls else text or None,
             finish_reason=finish_reason,
             prompt_tokens=prompt_tokens,
-            completion_tokens=model.count_tokens("".join(pieces)),
+            completion_tokens=sampled,
             tool_calls=tool_calls,
         )
 
@@ -290,6 +290,7 @@ class LlamaBackend:
             options,
             prompt_tokens,
             containers.wants_usage(request),
+            containers.wants_running_usage(request),
             disconnected,
             calls=plan is not None and plan.parses_calls,
         )
@@ -301,35 +302,31 @@ class LlamaBackend:
         options: dict[str, Any],
         prompt_tokens: int,
         include_usage: bool,
+        running_usage: bool,
         disconnected: threading.Event,
         *,
         calls: bool = False,
     ) -> Iterator[dict[str, Any]]:
         record = self.recorder.stream_started(endpoint_name)
         chunk_id = containers.completion_id()
-        pieces: list[str] = []
-        generated_text: list[str] = []  # what the model wrote, calls included (the token count)
+        raw_text: list[str] = []  # what _with_tool_calls parsed (the count is the model's own)
+        sampled = 0
         try:
             # closing(): when the server closes us, llama must stop now, not when collected.
             with closing(self._generate(model, options, disconnected)) as generated:
-                chunks = (
-                    _with_tool_calls(generated, model.name, generated_text) if calls else generated
-                )
+                chunks = _with_tool_calls(generated, model.name, raw_text) if calls else generated
                 for chunk in chunks:
-                    choice = chunk["choices"][0]
-                    pieces.append(choice["delta"].get("content") or "")
                     chunk["id"] = chunk_id
+                    # Read while the generator holds the model's lock (the next request resets it).
+                    sampled = model.llama.sampled
+                    if running_usage:  # as vLLM: the tokens sampled up to this chunk
+                        chunk["usage"] = containers.usage(prompt_tokens, sampled)
                     record.chunks_emitted += 1
                     yield chunk
             if disconnected.is_set():
                 return
             if include_usage:
-                yield containers.usage_chunk(
-                    chunk_id,
-                    model.name,
-                    prompt_tokens,
-                    model.count_tokens("".join(generated_text if calls else pieces)),
-                )
+                yield containers.usage_chunk(chunk_id, model.name, prompt_tokens, sampled)
             record.completed = True
         finally:
             self.recorder.stream_ended(record)
@@ -407,6 +404,7 @@ class LlamaBackend:
             if disconnected.is_set():
                 return
         try:
+            model.llama.sampled = 0  # under the model's lock: this request's count
             constrained = "grammar" in options
             if constrained:
                 from llama_cpp.llama_grammar import LlamaGrammar

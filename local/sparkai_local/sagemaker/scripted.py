@@ -67,7 +67,10 @@ class Script:
     style: Style = "tgi"
     include_usage: bool | None = None  # None: as the request's stream_options say
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS
-    completion_tokens: int | None = None  # None: one token per chunk
+    completion_tokens: int | None = None  # None: the sum of `tokens`
+    # Tokens behind each chunk (None: one each). A model writes an emoji or a rare CJK character
+    # in several tokens (the first ones send "") and vLLM merges tokens into one chunk under load.
+    tokens: list[int] | None = None
     finish_reason: str = "stop"
     fail_after: int | None = None  # emit this many chunks, then fail with `fail_with`
     fail_with: StreamFailureKind = "ModelStreamError"
@@ -85,14 +88,23 @@ class Script:
             raise ValueError(f"style must be one of {containers.STYLES}")
         if self.fail_with not in ("ModelStreamError", "InternalStreamFailure"):
             raise ValueError("fail_with must be ModelStreamError or InternalStreamFailure")
+        if self.tokens is not None and len(self.tokens) != len(self.chunks):
+            raise ValueError("tokens must give one count per chunk")
 
     @property
     def text(self) -> str:
         return "".join(self.chunks)
 
+    def token_counts(self) -> list[int]:
+        return list(self.tokens) if self.tokens is not None else [1] * len(self.chunks)
+
     def usage(self) -> tuple[int, int]:
-        pieces = len(self.chunks) + sum(len(_pieces(c["arguments"])) for c in self.tool_calls or ())
-        completion = pieces if self.completion_tokens is None else self.completion_tokens
+        arguments = sum(len(_pieces(c["arguments"])) for c in self.tool_calls or ())
+        completion = (
+            sum(self.token_counts()) + arguments
+            if self.completion_tokens is None
+            else self.completion_tokens
+        )
         return self.prompt_tokens, completion
 
     @property
@@ -304,20 +316,47 @@ class ScriptedBackend:
         if script.raw_parts is not None:
             return [(True, part) for part in script.raw_parts]
         chunk_id = containers.completion_id()
+        include_usage = (
+            containers.wants_usage(request)
+            if script.include_usage is None
+            else script.include_usage
+        )
+        running = include_usage and containers.wants_running_usage(request)
+        generated = 0
+
+        def so_far(tokens: int) -> tuple[int, int] | None:
+            """The running usage after `tokens` more (vLLM's continuous_usage_stats), if asked."""
+            nonlocal generated
+            generated += tokens
+            return (script.prompt_tokens, generated) if running else None
+
         items: list[tuple[bool, dict[str, Any] | bytes]] = [
             (
                 True,
                 containers.chunk(
-                    chunk_id, endpoint_name, content=piece, role="assistant" if i == 0 else None
+                    chunk_id,
+                    endpoint_name,
+                    content=piece,
+                    role="assistant" if i == 0 else None,
+                    running_usage=so_far(tokens),
                 ),
             )
-            for i, piece in enumerate(script.chunks)
+            for i, (piece, tokens) in enumerate(
+                zip(script.chunks, script.token_counts(), strict=True)
+            )
         ]
         for index, call in enumerate(script.message_tool_calls() or ()):
             function = call["function"]
             header = {"index": index, "id": call["id"], "type": "function"}
             head = {**header, "function": {"name": function["name"], "arguments": ""}}
-            items.append((True, containers.chunk(chunk_id, endpoint_name, tool_calls=[head])))
+            items.append(
+                (
+                    True,
+                    containers.chunk(
+                        chunk_id, endpoint_name, tool_calls=[head], running_usage=so_far(0)
+                    ),
+                )
+            )
             items.extend(
                 (
                     True,
@@ -325,17 +364,21 @@ class ScriptedBackend:
                         chunk_id,
                         endpoint_name,
                         tool_calls=[{"index": index, "function": {"arguments": piece}}],
+                        running_usage=so_far(1),
                     ),
                 )
                 for piece in _pieces(function["arguments"])
             )
         items.append(
-            (False, containers.chunk(chunk_id, endpoint_name, finish_reason=script.finish))
-        )
-        include_usage = (
-            containers.wants_usage(request)
-            if script.include_usage is None
-            else script.include_usage
+            (
+                False,
+                containers.chunk(
+                    chunk_id,
+                    endpoint_name,
+                    finish_reason=script.finish,
+                    running_usage=script.usage() if running else None,
+                ),
+            )
         )
         if include_usage:
             items.append((False, containers.usage_chunk(chunk_id, endpoint_name, *script.usage())))

@@ -220,6 +220,8 @@ class ChatService:
             deltas=itertools.chain([first] if first else [], deltas),
             model_stream=model_stream,
             prompt_estimate=prepared.prompt_estimate,
+            max_tokens=prepared.max_tokens,
+            count_sent=self._tokens.count_sent,
             include_usage=include_usage,
             rate=ticket.reservation.status,
             on_close=lambda used, complete, cid: self._settle(
@@ -346,6 +348,8 @@ class ChatStream:
         prompt_estimate: int,
         include_usage: bool,
         rate: RateLimitStatus,
+        max_tokens: int,
+        count_sent: Callable[[str], int],
         on_close: Callable[[TokenUsage, bool, str], None],
         clock: Callable[[], float] = time.time,
         deadline: float | None = None,
@@ -357,6 +361,9 @@ class ChatStream:
         self._deltas = deltas
         self._model_stream = model_stream
         self._prompt_estimate = prompt_estimate
+        self._max_tokens = max_tokens
+        self._count_sent = count_sent
+        self._sent: list[str] = []
         self._include_usage = include_usage
         self._on_close = on_close
         self._lock = threading.Lock()
@@ -409,6 +416,7 @@ class ChatStream:
                         if self._closed:
                             break
                         self._pieces += 1
+                        self._sent.append(delta.content)
                     yield self._chunk(delta={"content": delta.content})
                 if delta.tool_calls:
                     with self._lock:
@@ -453,15 +461,26 @@ class ChatStream:
         return pieces
 
     def usage(self) -> TokenUsage:
-        """The model's counts when it sent them for a complete stream; otherwise one token per
-        content piece relayed (TGI, vLLM and LMI stream a token per event), with the model's own
-        prompt count when it reported one, else the estimate."""
+        """What the stream is billed, complete or ended early (docs/api.md, "What a stream that
+        ends early costs"): the model's own count, which vLLM under LMI puts on every chunk
+        (continuous_usage_stats), as of the last chunk read; the prompt at the model's count when
+        it sent one, else the estimate.
+
+        Without a count from the model (or one behind the pieces relayed, so not running), the
+        text sent counted by `count_sent` (the model's tokenizer where there is one, else one per
+        UTF-8 byte, an upper bound), never fewer than the pieces and never more than max_tokens.
+        Pieces alone are not tokens: a token that ends inside a multi-byte character sends an
+        empty piece, and vLLM merges several tokens into one chunk under load."""
         with self._lock:
             model_usage = _with_prompt(self._model_usage, self._prompt_estimate)
             if self._complete and model_usage is not None:
                 return model_usage
             prompt = model_usage.prompt_tokens if model_usage else self._prompt_estimate
-            return TokenUsage(prompt, self._pieces)
+            if model_usage is not None and model_usage.completion_tokens >= self._pieces:
+                return TokenUsage(prompt, model_usage.completion_tokens)
+            # The model stops at max_tokens, so the bill does too (the pieces are at most that).
+            counted = min(self._count_sent("".join(self._sent)), self._max_tokens)
+            return TokenUsage(prompt, max(self._pieces, counted))
 
     def close(self) -> None:
         with self._lock:

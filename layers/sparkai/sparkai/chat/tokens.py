@@ -4,7 +4,8 @@ The production models' tokenizers are not available offline, so the default is a
 errs high for natural language: UTF-8 bytes / 3 (byte-level BPE vocabularies average 3.5-4.5
 bytes per English token) plus 4 tokens of chat-template overhead per message and 3 for the reply
 header. The model's own count replaces the estimate when the answer arrives. Where a GGUF file of
-the served model exists (the local stack), `LlamaTokenCounter` counts exactly.
+the served model exists (the local stack), `LlamaTokenCounter` counts exactly. `count_sent` is
+what a stream the model did not count is billed for the text it sent (docs/api.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class TokenCounter(Protocol):
     def count_text(self, text: str) -> int: ...
 
     def count_messages(self, messages: Sequence[dict[str, str]]) -> int: ...
+
+    def count_sent(self, text: str) -> int:
+        """What a streamed answer the model did not count is billed for `text` (what was sent)."""
+        ...
 
 
 class _CountsMessages:
@@ -59,6 +64,13 @@ class EstimatingTokenCounter(_CountsMessages):
     def count_text(self, text: str) -> int:
         return math.ceil(len(text.encode("utf-8")) / 3)
 
+    def count_sent(self, text: str) -> int:
+        """An upper bound, not an estimate: without the model's tokenizer the only count that is
+        never short is one token per UTF-8 byte (every token of a byte-level BPE vocabulary, every
+        spark model's, carries at least one byte). bytes/3 would bill an emoji or a rare CJK
+        character, which the model writes in 2-4 tokens, as one."""
+        return len(text.encode("utf-8"))
+
 
 class LlamaTokenCounter(_CountsMessages):
     """Exact counts with a GGUF file's own vocabulary (llama-cpp-python, vocabulary only)."""
@@ -71,6 +83,9 @@ class LlamaTokenCounter(_CountsMessages):
 
     def count_text(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_sent(self, text: str) -> int:
+        return self.count_text(text)
 
 
 def token_counter_from_setting(setting: str) -> TokenCounter:

@@ -33,7 +33,10 @@ def build_payload(request: GenerationRequest) -> dict[str, Any]:
     if request.stop:
         payload["stop"] = list(request.stop)
     if request.stream:
-        payload["stream_options"] = {"include_usage": True}
+        # continuous_usage_stats (a vLLM extension; LMI 0.33 hands a `messages` body to vLLM's
+        # ChatCompletionRequest whole): every chunk carries the running count, so a stream that
+        # ends early is billed the model's own count of what it generated, not a guess.
+        payload["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
     _structured(request, payload)
     return payload
 

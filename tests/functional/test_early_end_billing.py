@@ -1,0 +1,152 @@
+"""A stream that ends early is billed for what the model generated (issue 25 §2), as docs/api.md
+("What a stream that ends early costs") says: the model's own running count where the container
+sends one (vLLM's continuous_usage_stats, which the scripted model sends like LMI), else the text
+sent counted as one token per UTF-8 byte, never fewer than the pieces. The real app under uvicorn,
+the local SageMaker runtime with a scripted model, moto; every bill is read back from
+GET /v1/usage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from sparkai.api.app import create_app
+from sparkai_local.sagemaker import Script
+from tests.conftest import JsonLogs, KeyFactory
+from tests.functional.test_streaming import Api, chunks_of, content, data_lines
+from tests.support.fixtures_servers import SageMakerServer
+from tests.support.servers import serve
+
+PROMPT_TOKENS = 24  # the scripted model's count of the prompt
+# "😀" and "𠜎" (a rare CJK character, 4 UTF-8 bytes) each take two tokens: the first one ends
+# inside the character, so the model sends "" for it. Eight tokens, of which three sent text.
+EMOJI = Script(chunks=["", "😀", "", "𠜎", "", "😀", " ok", "!"], tokens=[1] * 8)
+
+
+@pytest.fixture
+def api(
+    moto: None,
+    make_key: KeyFactory,
+    sagemaker_server: SageMakerServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Api]:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
+    key = make_key("pro")
+    with serve(create_app()) as url:
+        yield Api(url, key.secret, sagemaker_server)
+
+
+def usage_totals(api: Api) -> dict[str, Any]:
+    response = httpx.get(
+        f"{api.url}/v1/usage", headers={"Authorization": f"Bearer {api.key}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    totals: dict[str, Any] = response.json()["totals"]
+    return totals
+
+
+def leave_after(api: Api, pieces: int) -> list[dict[str, Any]]:
+    """Read the role chunk and `pieces` content chunks, then close the connection."""
+    with api.stream() as response:
+        assert response.status_code == 200
+        lines = data_lines(response.iter_lines())
+        return [json.loads(next(lines)) for _ in range(1 + pieces)]
+
+
+def settled(json_logs: JsonLogs) -> dict[str, Any]:
+    """The one usage record, once the stream's settle (after the ledger write) logged it."""
+    (record,) = json_logs.wait_for("usage")
+    return record
+
+
+def test_multibyte_text_cut_mid_stream_is_billed_the_models_count(
+    api: Api, json_logs: JsonLogs
+) -> None:
+    # Given a model held after its fourth token, which completes "𠜎" (two pieces sent, 4 tokens)
+    api.model.backend.set_script("spark-1", replace(EMOJI, gate_after=4))
+    received = leave_after(api, 2)
+    # When the client leaves there
+    assert content(received) == "😀𠜎"
+    assert settled(json_logs)["complete"] is False
+    # Then the account pays the four tokens the model generated, not one per piece (2)
+    totals = usage_totals(api)
+    assert (totals["requests"], totals["prompt_tokens"], totals["completion_tokens"]) == (
+        1,
+        PROMPT_TOKENS,
+        4,
+    )
+
+
+def test_merged_chunks_cut_mid_stream_are_billed_every_token_in_them(
+    api: Api, json_logs: JsonLogs
+) -> None:
+    # Given a model under load that sends several tokens per chunk
+    api.model.backend.set_script(
+        "spark-1",
+        Script(
+            chunks=["Hello there, how", " are you", " doing today?"], tokens=[4, 2, 3], gate_after=2
+        ),
+    )
+    received = leave_after(api, 2)
+    assert content(received) == "Hello there, how are you"
+    settled(json_logs)
+    totals = usage_totals(api)
+    assert (totals["prompt_tokens"], totals["completion_tokens"]) == (PROMPT_TOKENS, 6)
+
+
+def test_a_model_error_after_some_tokens_bills_the_tokens_it_generated(
+    api: Api, json_logs: JsonLogs
+) -> None:
+    # Given a model that fails after five chunks (six tokens: "", "😀", "", "𠜎", "", then fails)
+    api.model.backend.set_script(
+        "spark-1",
+        Script(chunks=EMOJI.chunks, tokens=[1, 1, 1, 1, 2, 1, 1, 1], fail_after=5),
+    )
+    with api.stream() as response:
+        events = list(data_lines(response.iter_lines()))
+    assert json.loads(events[-1])["error"]["code"] == "model_error"
+    assert content(chunks_of(events[:-1])) == "😀𠜎"
+    settled(json_logs)
+    totals = usage_totals(api)
+    assert (totals["prompt_tokens"], totals["completion_tokens"]) == (PROMPT_TOKENS, 6)
+
+
+def test_without_the_models_count_an_early_end_is_billed_one_token_per_byte_sent(
+    api: Api, json_logs: JsonLogs
+) -> None:
+    # Given a container that sends no usage at all, cut after "😀𠜎" (8 UTF-8 bytes, 4 tokens)
+    api.model.backend.set_script(
+        "spark-1",
+        replace(EMOJI, include_usage=False, gate_after=4),
+    )
+    received = leave_after(api, 2)
+    assert content(received) == "😀𠜎"
+    record = settled(json_logs)
+    # Then the bill is the documented upper bound: never below the tokens generated (4) or the
+    # pieces (2), and the prompt is the estimate (no count came from the model).
+    totals = usage_totals(api)
+    assert totals["completion_tokens"] == len("😀𠜎".encode()) == 8
+    assert totals["prompt_tokens"] == record["prompt_tokens"] > 0
+
+
+def test_a_complete_stream_is_billed_the_models_final_count(api: Api, json_logs: JsonLogs) -> None:
+    # The running count does not change what a complete answer costs, and the ledger still
+    # equals the usage the API returned.
+    api.model.backend.set_script("spark-1", EMOJI)
+    with api.stream() as response:
+        chunks = chunks_of(list(data_lines(response.iter_lines())))
+    returned = chunks[-1]["usage"]
+    assert returned == {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": 8,
+        "total_tokens": PROMPT_TOKENS + 8,
+    }
+    assert all("usage" not in c for c in chunks[:-1])  # the running counts stay between us
+    settled(json_logs)  # the settle runs once [DONE] is out
+    totals = usage_totals(api)
+    assert (totals["prompt_tokens"], totals["completion_tokens"]) == (PROMPT_TOKENS, 8)
