@@ -18,3 +18,4 @@ class Account:
     usage_key_id: str = ""
     usage_key: str = ""
     spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit
+    limits_epoch: int = 0  # the account's limits epoch these limits were published at

@@ -94,34 +94,38 @@ class AccountAdmin:
             raise AdminError(str(exc)) from exc
         if account.usage_key_id:
             self._edge.move_key(account.usage_key_id, account.plan, plan)
-        updated = replace(account, plan=plan, limits=resolved)
-        self._accounts.update(
-            account_id,
-            plan=plan,
-            rpm=resolved.requests_per_minute,
-            tpm=resolved.tokens_per_minute,
+        return self._change_limits(replace(account, plan=plan, limits=resolved))
+
+    def _change_limits(self, account: Account) -> Account:
+        """Give the account new limits (plan, per-minute budgets, spend limit), binding on every
+        key's next request: first published where the limiter enforces them, whatever the keys'
+        copies say (sparkai.limits.published); then copied into the account and into each key the
+        by_account index lists, so the copies are current again (a key the index misses is
+        corrected by the limiter). Then the keys epoch, for keys a process remembers."""
+        epoch = self._epochs.publish_limits(
+            account.account_id, account.plan, account.limits, account.spend_limit_usd
         )
-        for record in self._keys.list_for_account(account_id):
-            self._keys.update(
-                record.key_hash,
-                plan=plan,
-                rpm=resolved.requests_per_minute,
-                tpm=resolved.tokens_per_minute,
-            )
-        self._epochs.bump(account_id)
-        return updated
+        copy: dict[str, str | int | Decimal | None] = {
+            "plan": account.plan,
+            "rpm": account.limits.requests_per_minute,
+            "tpm": account.limits.tokens_per_minute,
+            "spend_limit_usd": account.spend_limit_usd,
+            "limits_epoch": epoch,
+        }
+        self._accounts.update(account.account_id, **copy)
+        for record in self._keys.list_for_account(account.account_id):
+            self._keys.update(record.key_hash, **copy)
+        self._epochs.bump(account.account_id)
+        return replace(account, limits_epoch=epoch)
 
     def set_budget(self, account_id: str, monthly_usd: Decimal | None) -> Account:
         """Set (or, with None, remove) the account's monthly spend limit, on the account and on
         every key's copy of it (as plan changes do), so the next reservation uses it."""
         if monthly_usd is not None and (not monthly_usd.is_finite() or monthly_usd < 0):
             raise AdminError(f"a monthly budget must be a non-negative amount, not {monthly_usd}")
-        account = replace(self.get_account(account_id), spend_limit_usd=monthly_usd)
-        self._accounts.update(account_id, spend_limit_usd=monthly_usd)
-        for record in self._keys.list_for_account(account_id):
-            self._keys.update(record.key_hash, spend_limit_usd=monthly_usd)
-        self._epochs.bump(account_id)
-        return account
+        return self._change_limits(
+            replace(self.get_account(account_id), spend_limit_usd=monthly_usd)
+        )
 
     def usage_report(self, account_id: str, month: str) -> dict[str, Any]:
         """The account's usage for one UTC month (YYYY-MM), in the GET /v1/usage shape."""
@@ -165,6 +169,7 @@ class AccountAdmin:
             expires_at=now + expires_in if expires_in else None,
             usage_key=account.usage_key or None,
             spend_limit_usd=account.spend_limit_usd,
+            limits_epoch=account.limits_epoch,
         )
         self._keys.put(record)
         return CreatedKey(secret, record)

@@ -87,6 +87,7 @@ def principal_from_authorizer(event: dict[str, Any] | None) -> Principal:
             key_hash=str(context.get("key_hash", "")),
             spend_limit_usd=spend_limit_from_context(context.get("spend_limit_usd")),
             key_prefix=str(context.get("key_prefix", "")),
+            limits_epoch=int(context.get("limits_epoch") or 0),
         )
     except (KeyError, TypeError, ValueError):
         logger.error("auth.missing_authorizer_context")

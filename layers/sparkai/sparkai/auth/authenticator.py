@@ -133,5 +133,6 @@ class Authenticator:
             usage_key=record.usage_key,
             spend_limit_usd=record.spend_limit_usd,
             key_prefix=record.prefix,
+            limits_epoch=record.limits_epoch,
         )
         return principal, record.expires_at

@@ -77,6 +77,9 @@ def authorize(
             else format(principal.spend_limit_usd, "f"),
             # The stage access log writes $context.authorizer.key_prefix: which key, never the key.
             "key_prefix": principal.key_prefix,
+            # Which copy of the account's limits these are: the limiter corrects a cached answer
+            # the account's limits have moved past (sparkai.limits.published).
+            "limits_epoch": principal.limits_epoch,
         },
         usage_identifier_key=principal.usage_key,
     )

@@ -39,7 +39,13 @@ from sparkai.errors import (
     StreamDeadlineExceededError,
 )
 from sparkai.keys.records import Principal
-from sparkai.limits import RateLimiter, RateLimitStatus, Reservation, StaleKeyGuess
+from sparkai.limits import (
+    LimitsChanged,
+    RateLimiter,
+    RateLimitStatus,
+    Reservation,
+    StaleKeyGuess,
+)
 from sparkai.plans import plan_name
 from sparkai.usage.ledger import Charge
 from sparkai.usage.pricing import cost_usd
@@ -49,6 +55,8 @@ from sparkai.usage.pricing import cost_usd
 CHARGED_FAILURES = (ModelTimeoutError, ModelEndpointError)
 
 Schedule = Callable[[float, Callable[[], None]], Callable[[], None]]
+# A limits change corrects a principal once; more only if changes land while it retries.
+_LIMITS_ATTEMPTS = 3
 
 
 def new_completion_id() -> str:
@@ -108,7 +116,16 @@ class ChatService:
         """Check the request fits the plan and reserve its requests and tokens (429 if not).
         With `key_epoch` (a remembered key) only while the account's keys are unchanged since;
         StaleKeyGuess if they changed, or if the remembered plan refuses the request (the key's
-        own check then decides)."""
+        own check then decides). A principal whose copy of the account's limits is behind is
+        checked and reserved again with the current ones (sparkai.limits.published)."""
+        for _ in range(_LIMITS_ATTEMPTS):
+            try:
+                return self._reserve(principal, request, key_epoch)
+            except LimitsChanged as changed:
+                principal = changed.principal
+        return self._reserve(principal, request, key_epoch)
+
+    def _reserve(self, principal: Principal, request: ChatRequest, key_epoch: int | None) -> Ticket:
         try:
             prepared = self._prepare(principal, request)
         except InvalidRequestError:

@@ -18,9 +18,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sparkai.dynamo import TableStore, to_item
+from botocore.exceptions import ClientError
+
+from sparkai.dynamo import TableStore, Value, conditional_check_failed, to_item
+from sparkai.limits.published import EPOCH, PLAN, RPM, SPEND, TPM
+from sparkai.plans import Limits
 
 if TYPE_CHECKING:
     from sparkai.aws import DynamoDBFactory
@@ -43,12 +48,57 @@ class KeyEpochs(TableStore):
 
     def bump(self, account_id: str) -> None:
         """Move the account's keys epoch: every key remembered at the old one is checked again."""
-        self._client.update_item(
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account_id}),
+                UpdateExpression="ADD #ke :one SET #e = :exp",
+                # An item holding published limits never expires (sparkai.limits.published).
+                ConditionExpression="attribute_not_exists(#le)",
+                ExpressionAttributeNames={"#ke": "keys_epoch", "#e": "expires_at", "#le": EPOCH},
+                ExpressionAttributeValues=to_item(
+                    {":one": 1, ":exp": math.ceil(self._clock()) + _EPOCH_TTL_S}
+                ),
+            )
+        except ClientError as exc:
+            if not conditional_check_failed(exc):
+                raise
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account_id}),
+                UpdateExpression="ADD #ke :one",
+                ExpressionAttributeNames={"#ke": "keys_epoch"},
+                ExpressionAttributeValues=to_item({":one": 1}),
+            )
+
+    def publish_limits(
+        self, account_id: str, plan: str, limits: Limits, spend_limit_usd: Decimal | None
+    ) -> int:
+        """Make these the account's limits for every key at once (sparkai.limits.published); the
+        new limits epoch, for the account's and the keys' copies."""
+        names = {
+            "#le": EPOCH,
+            "#lp": PLAN,
+            "#lr": RPM,
+            "#lt": TPM,
+            "#ls": SPEND,
+            "#e": "expires_at",
+        }
+        values: dict[str, Value] = {":one": 1, ":plan": plan, ":tpm": limits.tokens_per_minute}
+        values[":rpm"] = limits.requests_per_minute
+        sets = "#lp = :plan, #lr = :rpm, #lt = :tpm"
+        removes = "#e"
+        if spend_limit_usd is None:
+            removes += ", #ls"
+        else:
+            sets += ", #ls = :spend"
+            values[":spend"] = spend_limit_usd
+        response = self._client.update_item(
             TableName=self._table,
             Key=to_item({"account_id": account_id}),
-            UpdateExpression="ADD #ke :one SET #e = :exp",
-            ExpressionAttributeNames={"#ke": "keys_epoch", "#e": "expires_at"},
-            ExpressionAttributeValues=to_item(
-                {":one": 1, ":exp": math.ceil(self._clock()) + _EPOCH_TTL_S}
-            ),
+            UpdateExpression=f"ADD #le :one SET {sets} REMOVE {removes}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+            ReturnValues="UPDATED_NEW",
         )
+        return int(response["Attributes"][EPOCH]["N"])

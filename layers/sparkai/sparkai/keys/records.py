@@ -29,6 +29,9 @@ class ApiKeyRecord:
     # The account's monthly spend limit (USD), copied here like the plan limits so the limiter
     # gets it without another read; None = no limit. Written by `account set-budget`.
     spend_limit_usd: Decimal | None = None
+    # The account's limits epoch this copy was made at (sparkai.limits.published): a copy the
+    # account's limits have moved past is corrected by the limiter, whatever missed it.
+    limits_epoch: int = 0
 
     def state(self, now: float) -> str:
         """'active', 'revoked' or 'expired' at time `now`."""
@@ -51,3 +54,4 @@ class Principal:
     usage_key: str | None = None  # API Gateway usage-plan key value, returned by the authorizer
     key_prefix: str = ""  # display prefix (sk-spark-Ab3x): what access logs may show, never the key
     spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit
+    limits_epoch: int = 0  # the account's limits epoch the limits above were copied at

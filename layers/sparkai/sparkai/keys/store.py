@@ -43,6 +43,7 @@ def record_from_item(item: Mapping[str, Mapping[str, Any]]) -> ApiKeyRecord:
         last_used_at=get_int(item, "last_used_at"),
         usage_key=get_str(item, "usage_key"),
         spend_limit_usd=get_decimal(item, "spend_limit_usd"),
+        limits_epoch=get_int(item, "limits_epoch") or 0,
     )
 
 
@@ -64,6 +65,7 @@ def item_from_record(record: ApiKeyRecord) -> Item:
             "last_used_at": record.last_used_at,
             "usage_key": record.usage_key or None,
             "spend_limit_usd": record.spend_limit_usd,
+            "limits_epoch": record.limits_epoch or None,
         }
     )
 

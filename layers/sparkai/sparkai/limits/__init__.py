@@ -2,10 +2,18 @@
 
 from sparkai.limits.port import (
     BudgetStatus,
+    LimitsChanged,
     RateLimiter,
     RateLimitStatus,
     Reservation,
     StaleKeyGuess,
 )
 
-__all__ = ["BudgetStatus", "RateLimitStatus", "RateLimiter", "Reservation", "StaleKeyGuess"]
+__all__ = [
+    "BudgetStatus",
+    "LimitsChanged",
+    "RateLimitStatus",
+    "RateLimiter",
+    "Reservation",
+    "StaleKeyGuess",
+]

@@ -23,6 +23,7 @@ from sparkai.dynamo import Item, to_attr, to_item
 from sparkai.keys.records import Principal
 from sparkai.limits.gcra import WINDOW_MS, State, increment, unelapsed
 from sparkai.limits.port import Reservation
+from sparkai.limits.published import EPOCH
 
 _TTL_MARGIN_S = 120
 _MONTH_TTL_MARGIN_S = 7 * 24 * 3600  # the spend counter outlives its month by a week
@@ -86,6 +87,14 @@ def reserve_request(
     else:  # no counter yet, or last month's: this month starts with this request
         conditions.append("(attribute_not_exists(#sm) OR #sm < :m)")
         sets += ["#sm = :m", "#s = :cost"]
+    # Only with the account's current limits (sparkai.limits.published); an item holding published
+    # limits never expires, so a current copy of them leaves its expiry alone.
+    names["#le"] = EPOCH
+    values[":le"] = to_attr(principal.limits_epoch)
+    conditions.append("(attribute_not_exists(#le) OR #le = :le)")
+    if principal.limits_epoch:
+        sets.remove("#e = :exp")
+        del names["#e"], values[":exp"]
     if key_epoch is not None:
         names["#ke"] = "keys_epoch"
         values[":ke"] = to_attr(key_epoch)

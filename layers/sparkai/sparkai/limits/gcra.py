@@ -22,6 +22,7 @@ from sparkai.dynamo import get_decimal, get_int, get_str
 from sparkai.errors import RateLimitExceededError, SpendLimitExceededError
 from sparkai.keys.records import Principal
 from sparkai.limits.port import BudgetStatus, RateLimitStatus
+from sparkai.limits.published import PublishedLimits, published_of
 from sparkai.plans import Limits, plan_name
 from sparkai.usage.pricing import usd
 
@@ -38,6 +39,7 @@ class State:
     spend_month: str | None = None
     spend_usd: Decimal = Decimal(0)
     keys_epoch: int = 0  # moved by every change to the account's keys (sparkai.keys.epochs)
+    published: PublishedLimits | None = None  # the account's limits (sparkai.limits.published)
 
 
 def state_of(item: Mapping[str, Mapping[str, Any]] | None) -> State:
@@ -47,6 +49,7 @@ def state_of(item: Mapping[str, Mapping[str, Any]] | None) -> State:
         get_str(item, "spend_month"),
         get_decimal(item, "spend_usd") or Decimal(0),
         get_int(item, "keys_epoch") or 0,
+        published_of(item),
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,7 +35,8 @@ from sparkai.limits.gcra import (
     state_of,
     status,
 )
-from sparkai.limits.port import Reservation, StaleKeyGuess
+from sparkai.limits.port import LimitsChanged, Reservation, StaleKeyGuess
+from sparkai.limits.published import with_current_limits
 from sparkai.observability import count_failure, logger
 from sparkai.usage.ledger import aggregate_update, marker_put
 from sparkai.usage.pricing import usd
@@ -78,13 +80,16 @@ class DynamoDBRateLimiter:
     ) -> Reservation:
         """Reserve, or refuse (429) from what the item holds. With `key_epoch` (a key this process
         remembers), only while the account's keys epoch is that value: StaleKeyGuess otherwise,
-        and every refusal is then one the store confirmed at that epoch."""
+        and every refusal is then one the store confirmed at that epoch. LimitsChanged when the
+        principal's copy of the account's limits is behind the published ones."""
         limits = principal.limits
         now = self._now_ms()
         month, day, month_end = month_of(now)
         req_inc = increment(1, limits.requests_per_minute)
         tok_inc = increment(tokens, limits.tokens_per_minute)
         hint = self._hints.get(principal.account_id, State())
+        if (fresh := with_current_limits(principal, hint.published)) is not None:
+            raise LimitsChanged(fresh)  # an earlier answer showed the change: no call needed
         for _ in range(self._max_attempts):
             # A counter already in a later month (another instance's clock is ahead) is that month.
             spend_month = max(month, hint.spend_month or month)
@@ -119,6 +124,8 @@ class DynamoDBRateLimiter:
                 if key_epoch is not None and current.keys_epoch != key_epoch:
                     raise StaleKeyGuess(principal.account_id) from None
                 self._remember(principal.account_id, current)
+                if (fresh := with_current_limits(principal, current.published)) is not None:
+                    raise LimitsChanged(fresh) from None
                 refuse_if_over_budget(
                     principal, spend_usd, current, max(month, current.spend_month or month)
                 )
@@ -250,11 +257,11 @@ class DynamoDBRateLimiter:
         req = hint.req_tat + update.req_tat_delta if hint.req_tat is not None else None
         self._remember(
             reservation.account_id,
-            State(
-                req if req is not None and req > now else None,
-                tok if tok is not None and tok > now else None,
-                hint.spend_month,
-                hint.spend_usd
+            replace(  # the epochs and published limits it saw stay known
+                hint,
+                req_tat=req if req is not None and req > now else None,
+                tok_tat=tok if tok is not None and tok > now else None,
+                spend_usd=hint.spend_usd
                 + (update.spend_delta if hint.spend_month == reservation.spend_month else 0),
             ),
         )

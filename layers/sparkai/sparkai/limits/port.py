@@ -44,6 +44,16 @@ class Reservation:
     key_epoch: int = 0
 
 
+class LimitsChanged(Exception):
+    """The account's limits moved past the principal's copy (sparkai.limits.published): nothing
+    was reserved; `principal` carries the account's current limits, to check the request against
+    and reserve with."""
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__(principal.account_id)
+        self.principal = principal
+
+
 class StaleKeyGuess(Exception):
     """A reservation made on a remembered key was refused because the account's keys changed
     since (its keys epoch moved), or before the store could say: nothing was reserved, and the
