@@ -131,6 +131,8 @@ def test_unknown_fields_are_ignored_and_text_parts_accepted(
         ({**HELLO, "model": "spark-turbo", "max_tokens": 4097}, "max_tokens"),
         ({**HELLO, "top_p": 1.5}, "top_p"),
         ({**HELLO, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({**HELLO, "stop": "x" * 129}, "stop"),  # each stop sequence: at most 128 characters
+        ({**HELLO, "stop": ["\n", "x" * 100_000]}, "stop[1]"),
         ({**HELLO, "stream": "yes"}, "stream"),
         ({**HELLO, "n": 2}, "n"),
         ({"messages": HELLO["messages"]}, "model"),

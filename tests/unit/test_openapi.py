@@ -115,6 +115,7 @@ JSON_SCHEMA_FORMAT = {
         {"model": "spark-1", "messages": HELLO, "max_tokens": 4096, "temperature": 2},
         {"model": "spark-1", "messages": HELLO, "max_tokens": None, "top_p": 1, "stop": "x"},
         {"model": "spark-1", "messages": HELLO, "stop": ["a", "b", "c", "d"], "user": "u"},
+        {"model": "spark-1", "messages": HELLO, "stop": ["a", "😀" * 128]},  # at the cap
         {"model": "spark-1", "messages": HELLO, "temperature": 1, "stream": True, "n": 1},
         {"model": "spark-1", "messages": HELLO, "stream_options": {"include_usage": True}},
         {
@@ -153,6 +154,8 @@ JSON_SCHEMA_FORMAT = {
         {"model": "spark-1", "messages": HELLO, "temperature": None},
         {"model": "spark-1", "messages": HELLO, "top_p": 0},
         {"model": "spark-1", "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]},
+        {"model": "spark-1", "messages": HELLO, "stop": "x" * 129},
+        {"model": "spark-1", "messages": HELLO, "stop": ["a", "x" * 129]},
         {"model": "spark-1", "messages": HELLO, "stream": "true"},
         {"model": "spark-1", "messages": HELLO, "stream": None},
         {"model": "spark-1", "messages": HELLO, "n": 2},

@@ -33,6 +33,12 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 NAME_MAX_CHARS = 64
+# Each stop sequence, in characters. Containers hold back as much of the answer as the longest
+# stop sequence while they check for it (vLLM's detokenizer, llama-cpp's streaming), and match it
+# after every token: an unbounded one turns a stream into one late lump and costs model time.
+# Real stop sequences ("\n\n", "</answer>", "User:") are a few characters.
+STOP_MAX_CHARS = 128
+StopSequence = Annotated[str, Field(max_length=STOP_MAX_CHARS)]
 
 
 class TextPart(BaseModel):
@@ -162,8 +168,8 @@ class ChatRequest(BaseModel):
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
     top_p: Annotated[float | None, Field(gt=0, le=1)] = None
     stop: Annotated[
-        str | Annotated[list[str], Field(max_length=4)] | None,
-        Field(description="Up to 4 stop sequences."),
+        StopSequence | Annotated[list[StopSequence], Field(max_length=4)] | None,
+        Field(description=f"Up to 4 stop sequences, each at most {STOP_MAX_CHARS} characters."),
     ] = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
@@ -288,6 +294,8 @@ def _param(loc: tuple[int | str, ...]) -> str | None:
             "text",
             "json_object",
             "json_schema",
+            "constrained-str",
+            "list[constrained-str]",
         }:
             continue  # union branch names, not fields
         else:
@@ -297,7 +305,7 @@ def _param(loc: tuple[int | str, ...]) -> str | None:
 
 # Parameters whose type is a union: pydantic reports only the first branch, so say it plainly.
 _UNION_HINTS = {
-    "stop": "a string or a list of up to 4 strings",
+    "stop": f"a string or a list of up to 4 strings, each at most {STOP_MAX_CHARS} characters",
     ".content": "a string or a list of text parts",
     "tool_choice": "'none', 'auto', 'required' or {\"type\": \"function\", \"function\": "
     '{"name": ...}}',
@@ -309,7 +317,17 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     try:
         request = ChatRequest.model_validate_json(body)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
+        errors = exc.errors(include_url=False)
+        # A union reports every branch: a stop sequence that is too long is that, wherever it is.
+        for error in errors:
+            if error["type"] == "string_too_long" and error["loc"][0] == "stop":
+                param = _param(tuple(error["loc"]))
+                raise InvalidRequestError(
+                    f"Invalid value for '{param}': a stop sequence may be at most "
+                    f"{STOP_MAX_CHARS} characters.",
+                    param=param,
+                ) from None
+        error = errors[0]
         kind, param = error["type"], _param(tuple(error["loc"]))
         if kind == "json_invalid":
             raise InvalidRequestError(
