@@ -23,10 +23,11 @@ from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import Limits
 from sparkai.wiring import reset as reset_process_caches
-from sparkai_local import moto_numbers
+from sparkai_local import moto_numbers, moto_request_tokens
 from sparkai_local.template import create_tables
 
 moto_numbers.install()  # DynamoDB's exact decimal arithmetic in in-process moto too
+moto_request_tokens.install()  # and its ClientRequestToken rules (a reused token with new items)
 
 # Fixtures of the local SageMaker-runtime server and the API server live beside their helpers.
 # inflight: which test each worker runs, for .ci/run's time guard; no_native_model: llama.cpp
@@ -74,6 +75,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def moto() -> Iterator[None]:
     """moto for every AWS service, with the template's DynamoDB tables created."""
     with mock_aws():
+        moto_request_tokens.reset()
         create_tables(boto3.client("dynamodb", region_name=REGION), TABLES)
         yield
 

@@ -32,7 +32,7 @@ from sparkai.accounts.store import AccountStore
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.store import KeyStore
 from sparkai.plans import ENTERPRISE_EDGE_REQUESTS_PER_MINUTE, PLANS, edge_throttle
-from sparkai_local import moto_numbers, moto_transactions
+from sparkai_local import moto_numbers, moto_request_tokens, moto_transactions
 from sparkai_local.endpoint import LOCAL_TABLES, LOCAL_USAGE_PLAN_PREFIX, client
 from sparkai_local.function_roles import FunctionCredentials, provision_function_roles
 from sparkai_local.iam_enforcer import IamEnforcer, install_operator
@@ -41,6 +41,7 @@ from sparkai_local.template import create_tables
 
 moto_numbers.install()
 moto_transactions.install()  # settles stay fast as the usage ledger grows
+moto_request_tokens.install()  # a reused ClientRequestToken with other items fails, as in AWS
 
 _DYNAMODB_TARGET = "DynamoDB_20120810."  # X-Amz-Target of every DynamoDB API call
 

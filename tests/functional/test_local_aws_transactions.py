@@ -85,3 +85,30 @@ def test_a_transaction_that_passes_applies_every_part(dynamodb: Any) -> None:
     )
     assert _get(dynamodb, LIMITS, account) == {**account, "n": {"N": "2"}}
     assert _get(dynamodb, USAGE, ledger) == {**ledger, "requests": {"N": "1"}}
+
+
+def test_a_request_token_reused_with_other_items_is_refused_as_in_dynamodb(dynamodb: Any) -> None:
+    """DynamoDB keeps a ClientRequestToken for 10 minutes: the same items again are answered
+    without running twice; other items are IdempotentParameterMismatchException (moto ignores
+    tokens; sparkai_local.moto_request_tokens makes the local world refuse what AWS refuses)."""
+    account = {"account_id": {"S": "acct_tx_token"}}
+
+    def add(n: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "Update": {
+                    "TableName": LIMITS,
+                    "Key": account,
+                    "UpdateExpression": "ADD n :n",
+                    "ExpressionAttributeValues": {":n": {"N": str(n)}},
+                }
+            }
+        ]
+
+    dynamodb.transact_write_items(TransactItems=add(1), ClientRequestToken="settle-token-1")
+    dynamodb.transact_write_items(TransactItems=add(1), ClientRequestToken="settle-token-1")
+    assert _get(dynamodb, LIMITS, account) == {**account, "n": {"N": "1"}}  # applied once
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=add(2), ClientRequestToken="settle-token-1")
+    assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert _get(dynamodb, LIMITS, account) == {**account, "n": {"N": "1"}}

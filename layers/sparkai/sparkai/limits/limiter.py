@@ -13,6 +13,8 @@ completion id under attribute_not_exists, so a replayed settle is cancelled as a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -226,11 +228,12 @@ class DynamoDBRateLimiter:
                 marker_put(self._usage_table, charge, int(now / 1000)),
             ]
             try:
-                # The completion id as the request token: botocore's own retries of a lost
-                # response are answered as the same transaction (and the marker guards beyond).
-                client.transact_write_items(
-                    TransactItems=items, ClientRequestToken=charge.completion_id[:36]
-                )
+                # botocore's own retries of a lost response send the same items with the same
+                # token, and are answered as the same transaction (the marker guards beyond).
+                # The token is derived from the items: the attempt without the spend correction
+                # is another transaction, and DynamoDB refuses a token reused with other items
+                # (IdempotentParameterMismatch), which would leave the charge only logged.
+                client.transact_write_items(TransactItems=items, ClientRequestToken=_token(items))
                 return
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -276,6 +279,12 @@ class DynamoDBRateLimiter:
         return LimiterUnavailableError(
             "Rate limits cannot be checked right now, so the request was not run; please retry."
         )
+
+
+def _token(items: list[TransactWriteItemTypeDef]) -> str:
+    """A ClientRequestToken (at most 36 characters) that names exactly these items."""
+    text = json.dumps(items, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:36]
 
 
 def _first_then[T](first: T, fallback: Callable[[], T]) -> Iterator[T]:
