@@ -76,7 +76,7 @@ class _Prepared:
     prompt_estimate: int
     max_tokens: int
     conversation: tuple[Message, ...]  # what the model is sent, with any schema instruction
-    prompt_bound: int
+    prompt_bound: int  # the most the prompt can be billed (its upper bound, within the window)
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,7 @@ class ChatService:
             principal,
             prepared.prompt_estimate + prepared.max_tokens,
             spend_usd=cost_usd(
-                prepared.model.price_per_1k_tokens,
-                prepared.prompt_bound + prepared.max_tokens,
+                prepared.model.price_per_1k_tokens, prepared.prompt_bound + prepared.max_tokens
             ),
             key_epoch=key_epoch,
         )
@@ -277,7 +276,13 @@ class ChatService:
                 param=request.token_limit_param if request.token_limit is not None else "messages",
                 code="tokens_exceed_rate_limit",
             )
-        return _Prepared(model, messages, prompt, max_tokens, conversation, bound)
+        # The model takes at most its context window, prompt and completion together, and refuses
+        # a longer prompt (released, not charged): no answer is billed, nor reserved against the
+        # spend limit, for more. A 1 MiB body of one-byte messages bounds at ~400,000 tokens.
+        window = model.context_length - max_tokens
+        return _Prepared(
+            model, messages, min(prompt, window), max_tokens, conversation, min(bound, window)
+        )
 
     @staticmethod
     def _generation(
