@@ -1,39 +1,26 @@
-"""Idempotency-Key on the chat routes: claim the key while the budget is reserved, replay stored
-answers, and record the answer (or give the claim back) when the request ends.
-
-Why overlapped: the claim is one conditional DynamoDB write, so it runs at the same time as the
-reservation (and, on the bearer path, the key check): the wait before the model stays one round
-trip. A replay gives its speculative reservation back, so it is never charged; it is served even
-when the account is out of budget, because it costs nothing.
+"""Idempotency-Key on the chat routes: the key, stored answers replayed, and the answer recorded
+(or the claim given back) when the request ends. The claim itself is made by sparkai.api.admission,
+at the same time as the reservation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import anyio
-from anyio import to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sparkai.api.identity import get_principal
 from sparkai.api.sse import EventSourceResponse
 from sparkai.api.streaming import DONE, event_json
-from sparkai.auth.authenticator import Authenticator
 from sparkai.chat.schemas import ChatRequest, Usage, chunk
-from sparkai.chat.service import ChatService, ChatStream, Ticket
+from sparkai.chat.service import ChatStream
 from sparkai.errors import (
-    AuthUnavailableError,
-    IdempotencyKeyInUseError,
-    IdempotencyKeyReusedError,
-    InvalidApiKeyError,
     InvalidRequestError,
 )
-from sparkai.idempotency.port import Claim, IdempotencyStore, fingerprint
-from sparkai.keys.records import Principal
+from sparkai.idempotency.port import Claim, IdempotencyStore
 
 HEADER = "idempotency-key"
 REPLAYED = "idempotent-replayed"
@@ -85,91 +72,6 @@ class Once:
 
 
 NO_KEY = Once()
-
-
-@dataclass(frozen=True)
-class Admitted:
-    """Either a reserved ticket to run (with its Once), or a ready response (a replay)."""
-
-    ticket: Ticket | None = None
-    once: Once = NO_KEY
-    replay: Response | None = None
-
-
-async def admit_once(
-    request: Request,
-    chat_request: ChatRequest,
-    *,
-    route: str,
-    openai: bool,
-    principal: Principal | None,
-    authenticator: Authenticator,
-    service: ChatService,
-    admission: Callable[[], Awaitable[Ticket]],
-    store_factory: Callable[[], IdempotencyStore],
-) -> Admitted:
-    """Admit the request; with an Idempotency-Key, claim it in the same round trip of waiting."""
-    key = idempotency_key(request)
-    if key is None:
-        return Admitted(await admission())
-    remembered = authenticator.recent(request.headers.get("authorization"))
-    caller = principal or (remembered.principal if remembered else None)
-    if caller is None:  # nothing known without I/O: identify first (admission re-uses it)
-        caller = await get_principal(request, authenticator)
-    account_id = caller.account_id
-    store = store_factory()
-    digest = fingerprint(route, chat_request.model_dump(mode="json"))
-
-    outcomes: dict[str, tuple[Any, BaseException | None]] = {}
-
-    async def attempt(name: str, call: Callable[[], Awaitable[Any]]) -> None:
-        try:
-            outcomes[name] = (await call(), None)
-        except Exception as exc:
-            outcomes[name] = (None, exc)
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(attempt, "admit", admission)
-        group.start_soon(
-            attempt, "claim", lambda: to_thread.run_sync(store.claim, account_id, key, digest)
-        )
-    ticket, admit_error = outcomes["admit"]
-    result, claim_error = outcomes["claim"]
-
-    async def release() -> None:
-        if ticket is not None:
-            await run_in_threadpool(service.release, ticket)
-
-    claimed = result is not None and result.status == "claimed"
-    wrong_account = ticket is not None and ticket.principal.account_id != account_id
-    if isinstance(admit_error, InvalidApiKeyError | AuthUnavailableError) or wrong_account:
-        # The caller is not who the claim assumed: nothing is replayed or kept for them.
-        if claimed:
-            await run_in_threadpool(store.abandon, result.claim)
-        await release()
-        if admit_error is not None:
-            raise admit_error
-        raise InvalidApiKeyError("This API key is no longer valid.")
-    if claim_error is not None:
-        await release()
-        raise claim_error
-    if not claimed:
-        await release()
-        if result.status == "replay":
-            return Admitted(replay=replay_response(result.answer, chat_request, openai=openai))
-        if result.status == "mismatch":
-            raise IdempotencyKeyReusedError(
-                "This Idempotency-Key was already used with a different request in the last "
-                "24 hours. Use a new key for a new request."
-            )
-        raise IdempotencyKeyInUseError(
-            "A request with this Idempotency-Key is still running. Retry after it has finished "
-            "to get its answer."
-        )
-    if admit_error is not None:  # refused (429, 503, 400): the key stays free for a retry
-        await run_in_threadpool(store.abandon, result.claim)
-        raise admit_error
-    return Admitted(ticket, Once(store, result.claim))
 
 
 def replay_response(answer: dict[str, Any], chat_request: ChatRequest, *, openai: bool) -> Response:

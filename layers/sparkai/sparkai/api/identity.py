@@ -13,6 +13,7 @@ Three ways in (SPARKAI_AUTH_MODE), one per function, so no request picks its own
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from sparkai.api.providers import get_authenticator
-from sparkai.auth.authenticator import Authenticator
+from sparkai.auth.authenticator import Authenticator, Remembered
 from sparkai.config import get_chat_settings
 from sparkai.errors import InvalidApiKeyError
 from sparkai.keys.records import Principal
@@ -106,3 +107,43 @@ async def get_principal(
     if mode == "adapter":
         return principal_from_request_context(adapter_request_context(request.headers))
     return await run_in_threadpool(authenticator.authenticate, request.headers.get("authorization"))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, known before a byte of the body is read (so an unknown key cannot make us
+    read or parse a megabyte): a principal checked now (API Gateway's authorizer context, or the
+    bearer key read from the store), or, on the bearer path, a key this process remembers
+    (Authenticator.recent), which is not read again: its reservation is conditional on the
+    account's keys epoch it was remembered at (sparkai.keys.epochs), so that one write vouches for
+    it, and such a key never reaches the model unverified (sparkai.api.admission)."""
+
+    authorization: str | None
+    principal: Principal | None = None
+    remembered: Remembered | None = None
+
+    @property
+    def known(self) -> Principal:
+        """The principal as known now: checked, or as remembered."""
+        if self.principal is not None:
+            return self.principal
+        assert self.remembered is not None, "a Caller is made with one of the two"
+        return self.remembered.principal
+
+
+async def authenticate(request: Request, authenticator: Authenticator) -> Caller:
+    """The caller of a chat request (401 / 503 if there is none), before its body is read."""
+    authorization = request.headers.get("authorization")
+    if get_chat_settings().auth_mode == "bearer":
+        remembered = authenticator.recent(authorization)
+        if remembered is not None:
+            return Caller(authorization, remembered=remembered)
+    return Caller(authorization, principal=await get_principal(request, authenticator))
+
+
+async def verified(caller: Caller, authenticator: Authenticator) -> Principal:
+    """The caller's principal, the remembered key read from the store now (401 if it no longer
+    works): for when the reservation that would vouch for it is not made."""
+    if caller.principal is not None:
+        return caller.principal
+    return await run_in_threadpool(authenticator.authenticate, caller.authorization)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,22 +17,17 @@ from sparkai.api.dependencies import (
     ChatServiceDep,
     get_idempotency_store,
 )
-from sparkai.api.headers import rate_limit_headers
-from sparkai.api.idempotency import admit_once
-from sparkai.api.identity import get_principal
-from sparkai.api.metrics import observe_stream, request_metrics
-from sparkai.api.sse import EventSourceResponse
-from sparkai.api.streaming import DONE, sse_data
+from sparkai.api.identity import Caller, authenticate, verified
+from sparkai.api.metrics import request_metrics
+from sparkai.api.streaming import stream_answer
 from sparkai.auth.authenticator import Authenticator
 from sparkai.catalog import MODELS, OWNER, SparkModel
-from sparkai.chat.schemas import parse_chat_request
+from sparkai.chat.schemas import ChatRequest, parse_chat_request
 from sparkai.chat.service import ChatService
 from sparkai.config import get_chat_settings
 from sparkai.errors import ModelNotFoundError, RequestTooLargeError, SparkAIError
-from sparkai.keys.records import Principal
 
 router = APIRouter()
-KEEPALIVE_SECONDS = 15
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -49,44 +43,33 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def caller_before_body(request: Request, authenticator: Authenticator) -> Principal | None:
-    """The caller, known before a byte of the body is read, so an unknown key cannot make us read
-    (or parse) a megabyte. Behind API Gateway it comes free with the request. On the bearer path
-    the key is checked against the store first, except for a key this process remembers
-    (Authenticator.recent): then None, and admit() reserves under the account's keys epoch, which
-    vouches for the key in the same write (one DynamoDB call); such a key never reaches the model
-    unverified."""
-    if get_chat_settings().auth_mode == "bearer" and authenticator.recent(
-        request.headers.get("authorization")
-    ):
-        return None
-    return await get_principal(request, authenticator)
+async def parse(request: Request, caller: Caller, authenticator: Authenticator) -> ChatRequest:
+    """The body as a chat request (400 / 413 naming the problem). A key this process only
+    remembers is checked first, so a bad key is reported before a bad body."""
+    try:
+        return parse_chat_request(await read_body(request, get_chat_settings().max_body_bytes))
+    except SparkAIError:
+        await verified(caller, authenticator)
+        raise
 
 
 async def _chat(
     request: Request, service: ChatService, authenticator: Authenticator, *, openai: bool
 ) -> Response:
+    """One chat request, top to bottom: authenticate -> parse -> claim + reserve (one round trip)
+    -> generate -> settle (once, as the answer ends: sparkai.api.buffered, sparkai.api.streaming)."""
     deadline = stream_deadline(request)  # from the arrival: a stream ends before the function
-    principal = await caller_before_body(request, authenticator)
-    try:
-        chat_request = parse_chat_request(
-            await read_body(request, get_chat_settings().max_body_bytes)
-        )
-    except SparkAIError:
-        if principal is None:  # a bad key is reported before a bad body
-            await get_principal(request, authenticator)
-        raise
+    caller = await authenticate(request, authenticator)
+    chat_request = await parse(request, caller, authenticator)
     metrics = request_metrics(request)
-    metrics.model, metrics.plan = chat_request.model, principal.plan if principal else None
-    admitted = await admit_once(
+    metrics.model, metrics.plan = chat_request.model, caller.known.plan
+    admitted = await admit(
         request,
+        caller,
         chat_request,
-        route=request.url.path,
         openai=openai,
-        principal=principal,
         authenticator=authenticator,
         service=service,
-        admission=lambda: admit(request, authenticator, service, chat_request, principal=principal),
         store_factory=get_idempotency_store,
     )
     if admitted.replay is not None:  # the stored answer of an earlier request with this key
@@ -99,20 +82,8 @@ async def _chat(
         include_usage = not openai or bool(
             chat_request.stream_options and chat_request.stream_options.include_usage
         )
-        stream = await once.guard(
-            run_in_threadpool(
-                service.open_stream_reserved,
-                ticket,
-                include_usage=include_usage,
-                deadline=deadline,
-            )
-        )
-        return EventSourceResponse(
-            observe_stream(request, sse_data(once.recording(stream)), stream.usage),
-            headers={"cache-control": "no-cache", **rate_limit_headers(stream.rate)},
-            sep="\n",
-            ping=KEEPALIVE_SECONDS,
-            final=DONE,
+        return await stream_answer(
+            request, service, ticket, once, include_usage=include_usage, deadline=deadline
         )
     completed, response = await answer(service, ticket, once)
     usage = completed.completion.usage

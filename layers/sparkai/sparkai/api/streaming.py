@@ -1,20 +1,55 @@
-"""Server-sent events for a ChatStream: each chunk leaves as soon as the model produces it."""
+"""Server-sent events for a ChatStream: each chunk leaves as soon as the model produces it; the
+stream settles (and meters) when it closes, however it ends."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio import to_thread
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from sparkai.api.errors import INTERNAL, INTERNAL_MESSAGE, body_for, error_body
-from sparkai.chat.service import ChatStream
+from sparkai.api.headers import rate_limit_headers
+from sparkai.api.metrics import observe_stream
+from sparkai.api.sse import EventSourceResponse
+from sparkai.chat.service import ChatService, ChatStream, Ticket
 from sparkai.errors import SparkAIError
 from sparkai.observability import logger
 
+if TYPE_CHECKING:
+    from sparkai.api.idempotency import Once
+
 DONE = "[DONE]"
+KEEPALIVE_SECONDS = 15
+
+
+async def stream_answer(
+    request: Request,
+    service: ChatService,
+    ticket: Ticket,
+    once: Once,
+    *,
+    include_usage: bool,
+    deadline: float | None,
+) -> EventSourceResponse:
+    """Open the model stream (failures up to its first piece are ordinary HTTP errors) and answer
+    with its events; its settle runs when it closes (sparkai.chat.service.ChatStream)."""
+    stream = await once.guard(
+        run_in_threadpool(
+            service.open_stream_reserved, ticket, include_usage=include_usage, deadline=deadline
+        )
+    )
+    return EventSourceResponse(
+        observe_stream(request, sse_data(once.recording(stream)), stream.usage),
+        headers={"cache-control": "no-cache", **rate_limit_headers(stream.rate)},
+        sep="\n",
+        ping=KEEPALIVE_SECONDS,
+        final=DONE,
+    )
 
 
 def event_json(value: dict[str, Any]) -> str:
