@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from sparkai.api.app import create_app
@@ -30,7 +30,7 @@ EMOJI = Script(chunks=["", "😀", "", "𠜎", "", "😀", " ok", "!"], tokens=[
 
 @pytest.fixture
 def api(
-    moto: None,
+    dynamodb: Any,
     make_key: KeyFactory,
     sagemaker_server: SageMakerServer,
     monkeypatch: pytest.MonkeyPatch,
@@ -38,15 +38,15 @@ def api(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
     key = make_key("pro")
     with serve(create_app()) as url:
-        yield Api(url, key.secret, sagemaker_server)
+        yield Api(url, key.secret, key.record.account_id, sagemaker_server, dynamodb)
 
 
 def usage_totals(api: Api) -> dict[str, Any]:
-    response = httpx.get(
-        f"{api.url}/v1/usage", headers={"Authorization": f"Bearer {api.key}"}, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    totals: dict[str, Any] = response.json()["totals"]
+    """GET /v1/usage's totals, once checked against the month's spend counter: the worst-case
+    reservation came back down to exactly the cost charged."""
+    usage, spend = api.charged()
+    totals: dict[str, Any] = usage["totals"]
+    assert Decimal(totals["cost_usd"]) == spend
     return totals
 
 

@@ -40,7 +40,7 @@ def one_byte_messages() -> dict[str, Any]:
 
 @pytest.fixture
 def api(
-    moto: None,
+    dynamodb: Any,
     make_key: KeyFactory,
     sagemaker_server: SageMakerServer,
     monkeypatch: pytest.MonkeyPatch,
@@ -50,7 +50,7 @@ def api(
     key = make_key("enterprise", limits=Limits(100, 1_000_000))
     make_key.admin.set_budget(key.record.account_id, Decimal("0.01"))
     with serve(create_app()) as url:
-        yield Api(url, key.secret, sagemaker_server)
+        yield Api(url, key.secret, key.record.account_id, sagemaker_server, dynamodb)
 
 
 def test_the_bound_of_a_megabyte_of_one_byte_messages_holds_and_the_spend_reserved_fits_the_window(
