@@ -150,3 +150,30 @@ def test_a_complete_stream_is_billed_the_models_final_count(api: Api, json_logs:
     settled(json_logs)  # the settle runs once [DONE] is out
     totals = usage_totals(api)
     assert (totals["prompt_tokens"], totals["completion_tokens"]) == (PROMPT_TOKENS, 8)
+
+
+def test_tool_call_arguments_cut_without_the_models_count_are_billed_by_their_bytes(
+    api: Api, json_logs: JsonLogs
+) -> None:
+    # Given a container with no usage streaming one call: its head (name), then 8-character
+    # pieces of the arguments; held after the head and two pieces
+    arguments = '{"city": "Zürich", "unit": "celsius"}'
+    api.model.backend.set_script(
+        "spark-1",
+        Script(
+            chunks=[],
+            tool_calls=[{"name": "get_weather", "arguments": arguments}],
+            include_usage=False,
+            gate_after=3,
+        ),
+    )
+    received = leave_after(api, 3)
+    sent = "".join(
+        c["choices"][0]["delta"]["tool_calls"][0]["function"].get("name", "")
+        + c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+        for c in received[1:]
+    )
+    assert sent == "get_weather" + arguments[:16]  # '{"city": "Zürich': 16 characters, 17 bytes
+    settled(json_logs)
+    # Then the name and argument bytes sent are billed, never just one token per piece (3)
+    assert usage_totals(api)["completion_tokens"] == len(sent.encode()) == 28

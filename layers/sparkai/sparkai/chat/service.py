@@ -445,6 +445,8 @@ class ChatStream:
                         if self._closed:
                             break
                         self._pieces += 1
+                        # The model wrote the names and arguments: billed like text if uncounted.
+                        self._sent.extend((c.name or "") + c.arguments for c in delta.tool_calls)
                     yield self._chunk(delta={"tool_calls": self._tool_call_pieces(delta)})
                 if delta.finish_reason:
                     finish_reason = delta.finish_reason
