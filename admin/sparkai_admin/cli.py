@@ -31,6 +31,7 @@ from sparkai.errors import ConfigurationError
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.keys.store import KeyStore
+from sparkai.limits.trial import TrialCounter
 from sparkai.plans import PLANS, Limits
 from sparkai.usage.pricing import usd
 from sparkai.usage.reporter import UsageReporter
@@ -99,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="")
     create.add_argument("--rpm", type=int, help="requests/min (enterprise)")
     create.add_argument("--tpm", type=int, help="tokens/min (enterprise)")
+    create.add_argument(
+        "--trial-usd",
+        type=parse_budget,
+        default=None,
+        help="make it a trial with this one-off credit (USD); default: a paid account",
+    )
     show = account.add_parser("show", help="show an account")
     show.add_argument("account_id")
     set_plan = account.add_parser("set-plan", help="change an account's plan")
@@ -115,6 +122,18 @@ def _parser() -> argparse.ArgumentParser:
         type=parse_budget,
         required=True,
         help="e.g. 250 or 99.50; 'none' removes it",
+    )
+
+    set_trial = account.add_parser(
+        "set-trial",
+        help="raise (or grant) a trial's one-off credit, or with 'none' end the trial (paid)",
+    )
+    set_trial.add_argument("account_id")
+    set_trial.add_argument(
+        "--credit-usd",
+        type=parse_budget,
+        required=True,
+        help="the trial's total credit, e.g. 20 (what it spent still counts); 'none' = paid",
     )
 
     usage = groups.add_parser("usage", help="an account's metered usage for one month")
@@ -203,6 +222,7 @@ def build_admin(args: argparse.Namespace) -> AccountAdmin:
         keys=KeyStore(settings.keys_table, lambda: dynamodb),
         epochs=KeyEpochs(settings.rate_limits_table, lambda: dynamodb),
         edge=edge,
+        trials=TrialCounter(settings.rate_limits_table, lambda: dynamodb),
         usage=UsageReporter(env["SPARKAI_USAGE_TABLE"], settings.accounts_table, lambda: dynamodb)
         if env.get("SPARKAI_USAGE_TABLE")
         else None,
@@ -272,20 +292,30 @@ def run(args: argparse.Namespace, admin: AccountAdmin) -> None:
         return
     if args.group == "account":
         if args.action == "create":
-            account = admin.create_account(args.plan, name=args.name, limits=limits)
+            account = admin.create_account(
+                args.plan, name=args.name, limits=limits, trial_credit_usd=args.trial_usd
+            )
         elif args.action == "set-plan":
             account = admin.change_plan(args.account_id, args.plan, limits=limits)
         elif args.action == "set-budget":
             account = admin.set_budget(args.account_id, args.monthly_usd)
+        elif args.action == "set-trial":
+            account = admin.set_trial_credit(args.account_id, args.credit_usd)
         else:
             account = admin.get_account(args.account_id)
         data = {k: v for k, v in asdict(account).items() if k != "usage_key"}
+        trial = ""
+        if account.trial_credit_usd is not None:
+            data["trial_used_usd"] = used = admin.trial_used(account.account_id)
+            trial = f" (${usd(used)} used)"
         _print(
             args,
             data,
             f"{account.account_id}  plan={account.plan}  {account.limits.requests_per_minute:,} requests/min, "
             f"{account.limits.tokens_per_minute:,} tokens/min  "
-            f"monthly spend limit={_budget(account.spend_limit_usd)}  name={account.name!r}",
+            f"monthly spend limit={_budget(account.spend_limit_usd)}  "
+            f"trial={'none (paid)' if account.trial_credit_usd is None else _budget(account.trial_credit_usd) + ' credit' + trial}  "
+            f"name={account.name!r}",
         )
     elif args.action in {"create", "rotate"}:
         if args.action == "create":

@@ -44,6 +44,16 @@ export async function renderUsage() {
   const meter = $('spend-meter');
   meter.max = account.spend_limit_usd === null ? 1 : Math.max(Number(account.spend_limit_usd), 1e-9);
   meter.value = account.spend_limit_usd === null ? 0 : Number(account.month_to_date_usd);
+  // A trial account: its one-off credit and what is left of it (null once the account is paid).
+  const trial = account.trial;
+  show($('trial-card'), trial !== null);
+  if (trial !== null) {
+    $('trial-remaining').textContent = formatUsd(trial.remaining_usd);
+    $('trial-credit').textContent = formatUsd(trial.credit_usd);
+    const trialMeter = $('trial-meter');
+    trialMeter.max = Math.max(Number(trial.credit_usd), 1e-9);
+    trialMeter.value = Number(trial.used_usd);
+  }
   $('plan-name').textContent = account.plan_name;
   $('plan-rpm').textContent = formatInt(account.limits.requests_per_minute);
   $('plan-tpm').textContent = formatInt(account.limits.tokens_per_minute);

@@ -55,19 +55,34 @@ def create_user_pool(aws_url: str) -> LocalUserPool:
             "ALLOW_REFRESH_TOKEN_AUTH",
         ],
         PreventUserExistenceErrors="ENABLED",
+        # As the template's client: the ID token carries email and email_verified (moto puts
+        # only the client's readable attributes in it), which the dashboard's key check reads.
+        ReadAttributes=["email", "email_verified"],
+        WriteAttributes=["email"],
     )["UserPoolClient"]
     return LocalUserPool(aws_url, pool["Id"], app_client["ClientId"])
 
 
 def confirm(pool: LocalUserPool, username: str) -> None:
-    """What the e-mailed code does in AWS; locally sign-up needs no mail."""
-    client("cognito-idp", pool.aws_url).admin_confirm_sign_up(
-        UserPoolId=pool.pool_id, Username=username
+    """What the e-mailed code does in AWS (ConfirmSignUp with the code confirms the user and, the
+    pool auto-verifying e-mail, sets email_verified); locally sign-up needs no mail. The admin
+    confirmation alone leaves email_verified unset, in Cognito as in moto, and the dashboard
+    issues keys only to verified addresses: so it is set here, as the code would."""
+    cognito = client("cognito-idp", pool.aws_url)
+    cognito.admin_confirm_sign_up(UserPoolId=pool.pool_id, Username=username)
+    cognito.admin_update_user_attributes(
+        UserPoolId=pool.pool_id,
+        Username=username,
+        UserAttributes=[{"Name": "email_verified", "Value": "true"}],
     )
 
 
-def sign_up_and_sign_in(pool: LocalUserPool, email: str, password: str) -> dict[str, Any]:
-    """A confirmed user and their tokens (AuthenticationResult), as the dashboard would get them."""
+def sign_up_and_sign_in(
+    pool: LocalUserPool, email: str, password: str, *, verify_email: bool = True
+) -> dict[str, Any]:
+    """A confirmed user and their tokens (AuthenticationResult), as the dashboard would get them.
+    `verify_email=False`: confirmed but with the address not verified (an admin-confirmed user,
+    or one whose e-mail changed and awaits its code)."""
     cognito = client("cognito-idp", pool.aws_url)
     cognito.sign_up(
         ClientId=pool.client_id,
@@ -75,7 +90,10 @@ def sign_up_and_sign_in(pool: LocalUserPool, email: str, password: str) -> dict[
         Password=password,
         UserAttributes=[{"Name": "email", "Value": email}],
     )
-    confirm(pool, email)
+    if verify_email:
+        confirm(pool, email)
+    else:
+        cognito.admin_confirm_sign_up(UserPoolId=pool.pool_id, Username=email)
     return sign_in(pool, email, password)
 
 

@@ -3,8 +3,9 @@ dashboard's static files at /dashboard/ with its config injected at serve time a
 headers CloudFront adds in AWS (template.yaml's DashboardHeadersPolicy).
 
 Sign-up is the one local difference: the served config points the browser's Cognito `SignUp`
-call at /dashboard/local-sign-up, which forwards it unchanged to moto's Cognito and then confirms
-the user (AWS e-mails a code instead). Every other Cognito call goes straight to the local AWS
+call at /dashboard/local-sign-up, which first refuses a disposable-mail address as the pool's pre
+sign-up trigger does in AWS (same policy, same error), then forwards the call unchanged to moto's
+Cognito (which runs no triggers) and confirms the user (AWS e-mails a code instead). Every other Cognito call goes straight to the local AWS
 endpoint, in Cognito's own JSON protocol, so the same browser code runs against AWS.
 """
 
@@ -26,6 +27,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sparkai.api.app import app as api_app
+from sparkai.config import SignUpSettings, load_settings
+from sparkai.signup import EmailDomainPolicy, SignUpRefused, domains
 from sparkai_local import function_credentials
 from sparkai_local.cognito import TARGET_PREFIX, LocalUserPool, confirm
 from sparkai_local.endpoint import LOCAL_USAGE_PLAN_PREFIX, REGION
@@ -106,10 +109,22 @@ def _forward_sign_up(aws_url: str, body: bytes, target: str) -> tuple[int, bytes
         return exc.code, exc.read()
 
 
+def sign_up_policy() -> EmailDomainPolicy:
+    """The pre sign-up trigger's policy (functions/presignup): the same list and settings."""
+    from disposable_email_domains import blocklist
+
+    settings = load_settings(SignUpSettings)
+    return EmailDomainPolicy(
+        blocked=frozenset(blocklist) | domains(settings.blocked_email_domains),
+        allowed=domains(settings.allowed_email_domains),
+    )
+
+
 def create_dashboard_app(config: dict[str, Any]) -> ASGIApp:
     pool = LocalUserPool(
         config["cognitoEndpoint"].rstrip("/"), config["userPoolId"], config["userPoolClientId"]
     )
+    policy = sign_up_policy()
 
     async def served_config(request: Request) -> Response:
         return JSONResponse(config)
@@ -121,6 +136,27 @@ def create_dashboard_app(config: dict[str, Any]) -> ASGIApp:
                 {"__type": "InvalidParameterException", "message": "only SignUp is served here"},
                 status_code=400,
             )
+        try:
+            email = next(
+                (
+                    str(a.get("Value", ""))
+                    for a in json.loads(await request.body()).get("UserAttributes") or []
+                    if isinstance(a, dict) and a.get("Name") == "email"
+                ),
+                "",
+            )
+            policy.check(email)
+        except SignUpRefused as exc:  # what Cognito answers when the trigger raises
+            return JSONResponse(
+                {
+                    "__type": "UserLambdaValidationException",
+                    "message": f"PreSignUp failed with error {exc}.",
+                },
+                status_code=400,
+                media_type="application/x-amz-json-1.1",
+            )
+        except (ValueError, AttributeError):
+            pass  # a malformed body: moto's Cognito answers it as AWS would
         status, body = await run_in_threadpool(
             _forward_sign_up, pool.aws_url, await request.body(), target
         )

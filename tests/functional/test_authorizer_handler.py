@@ -34,6 +34,7 @@ def test_valid_key_gets_an_allow_all_policy_with_context(moto: None, make_key: K
         "key_prefix": "sk-spark-exam",  # for the access log: never more of the key
         "spend_limit_usd": "100",  # a new Starter account's default monthly limit
         "limits_epoch": 0,  # the account's limits were never changed
+        "trial_credit_usd": "",  # not a trial (operators' accounts are paid unless told)
     }
     assert EXAMPLE_KEY not in str(result)
 

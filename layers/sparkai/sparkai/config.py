@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import MISSING, dataclass, fields
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from sparkai.errors import ConfigurationError
@@ -86,6 +87,27 @@ class DashboardSettings:
     # Where the pool's signing keys are published; empty = Cognito's own URL for the pool. The
     # local stack points it at its moto server. The issuer is always Cognito's URL for the pool.
     cognito_jwks_url: str = ""
+    # What a self-service account starts with: a one-off trial credit in USD, spent once (no
+    # month refills it). "none": no trial, the Starter plan's monthly spend limit from the start.
+    trial_credit_usd: str = "5"
+    # Keys an account may have active at once (revoked and expired keys do not count).
+    max_active_keys: int = 20
+    # Requests per minute one signed-in user may send to the dashboard's routes.
+    dashboard_requests_per_minute: int = 60
+
+    @property
+    def trial_credit(self) -> Decimal | None:
+        """The trial credit as an amount (None: no trial); checked by get_dashboard_settings."""
+        text = self.trial_credit_usd.strip().lower()
+        return None if text == "none" else Decimal(text)
+
+
+@dataclass(frozen=True)
+class SignUpSettings:
+    """The pre sign-up trigger's e-mail domain lists, beyond the disposable-mail list it ships."""
+
+    blocked_email_domains: str = ""  # comma-separated; refused (with their subdomains)
+    allowed_email_domains: str = ""  # comma-separated; accepted even if a list names them
 
 
 @dataclass(frozen=True)
@@ -184,6 +206,18 @@ def get_dashboard_settings() -> DashboardSettings:
     ):
         raise ConfigurationError(
             "SPARKAI_USER_POOL_ID and SPARKAI_USER_POOL_CLIENT_ID must be set for the dashboard"
+        )
+    try:
+        credit = settings.trial_credit
+    except InvalidOperation:
+        credit = Decimal(-1)
+    if credit is not None and not (credit.is_finite() and credit >= 0):
+        raise ConfigurationError(
+            f"SPARKAI_TRIAL_CREDIT_USD={settings.trial_credit_usd!r} is not an amount in USD or 'none'"
+        )
+    if settings.max_active_keys < 1 or settings.dashboard_requests_per_minute < 1:
+        raise ConfigurationError(
+            "SPARKAI_MAX_ACTIVE_KEYS and SPARKAI_DASHBOARD_REQUESTS_PER_MINUTE must be at least 1"
         )
     return settings
 

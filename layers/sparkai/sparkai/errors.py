@@ -96,6 +96,31 @@ class SpendLimitExceededError(SparkAIError):
         self.month_to_date_usd = month_to_date_usd
 
 
+class TrialCreditExhaustedError(SparkAIError):
+    """A trial account's one-off credit would be exceeded by this request (no month refills it)."""
+
+    def __init__(self, message: str, *, credit_usd: Decimal, used_usd: Decimal) -> None:
+        super().__init__(message)
+        self.credit_usd = credit_usd
+        self.used_usd = used_usd
+
+
+class DashboardRateLimitExceededError(SparkAIError):
+    """One dashboard user sent more requests per minute than the dashboard serves a user."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EmailNotVerifiedError(SparkAIError):
+    """A dashboard user asked for an API key before verifying their e-mail address."""
+
+
+class ActiveKeyLimitError(SparkAIError):
+    """The account already has as many active keys as an account may have."""
+
+
 class StreamDeadlineExceededError(SparkAIError):
     """A stream reached the function's own deadline; it ends here, settled with what was sent."""
 

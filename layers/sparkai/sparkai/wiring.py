@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sparkai.endpoints.port import ModelEndpoint
     from sparkai.idempotency.dynamodb import DynamoDBIdempotencyStore
     from sparkai.limits.limiter import DynamoDBRateLimiter
+    from sparkai.limits.requests import RequestRateLimiter
     from sparkai.usage.reporter import UsageReporter
 
 
@@ -107,6 +108,7 @@ def get_account_admin() -> AccountAdmin:
     from sparkai.accounts.service import AccountAdmin
     from sparkai.accounts.store import AccountStore
     from sparkai.keys.epochs import KeyEpochs
+    from sparkai.limits.trial import TrialCounter
 
     settings = config.get_account_settings()
     edge = (
@@ -119,6 +121,7 @@ def get_account_admin() -> AccountAdmin:
         keys=KeyStore(settings.keys_table, aws.dynamodb),
         epochs=KeyEpochs(settings.rate_limits_table, aws.dynamodb),
         edge=edge,
+        trials=TrialCounter(settings.rate_limits_table, aws.dynamodb),
     )
 
 
@@ -129,11 +132,22 @@ def get_dashboard_service() -> DashboardService:
     from sparkai.dashboard.service import DashboardService
 
     settings = config.get_account_settings()
+    dashboard = config.get_dashboard_settings()
     return DashboardService(
         get_account_admin(),
         KeyStore(settings.keys_table, aws.dynamodb),
         accounts=AccountStore(settings.accounts_table, aws.dynamodb),
+        trial_credit_usd=dashboard.trial_credit,
+        max_active_keys=dashboard.max_active_keys,
     )
+
+
+@lru_cache
+def get_dashboard_limiter() -> RequestRateLimiter:
+    """The dashboard's per-user requests/min budget, in the rate-limits table."""
+    from sparkai.limits.requests import RequestRateLimiter
+
+    return RequestRateLimiter(config.get_account_settings().rate_limits_table, aws.dynamodb)
 
 
 @lru_cache
@@ -158,6 +172,7 @@ _PROVIDERS = (
     get_usage_reporter,
     get_account_admin,
     get_dashboard_service,
+    get_dashboard_limiter,
     get_token_verifier,
 )
 

@@ -19,3 +19,6 @@ class Account:
     usage_key: str = ""
     spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit
     limits_epoch: int = 0  # the account's limits epoch these limits were published at
+    # A trial account's one-off credit (USD): a cap on what it spends while a trial, which no
+    # month refills (sparkai.limits.trial). None = a paid account.
+    trial_credit_usd: Decimal | None = None

@@ -18,6 +18,7 @@ from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
 from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
 from sparkai.keys.store import KeyStore
+from sparkai.limits.trial import TrialCounter
 from sparkai.plans import DEFAULT_MONTHLY_SPEND_LIMIT_USD, Limits, resolve_limits
 from sparkai.usage.reporter import UsageReporter, month_range
 
@@ -48,6 +49,7 @@ class AccountAdmin:
         edge: Edge | None = None,
         clock: Callable[[], float] = time.time,
         usage: UsageReporter | None = None,
+        trials: TrialCounter | None = None,
     ) -> None:
         self._accounts = accounts
         self._keys = keys
@@ -57,17 +59,28 @@ class AccountAdmin:
         self._edge = edge or NoEdge()
         self._clock = clock
         self._usage = usage
+        self._trials = trials  # what trials have spent (the limiter's counter), for display
 
     def _now(self) -> int:
         return int(self._clock())
 
     # -- accounts -----------------------------------------------------------------------------------
 
-    def create_account(self, plan: str, *, name: str = "", limits: Limits | None = None) -> Account:
+    def create_account(
+        self,
+        plan: str,
+        *,
+        name: str = "",
+        limits: Limits | None = None,
+        trial_credit_usd: Decimal | None = None,
+    ) -> Account:
+        """A new account; with `trial_credit_usd`, a trial that may spend that much in all (on
+        top of the plan's monthly limit, which applies once the trial ends)."""
         try:
             resolved = resolve_limits(plan, limits)
         except ValueError as exc:
             raise AdminError(str(exc)) from exc
+        _check_amount("a trial credit", trial_credit_usd)
         account = Account(
             "acct_" + uuid.uuid4().hex[:16],
             name,
@@ -75,6 +88,7 @@ class AccountAdmin:
             resolved,
             self._now(),
             spend_limit_usd=DEFAULT_MONTHLY_SPEND_LIMIT_USD.get(plan),
+            trial_credit_usd=trial_credit_usd,
         )
         self._accounts.create(account)
         return account
@@ -127,6 +141,25 @@ class AccountAdmin:
             replace(self.get_account(account_id), spend_limit_usd=monthly_usd)
         )
 
+    def set_trial_credit(self, account_id: str, credit_usd: Decimal | None) -> Account:
+        """Set a trial account's one-off credit (raise it, or grant one), or with None end the
+        trial: the account is then paid, within its monthly spend limit. On the account and every
+        key's copy, as set_budget does. What the trial has spent stays counted (it is lifetime)."""
+        _check_amount("a trial credit", credit_usd)
+        account = replace(self.get_account(account_id), trial_credit_usd=credit_usd)
+        self._accounts.update(account_id, trial_credit_usd=credit_usd)
+        for record in self._keys.list_for_account(account_id):
+            self._keys.update(record.key_hash, trial_credit_usd=credit_usd)
+        self._epochs.bump(account_id)
+        return account
+
+    def trial_used(self, account_id: str) -> Decimal:
+        """How much of the account's trial credit is gone: settled answers, and requests still
+        running at their worst case (exactly what the next request is checked against)."""
+        if self._trials is None:
+            raise AdminError("no rate-limits table configured: pass --stack NAME or --local")
+        return self._trials.spent(account_id)
+
     def usage_report(self, account_id: str, month: str) -> dict[str, Any]:
         """The account's usage for one UTC month (YYYY-MM), in the GET /v1/usage shape."""
         if self._usage is None:
@@ -170,6 +203,7 @@ class AccountAdmin:
             usage_key=account.usage_key or None,
             spend_limit_usd=account.spend_limit_usd,
             limits_epoch=account.limits_epoch,
+            trial_credit_usd=account.trial_credit_usd,
         )
         self._keys.put(record)
         return CreatedKey(secret, record)
@@ -282,3 +316,8 @@ class AccountAdmin:
                 self._keys.update(old.key_hash, expires_at=deadline)
         self._epochs.bump(old.account_id)
         return created
+
+
+def _check_amount(what: str, amount: Decimal | None) -> None:
+    if amount is not None and (not amount.is_finite() or amount < 0):
+        raise AdminError(f"{what} must be a non-negative amount in USD, not {amount}")

@@ -41,6 +41,7 @@ def item_from_account(account: Account) -> Item:
             "usage_key": account.usage_key,
             "spend_limit_usd": account.spend_limit_usd,
             "limits_epoch": account.limits_epoch or None,
+            "trial_credit_usd": account.trial_credit_usd,
         }
     )
 
@@ -56,6 +57,7 @@ def account_from_item(item: Mapping[str, Mapping[str, Any]]) -> Account:
         usage_key=get_str(item, "usage_key") or "",
         spend_limit_usd=get_decimal(item, "spend_limit_usd"),
         limits_epoch=get_int(item, "limits_epoch") or 0,
+        trial_credit_usd=get_decimal(item, "trial_credit_usd"),
     )
 
 

@@ -23,19 +23,32 @@ from sparkai.dashboard.tokens import DashboardUser, user_from_authorizer
 from sparkai.errors import InvalidRequestError, RequestTooLargeError, RouteNotFoundError
 from sparkai.keys.records import ApiKeyRecord
 from sparkai.plans import plan_name
-from sparkai.wiring import get_dashboard_service, get_token_verifier
+from sparkai.usage.pricing import usd
+from sparkai.wiring import get_dashboard_limiter, get_dashboard_service, get_token_verifier
+
+# The dashboard's per-user budget lives in the rate-limits table beside the accounts' items,
+# under a key no account id can take (those start with "acct_").
+DASHBOARD_SUBJECT_PREFIX = "dashboard#"
 
 
 async def get_dashboard_user(request: Request) -> DashboardUser:
-    """The signed-in dashboard user (a Cognito ID token; never an API key)."""
+    """The signed-in dashboard user (a Cognito ID token; never an API key), admitted by their
+    per-minute request budget (429 when it is spent)."""
     settings = get_dashboard_settings()
     if settings.dashboard_auth == "off":  # this function holds no key-lifecycle permissions
         raise RouteNotFoundError(f"Unknown route: {request.method} {request.url.path}.")
     if settings.dashboard_auth == "authorizer":
-        return user_from_authorizer(request.scope.get("aws.event"), settings.user_pool_client_id)
-    return await run_in_threadpool(
-        get_token_verifier().verify, request.headers.get("authorization")
+        user = user_from_authorizer(request.scope.get("aws.event"), settings.user_pool_client_id)
+    else:
+        user = await run_in_threadpool(
+            get_token_verifier().verify, request.headers.get("authorization")
+        )
+    await run_in_threadpool(
+        get_dashboard_limiter().admit,
+        DASHBOARD_SUBJECT_PREFIX + user.sub,
+        settings.dashboard_requests_per_minute,
     )
+    return user
 
 
 # Here, not in sparkai.api.dependencies: only this router needs them (see app.create_app).
@@ -115,6 +128,7 @@ async def account(user: UserDep, service: ServiceDep, reporter: ReporterDep) -> 
     acct: Account = await run_in_threadpool(service.account_for, user)
     first, today = reporter.default_range(None, None)  # this UTC month so far
     month = await run_in_threadpool(reporter.report, acct.account_id, first, today)
+    trial = await run_in_threadpool(service.trial, acct)
     return _answer(
         {
             "object": "account",
@@ -128,6 +142,15 @@ async def account(user: UserDep, service: ServiceDep, reporter: ReporterDep) -> 
             },
             "spend_limit_usd": month["spend_limit_usd"],
             "month_to_date_usd": month["month_to_date_usd"],
+            # A trial account's one-off credit (null once paid): what it got and what is left.
+            "trial": None
+            if trial is None
+            else {
+                "credit_usd": usd(trial.credit_usd),
+                "used_usd": usd(trial.used_usd),
+                "remaining_usd": usd(trial.remaining_usd),
+            },
+            "email_verified": user.email_verified,
             "created_at": acct.created_at,
         }
     )
@@ -150,7 +173,7 @@ async def create_key(request: Request, user: UserDep, service: ServiceDep) -> JS
     acct = await run_in_threadpool(service.account_for, user)
     created = await run_in_threadpool(
         lambda: service.create_key(
-            acct.account_id, name=name, expires_in=days * 86400 if days else None
+            user, acct.account_id, name=name, expires_in=days * 86400 if days else None
         )
     )
     return _answer(
@@ -175,7 +198,7 @@ async def rotate_key(
     grace = (DEFAULT_GRACE_HOURS if hours is None else hours) * 3600
     acct = await run_in_threadpool(service.account_for, user)
     rotated = await run_in_threadpool(
-        lambda: service.rotate_key(acct.account_id, key_id, grace_seconds=grace)
+        lambda: service.rotate_key(user, acct.account_id, key_id, grace_seconds=grace)
     )
     now = service.now()
     return _answer(

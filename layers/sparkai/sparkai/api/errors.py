@@ -8,8 +8,11 @@ from starlette.responses import JSONResponse
 
 from sparkai.api.headers import rate_limit_headers
 from sparkai.errors import (
+    ActiveKeyLimitError,
     AuthUnavailableError,
     DashboardKeyNotFoundError,
+    DashboardRateLimitExceededError,
+    EmailNotVerifiedError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     IdempotencyUnavailableError,
@@ -28,6 +31,7 @@ from sparkai.errors import (
     SparkAIError,
     SpendLimitExceededError,
     StreamDeadlineExceededError,
+    TrialCreditExhaustedError,
 )
 
 # status, error type, error code (None: the error's own code, if it has one)
@@ -35,16 +39,23 @@ _HTTP: dict[type[SparkAIError], tuple[int, str, str | None]] = {
     InvalidRequestError: (400, "invalid_request_error", None),
     InvalidApiKeyError: (401, "invalid_request_error", "invalid_api_key"),
     InvalidSessionError: (401, "invalid_request_error", "invalid_session"),
+    EmailNotVerifiedError: (403, "invalid_request_error", "email_not_verified"),
     DashboardKeyNotFoundError: (404, "invalid_request_error", "key_not_found"),
     RouteNotFoundError: (404, "invalid_request_error", "not_found"),
     ModelNotFoundError: (404, "invalid_request_error", "model_not_found"),
     MethodNotAllowedError: (405, "invalid_request_error", "method_not_allowed"),
     RequestTooLargeError: (413, "invalid_request_error", "request_too_large"),
     IdempotencyKeyInUseError: (409, "invalid_request_error", "idempotency_key_in_use"),
+    # The account's state refuses it (not the request): revoking a key makes room.
+    ActiveKeyLimitError: (409, "invalid_request_error", "active_key_limit_reached"),
     IdempotencyKeyReusedError: (422, "invalid_request_error", "idempotency_key_reused"),
     RateLimitExceededError: (429, "rate_limit_error", "rate_limit_exceeded"),
+    # The dashboard's own per-user budget: requests only, as OpenAI words a request limit.
+    DashboardRateLimitExceededError: (429, "requests", "rate_limit_exceeded"),
     # No retry-after: retrying cannot help until the month or the limit changes (OpenAI's code).
     SpendLimitExceededError: (429, "insufficient_quota", "insufficient_quota"),
+    # The trial's one-off credit is used up: no month refills it, so no retry-after either.
+    TrialCreditExhaustedError: (429, "insufficient_quota", "insufficient_quota"),
     ModelEndpointError: (502, "server_error", "model_error"),
     AuthUnavailableError: (503, "server_error", "auth_unavailable"),
     LimiterUnavailableError: (503, "server_error", "rate_limiter_unavailable"),

@@ -23,8 +23,8 @@ ERROR_STATUSES = {
     "413": "The body is larger than 1 MiB (`request_too_large`).",
     "422": "This Idempotency-Key was used with a different body (`idempotency_key_reused`).",
     "429": "A per-minute budget is spent (`rate_limit_exceeded`, `type` names it, with "
-    "`retry-after`), or the monthly spend limit is reached (`insufficient_quota`, no "
-    "`retry-after`: do not retry).",
+    "`retry-after`), or the monthly spend limit is reached or a trial's one-off credit is used "
+    "up (`insufficient_quota`, no `retry-after`: do not retry).",
     "500": "A bug (`internal_error`); report the `x-request-id`.",
     "502": "The model failed (`model_error`).",
     "503": "Temporarily unavailable (`model_unavailable`, `auth_unavailable`, "

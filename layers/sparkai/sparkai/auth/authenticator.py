@@ -132,6 +132,7 @@ class Authenticator:
             key_hash=record.key_hash,
             usage_key=record.usage_key,
             spend_limit_usd=record.spend_limit_usd,
+            trial_credit_usd=record.trial_credit_usd,
             key_prefix=record.prefix,
             limits_epoch=record.limits_epoch,
         )

@@ -75,6 +75,10 @@ def authorize(
             "spend_limit_usd": ""
             if principal.spend_limit_usd is None
             else format(principal.spend_limit_usd, "f"),
+            # A trial account's lifetime credit, the same way ("" = not a trial).
+            "trial_credit_usd": ""
+            if principal.trial_credit_usd is None
+            else format(principal.trial_credit_usd, "f"),
             # The stage access log writes $context.authorizer.key_prefix: which key, never the key.
             "key_prefix": principal.key_prefix,
             # Which copy of the account's limits these are: the limiter corrects a cached answer

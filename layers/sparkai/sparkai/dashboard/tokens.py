@@ -24,10 +24,12 @@ _INVALID = "Sign in again: the session token is missing, invalid or expired."
 
 @dataclass(frozen=True)
 class DashboardUser:
-    """A signed-in person: the user pool's stable id for them, and their (verified) e-mail."""
+    """A signed-in person: the user pool's stable id for them, their e-mail, and whether they
+    proved they read it (Cognito's `email_verified`: keys are issued only then)."""
 
     sub: str
     email: str
+    email_verified: bool = False
 
 
 def issuer_for(user_pool_id: str) -> str:
@@ -52,7 +54,14 @@ def user_from_claims(claims: Mapping[str, Any], client_id: str) -> DashboardUser
     audiences = audience if isinstance(audience, list) else [audience]
     if claims.get("token_use") != "id" or client_id not in audiences or not claims.get("sub"):
         raise InvalidSessionError(_INVALID)
-    return DashboardUser(sub=str(claims["sub"]), email=str(claims.get("email", "")))
+    # A verified token carries a JSON boolean; API Gateway's Cognito authorizer passes every claim
+    # to the function as a string ("true").
+    verified = claims.get("email_verified")
+    return DashboardUser(
+        sub=str(claims["sub"]),
+        email=str(claims.get("email", "")),
+        email_verified=verified is True or verified == "true",
+    )
 
 
 class CognitoTokenVerifier:

@@ -10,7 +10,8 @@ says in which order the epoch and the key are read, and why).
 
 Writers change the key records first and move the epoch after. The bump also pushes the item's
 expiry (TTL) out past any a reservation writes, so the item, and with it the epoch, cannot expire
-and come back at a value some process already saw.
+and come back at a value some process already saw. A trial account's item has no expiry at all
+(it holds what the trial has spent, sparkai.limits.expressions), and the bump leaves it so.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from botocore.exceptions import ClientError
 from sparkai.dynamo import TableStore, Value, conditional_check_failed, to_item
 from sparkai.limits.published import EPOCH, PLAN, RPM, SPEND, TPM
 from sparkai.plans import Limits
+from sparkai.limits.gcra import TRIAL_SPENT
 
 if TYPE_CHECKING:
     from sparkai.aws import DynamoDBFactory
@@ -53,9 +55,15 @@ class KeyEpochs(TableStore):
                 TableName=self._table,
                 Key=to_item({"account_id": account_id}),
                 UpdateExpression="ADD #ke :one SET #e = :exp",
-                # An item holding published limits never expires (sparkai.limits.published).
-                ConditionExpression="attribute_not_exists(#le)",
-                ExpressionAttributeNames={"#ke": "keys_epoch", "#e": "expires_at", "#le": EPOCH},
+                # An item holding published limits, or a trial's spend, never expires
+                # (sparkai.limits.published, sparkai.limits.expressions).
+                ConditionExpression="attribute_not_exists(#le) AND attribute_not_exists(#ts)",
+                ExpressionAttributeNames={
+                    "#ke": "keys_epoch",
+                    "#e": "expires_at",
+                    "#le": EPOCH,
+                    "#ts": TRIAL_SPENT,
+                },
                 ExpressionAttributeValues=to_item(
                     {":one": 1, ":exp": math.ceil(self._clock()) + _EPOCH_TTL_S}
                 ),

@@ -32,6 +32,8 @@ class ApiKeyRecord:
     # The account's limits epoch this copy was made at (sparkai.limits.published): a copy the
     # account's limits have moved past is corrected by the limiter, whatever missed it.
     limits_epoch: int = 0
+    # The account's trial credit (USD, lifetime), copied the same way; None = not a trial.
+    trial_credit_usd: Decimal | None = None
 
     def state(self, now: float) -> str:
         """'active', 'revoked' or 'expired' at time `now`."""
@@ -55,3 +57,4 @@ class Principal:
     key_prefix: str = ""  # display prefix (sk-spark-Ab3x): what access logs may show, never the key
     spend_limit_usd: Decimal | None = None  # monthly, USD; None = no limit
     limits_epoch: int = 0  # the account's limits epoch the limits above were copied at
+    trial_credit_usd: Decimal | None = None  # lifetime, USD; None = not a trial account

@@ -44,6 +44,7 @@ def record_from_item(item: Mapping[str, Mapping[str, Any]]) -> ApiKeyRecord:
         usage_key=get_str(item, "usage_key"),
         spend_limit_usd=get_decimal(item, "spend_limit_usd"),
         limits_epoch=get_int(item, "limits_epoch") or 0,
+        trial_credit_usd=get_decimal(item, "trial_credit_usd"),
     )
 
 
@@ -66,6 +67,7 @@ def item_from_record(record: ApiKeyRecord) -> Item:
             "usage_key": record.usage_key or None,
             "spend_limit_usd": record.spend_limit_usd,
             "limits_epoch": record.limits_epoch or None,
+            "trial_credit_usd": record.trial_credit_usd,
         }
     )
 

@@ -10,6 +10,12 @@ the item carries `spend_month` (YYYY-MM) and `spend_usd`. Within the month the s
 `spend_usd <= limit - cost`; when the month changes the condition `spend_month < :m` lets the update
 restart the counter. The item expires (TTL) only after the month it counts has ended, so an idle
 account never loses its month's spend; the durable record of spend is the usage ledger.
+
+A trial account's one-off credit is reserved the same way, against a counter no month resets
+(`trial_spent_usd`, added under `trial_spent_usd <= credit - cost`). That counter is the only
+record of how much of the credit is gone, so a trial's item never expires: its reservation
+removes the TTL attribute (and sparkai.keys.epochs leaves it absent), or an idle trial account
+would come back with its credit refilled.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 
 from sparkai.dynamo import Item, to_attr, to_item
 from sparkai.keys.records import Principal
-from sparkai.limits.gcra import WINDOW_MS, State, increment, unelapsed
+from sparkai.limits.gcra import TRIAL_SPENT, WINDOW_MS, State, increment, unelapsed
 from sparkai.limits.port import Reservation
 from sparkai.limits.published import EPOCH
 
@@ -29,12 +35,14 @@ _TTL_MARGIN_S = 120
 _MONTH_TTL_MARGIN_S = 7 * 24 * 3600  # the spend counter outlives its month by a week
 
 
-def _update_expression(sets: list[str], adds: list[str]) -> str:
+def _update_expression(sets: list[str], adds: list[str], removes: list[str] | None = None) -> str:
     # Money is changed with ADD, never `SET x = x + :d`: ADD is exact decimal arithmetic in DynamoDB
     # and in moto alike (moto's SET arithmetic cannot read back what it wrote for 3E-7 or 0E-7).
     clauses = ["SET " + ", ".join(sets)] if sets else []
     if adds:
         clauses.append("ADD " + ", ".join(adds))
+    if removes:
+        clauses.append("REMOVE " + ", ".join(removes))
     return " ".join(clauses)
 
 
@@ -62,8 +70,21 @@ def reserve_request(
     }
     # The spend counter must outlive its month, whatever the budgets' own refill time.
     expires = max(math.ceil(now / 1000) + 60 + _TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S)
-    values = to_item({":now": now, ":exp": expires, ":m": spend_month, ":cost": spend_usd})
-    conditions, sets, adds = [], ["#e = :exp"], []
+    values = to_item({":now": now, ":m": spend_month, ":cost": spend_usd})
+    conditions: list[str] = []
+    sets: list[str] = []
+    adds: list[str] = []
+    removes: list[str] = []
+    credit = principal.trial_credit_usd
+    if credit is None:
+        values[":exp"] = to_attr(expires)
+        sets.append("#e = :exp")
+    else:  # a trial: its lifetime counter lives on this item, which must never expire
+        removes.append("#e")
+        names["#ts"] = TRIAL_SPENT
+        values[":trial_max"] = to_attr(credit - spend_usd)
+        conditions.append("(attribute_not_exists(#ts) OR #ts <= :trial_max)")
+        adds.append("#ts :cost")
     for attr, tat, inc, tag in (
         ("#r", hint.req_tat, req_inc, "r"),
         ("#t", hint.tok_tat, tok_inc, "t"),
@@ -102,7 +123,7 @@ def reserve_request(
     return {
         "TableName": table,
         "Key": to_item({"account_id": principal.account_id}),
-        "UpdateExpression": _update_expression(sets, adds),
+        "UpdateExpression": _update_expression(sets, adds, removes),
         "ConditionExpression": " AND ".join(conditions),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
@@ -119,6 +140,7 @@ class SettleUpdate:
     tok_tat_delta: Decimal = Decimal(0)
     req_tat_delta: Decimal = Decimal(0)
     spend_delta: Decimal = Decimal(0)
+    trial_delta: Decimal = Decimal(0)
 
 
 def settle_update(
@@ -128,9 +150,11 @@ def settle_update(
     served: bool,
     now: Decimal,
     spend_delta: Decimal,
+    trial_delta: Decimal = Decimal(0),
 ) -> SettleUpdate | None:
     """Return what was reserved but not used (tokens; the request if nothing was served; the spend
-    above the real cost), or None when nothing changes."""
+    above the real cost, on the month's counter and, for a trial, on its lifetime counter), or
+    None when nothing changes. The trial's correction has no condition: no month bounds it."""
     limits = reservation.limits
     names: dict[str, str] = {}
     values: Item = {}
@@ -166,6 +190,10 @@ def settle_update(
         values[":ds"], values[":m"] = to_attr(spend_delta), to_attr(reservation.spend_month)
         adds.append("#s :ds")
         condition = "#sm = :m"  # never correct another month's counter
+    if trial_delta and reservation.trial:
+        names["#ts"] = TRIAL_SPENT
+        values[":dtrial"] = to_attr(trial_delta)
+        adds.append("#ts :dtrial")
     if not sets and not adds:
         return None
     if sets:  # every SET above reads :now (DynamoDB refuses unused values)
@@ -179,4 +207,6 @@ def settle_update(
     }
     if condition:
         request["ConditionExpression"] = condition
-    return SettleUpdate(request, tok_step, req_step, written_spend)
+    return SettleUpdate(
+        request, tok_step, req_step, written_spend, trial_delta if reservation.trial else Decimal(0)
+    )

@@ -19,7 +19,11 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from sparkai.dynamo import get_decimal, get_int, get_str
-from sparkai.errors import RateLimitExceededError, SpendLimitExceededError
+from sparkai.errors import (
+    RateLimitExceededError,
+    SpendLimitExceededError,
+    TrialCreditExhaustedError,
+)
 from sparkai.keys.records import Principal
 from sparkai.limits.port import BudgetStatus, RateLimitStatus
 from sparkai.limits.published import PublishedLimits, published_of
@@ -27,6 +31,8 @@ from sparkai.plans import Limits, plan_name
 from sparkai.usage.pricing import usd
 
 WINDOW_MS = Decimal(60_000)
+# The limiter item's attribute holding what a trial account has used or reserved of its credit.
+TRIAL_SPENT = "trial_spent_usd"
 QUANTUM = Decimal("0.000001")  # tat precision: a nanosecond, exact in DynamoDB's 38 digits
 
 
@@ -40,6 +46,7 @@ class State:
     spend_usd: Decimal = Decimal(0)
     keys_epoch: int = 0  # moved by every change to the account's keys (sparkai.keys.epochs)
     published: PublishedLimits | None = None  # the account's limits (sparkai.limits.published)
+    trial_spent_usd: Decimal = Decimal(0)  # used or reserved of a trial's credit, never reset
 
 
 def state_of(item: Mapping[str, Mapping[str, Any]] | None) -> State:
@@ -50,6 +57,7 @@ def state_of(item: Mapping[str, Mapping[str, Any]] | None) -> State:
         get_decimal(item, "spend_usd") or Decimal(0),
         get_int(item, "keys_epoch") or 0,
         published_of(item),
+        get_decimal(item, TRIAL_SPENT) or Decimal(0),
     )
 
 
@@ -111,6 +119,32 @@ def refuse_if_over_budget(
         "(prompt plus max_tokens). Lower max_tokens, or ask for a higher limit.",
         limit_usd=limit,
         month_to_date_usd=spent,
+    )
+
+
+# What a trial account's 429 tells its owner to do (the operator's side: docs/operations.md).
+TRIAL_NEXT_STEP = (
+    "To keep using the API, contact us to upgrade to a paid plan or to raise your credit; "
+    "your keys keep working as soon as the account changes."
+)
+
+
+def refuse_if_over_trial(principal: Principal, spend_usd: Decimal, state: State) -> None:
+    """Refuse a request a trial account's one-off credit cannot pay for at its worst case."""
+    credit = principal.trial_credit_usd
+    if credit is None or state.trial_spent_usd + spend_usd <= credit:
+        return
+    used = state.trial_spent_usd
+    if used >= credit:
+        detail = f"Your free trial credit of ${usd(credit)} is used up."
+    else:
+        detail = (
+            f"Your free trial credit of ${usd(credit)} has ${usd(credit - used)} left, and this "
+            f"request could cost up to ${usd(spend_usd)} (prompt plus max_tokens); a smaller "
+            "max_tokens may fit."
+        )
+    raise TrialCreditExhaustedError(
+        f"{detail} {TRIAL_NEXT_STEP}", credit_usd=credit, used_usd=min(used, credit)
     )
 
 

@@ -34,6 +34,7 @@ from sparkai.limits.gcra import (
     month_of,
     refuse_if_over,
     refuse_if_over_budget,
+    refuse_if_over_trial,
     state_of,
     status,
 )
@@ -100,6 +101,10 @@ class DynamoDBRateLimiter:
                     raise StaleKeyGuess(principal.account_id)
                 # Alone above the limit: no state can make it fit (the hint only words the message).
                 refuse_if_over_budget(principal, spend_usd, hint, spend_month)
+            if principal.trial_credit_usd is not None and spend_usd > principal.trial_credit_usd:
+                if key_epoch is not None:
+                    raise StaleKeyGuess(principal.account_id)
+                refuse_if_over_trial(principal, spend_usd, hint)
             try:
                 response = self._client_factory().update_item(
                     **reserve_request(
@@ -131,6 +136,7 @@ class DynamoDBRateLimiter:
                 refuse_if_over_budget(
                     principal, spend_usd, current, max(month, current.spend_month or month)
                 )
+                refuse_if_over_trial(principal, spend_usd, current)
                 refuse_if_over(principal, tokens, current, now, req_inc, tok_inc)
                 hint = current  # it fits; the guess of busy/idle was stale, so try again
                 continue
@@ -149,6 +155,7 @@ class DynamoDBRateLimiter:
                 spend_month=spend_month,
                 day=day,
                 key_epoch=new.keys_epoch,
+                trial=principal.trial_credit_usd is not None,
             )
         raise LimiterUnavailableError("The rate limiter is under heavy contention; please retry.")
 
@@ -168,12 +175,17 @@ class DynamoDBRateLimiter:
         now = self._now_ms()
         cost = charge.cost_usd if charge is not None else Decimal(0)
         spend_delta = cost - reservation.spend_usd if (served or charge) else -reservation.spend_usd
-        update = settle_update(self._table, reservation, used_tokens, served, now, spend_delta)
+        update = settle_update(
+            self._table, reservation, used_tokens, served, now, spend_delta, spend_delta
+        )
 
-        # The same settle without the spend correction: for when the counter has moved on to
-        # another month under us (its condition failed). Rare, so built only then.
+        # The same settle without the month's spend correction: for when the counter has moved on
+        # to another month under us (its condition failed). Rare, so built only then. A trial's
+        # lifetime counter is corrected either way.
         def without_spend() -> SettleUpdate | None:
-            return settle_update(self._table, reservation, used_tokens, served, now, Decimal(0))
+            return settle_update(
+                self._table, reservation, used_tokens, served, now, Decimal(0), spend_delta
+            )
 
         try:
             self._settle(update, without_spend, charge, now)
@@ -266,6 +278,7 @@ class DynamoDBRateLimiter:
                 tok_tat=tok if tok is not None and tok > now else None,
                 spend_usd=hint.spend_usd
                 + (update.spend_delta if hint.spend_month == reservation.spend_month else 0),
+                trial_spent_usd=hint.trial_spent_usd + update.trial_delta,
             ),
         )
 

@@ -42,6 +42,8 @@ class Reservation:
     day: str = ""  # UTC date (YYYY-MM-DD) of admission: the ledger row the answer is charged to
     # The account's keys epoch this reservation's write saw (sparkai.keys.epochs).
     key_epoch: int = 0
+    # Whether `spend_usd` was also reserved against a trial's one-off credit (settled there too).
+    trial: bool = False
 
 
 class LimitsChanged(Exception):
