@@ -346,3 +346,36 @@ def test_a_used_up_trial_is_429_insufficient_quota_buffered_and_streamed(
     # GET /v1/usage reconciles: the ledger is the two answers the API returned.
     usage = api.get("/v1/usage", headers=auth).json()
     assert usage["totals"]["requests"] == 2
+
+
+def test_a_trial_costs_no_extra_round_trip(dynamodb: Any, clock: Clock) -> None:
+    """One DynamoDB call before the model (the reservation) and one after (the settle), as for a
+    paid account: the credit rides in the same conditional write and the same transaction."""
+    from tests.support.dynamodb_calls import DynamoDBCalls
+
+    before_model: list[list[tuple[str, str]]] = []
+
+    class Recording(ExactModel):
+        def invoke(self, payload: dict[str, Any]) -> ModelReply:
+            before_model.append(calls.operations())
+            return super().invoke(payload)
+
+    limiter = DynamoDBRateLimiter(
+        TABLES["RateLimitsTable"], lambda: dynamodb, clock=clock, usage_table=TABLES["UsageTable"]
+    )
+    service = ChatService(
+        endpoint_for=lambda _: Recording(),  # type: ignore[arg-type,return-value]
+        limiter=limiter,
+        tokens=EstimatingTokenCounter(),
+        usage=LogUsageRecorder(),
+        clock=clock,
+        schedule=lambda seconds, action: lambda: None,
+    )
+    for _ in range(2):  # the first, and one with this process's hint of the item
+        with DynamoDBCalls(dynamodb) as calls:
+            service.complete(trial(), request())
+        assert before_model.pop() == [("UpdateItem", TABLES["RateLimitsTable"])]
+        assert calls.operations() == [
+            ("UpdateItem", TABLES["RateLimitsTable"]),
+            ("TransactWriteItems", ""),
+        ]

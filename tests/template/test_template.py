@@ -114,6 +114,7 @@ def test_functions_run_python_312_or_newer_on_arm64_with_the_shared_layer(
         "ChatStreamFunction",
         "GatewayStreamFunction",
         "DashboardFunction",
+        "PreSignUpFunction",
     }
     for name, function in functions.items():
         props = function["Properties"]
@@ -320,6 +321,10 @@ def test_sam_build_packages_the_layer_and_handlers(sam_tools: Path, tmp_path: Pa
     assert cores and "aarch64" in cores[0].name  # built for the arm64 runtime
     assert (build_dir / "AuthorizerFunction" / "app.py").is_file()
     assert (build_dir / "ChatFunction" / "app.py").is_file()
+    # The pre sign-up trigger ships its disposable-mail list (its own requirements.txt).
+    presignup = build_dir / "PreSignUpFunction"
+    assert (presignup / "app.py").is_file()
+    assert (presignup / "disposable_email_domains" / "__init__.py").is_file()
     run_sh = build_dir / "ChatStreamFunction" / "run.sh"
     assert run_sh.is_file() and run_sh.stat().st_mode & 0o111
 
