@@ -317,6 +317,14 @@ def run(args: argparse.Namespace, admin: AccountAdmin) -> None:
             f"trial={'none (paid)' if account.trial_credit_usd is None else _budget(account.trial_credit_usd) + ' credit' + trial}  "
             f"name={account.name!r}",
         )
+        if account.trial_credit_usd is not None and args.action in {"set-plan", "set-budget"}:
+            # A plan or budget change does not end a trial: the credit still caps the account.
+            print(
+                f"sparkai-admin: {account.account_id} is still a trial (a one-off "
+                f"{_budget(account.trial_credit_usd)} credit); a paying customer's account ends it "
+                f"with: account set-trial {account.account_id} --credit-usd none",
+                file=sys.stderr,
+            )
     elif args.action in {"create", "rotate"}:
         if args.action == "create":
             created = admin.create_key(args.account_id, name=args.name, expires_in=args.expires_in)

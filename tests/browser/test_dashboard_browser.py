@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,10 @@ def test_sign_up_create_call_see_usage_revoke(stack: RunningStack, browser: Any)
     limit = ledger["spend_limit_usd"]
     assert page.visible("spend-limit").text == ("no limit" if limit is None else "$" + limit)
     assert browser.find_element("id", "plan-rpm").text == "30"  # Starter
+    # A sign-up is a trial: the page shows its one-off credit and what is left after this answer.
+    assert page.visible("trial-credit").text == "$5"
+    left = Decimal(5) - Decimal(ledger["month_to_date_usd"])
+    assert page.visible("trial-remaining").text == f"${left}"
     assert browser.find_element("id", "plan-tpm").text == "15,000"
     page.shot("05-usage")
 
