@@ -3,6 +3,7 @@
 Refuses an address at a disposable-mail domain by raising: Cognito then answers the sign-up with
 UserLambdaValidationException ("PreSignUp failed with error <message>.") and creates no user.
 Anything else goes on unchanged (the event is returned as it came, so e-mail verification stays on).
+A user an operator creates (AdminCreateUser) is the operator's decision and is not checked.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ SHIPPED = frozenset(blocklist)  # the package's list, read once per container
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("triggerSource") == "PreSignUp_AdminCreateUser":
+        return event
     settings = load_settings(SignUpSettings)  # per sign-up: a few variables, microseconds
     policy = EmailDomainPolicy(
         blocked=SHIPPED | domains(settings.blocked_email_domains),

@@ -24,6 +24,11 @@ def test_a_disposable_address_is_refused_with_a_message_for_the_person() -> None
     assert "disposable" in str(refused.value)
 
 
+def test_a_user_an_operator_creates_is_not_checked() -> None:
+    event = load_event("presignup/admin-create-user")  # throwaway@mailinator.com, by AdminCreateUser
+    assert invoke("PreSignUpFunction", event) == load_event("presignup/admin-create-user")
+
+
 def test_the_operator_adds_and_exempts_domains(monkeypatch: pytest.MonkeyPatch) -> None:
     ours = load_event("presignup/sign-up")  # ada@example.com
     exempted = load_event("presignup/disposable-domain")  # throwaway@mailinator.com
