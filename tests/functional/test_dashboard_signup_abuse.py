@@ -248,3 +248,33 @@ def test_the_dashboard_budget_is_exact_under_concurrency(aws: tuple[str, LocalUs
 
     with ThreadPoolExecutor(workers) as workers_pool:
         assert sum(workers_pool.map(run, range(workers))) == 20
+
+
+def test_behind_api_gateway_the_claim_decides_too(
+    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API Gateway's Cognito authorizer passes every claim as a string: "true" is verified,
+    "false" (or no claim) is not."""
+    from mangum import Mangum
+
+    from sparkai import wiring
+    from tests.functional.test_dashboard_api import _gateway_event
+    from tests.support.lambda_harness import LambdaContext
+
+    monkeypatch.setenv("SPARKAI_DASHBOARD_AUTH", "authorizer")
+    wiring.reset()
+    handler = Mangum(create_app(), lifespan="off")
+    for verified, status in (("true", 201), ("false", 403), (None, 403)):
+        claims = {
+            "sub": f"gateway-{verified}-{time.monotonic_ns()}",
+            "aud": pool.client_id,
+            "token_use": "id",
+            "email": "gateway@example.com",
+            "iss": pool.issuer,
+        }
+        if verified is not None:
+            claims["email_verified"] = verified
+        event = _gateway_event("/v1/dashboard/keys", "POST", claims)
+        event["body"] = json.dumps({"name": "gw"})
+        answer = handler(event, LambdaContext("Dashboard"))
+        assert answer["statusCode"] == status, (verified, answer["body"])

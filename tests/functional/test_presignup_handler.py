@@ -25,7 +25,9 @@ def test_a_disposable_address_is_refused_with_a_message_for_the_person() -> None
 
 
 def test_a_user_an_operator_creates_is_not_checked() -> None:
-    event = load_event("presignup/admin-create-user")  # throwaway@mailinator.com, by AdminCreateUser
+    event = load_event(
+        "presignup/admin-create-user"
+    )  # throwaway@mailinator.com, by AdminCreateUser
     assert invoke("PreSignUpFunction", event) == load_event("presignup/admin-create-user")
 
 
