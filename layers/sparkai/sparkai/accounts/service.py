@@ -14,6 +14,7 @@ from typing import Any
 from sparkai.accounts.edge import Edge, NoEdge
 from sparkai.accounts.records import Account
 from sparkai.accounts.store import AccountStore
+from sparkai.errors import ActiveKeyLimitError
 from sparkai.keys.epochs import KeyEpochs
 from sparkai.keys.material import display_prefix, generate_key, hash_key, is_well_formed
 from sparkai.keys.records import ACTIVE, REVOKED, ApiKeyRecord
@@ -179,8 +180,11 @@ class AccountAdmin:
         name: str = "",
         expires_in: int | None = None,
         secret: str | None = None,
+        max_active: int | None = None,
     ) -> CreatedKey:
-        """Issue a key. `secret` lets a demo or test choose it; it must look like a real key."""
+        """Issue a key. `secret` lets a demo or test choose it; it must look like a real key.
+        `max_active` (the dashboard's cap): only while the account has fewer active keys, else
+        ActiveKeyLimitError and no key."""
         account = self.get_account(account_id)
         if secret is not None and not is_well_formed(secret):
             raise AdminError(
@@ -206,7 +210,42 @@ class AccountAdmin:
             trial_credit_usd=account.trial_credit_usd,
         )
         self._keys.put(record)
+        self._count_key(record, max_active)
         return CreatedKey(secret, record)
+
+    def _count_key(self, record: ApiKeyRecord, max_active: int | None) -> None:
+        """Count the new key among the account's active keys (a set of digests on the account
+        item, read consistently); with `max_active`, only while fewer are active, or the key is
+        deleted again (it was never shown) and ActiveKeyLimitError raised. The size condition
+        makes racing creations exact. The key is written before it is counted, so a counted
+        digest whose record is gone, revoked or expired is simply no longer active: such digests
+        are dropped here first (expiry announces nothing, so this is where it is noticed)."""
+        account_id, mine = record.account_id, {record.key_hash}
+        if max_active is None:
+            self._accounts.count_keys(account_id, mine)
+            return
+        now = self._clock()
+        counted = self._accounts.counted_keys(account_id)
+        if counted is None:  # an account from before the count: start it from its keys, once
+            counted = {
+                r.key_hash
+                for r in self._keys.list_for_account(account_id)
+                if r.state(now) == ACTIVE
+            } - mine
+            if counted:
+                self._accounts.count_keys(account_id, counted)
+        stale = set()
+        for key_hash in counted - mine:
+            found = self._keys.get(key_hash)
+            if found is None or found.state(now) != ACTIVE:
+                stale.add(key_hash)
+        self._accounts.uncount_keys(account_id, stale)
+        if not self._accounts.count_keys(account_id, mine, limit=max_active):
+            self._keys.delete(record.key_hash)
+            raise ActiveKeyLimitError(
+                f"This account already has {max_active} active API keys, the most it may have. "
+                "Revoke a key you no longer use, then create one."
+            )
 
     def _ensure_edge_key(self, account: Account) -> Account:
         """The account with its API Gateway key, created on its first key.
@@ -271,6 +310,7 @@ class AccountAdmin:
         record = self._key(key_id, record)
         if record.status != REVOKED:
             record = self._keys.update(record.key_hash, status=REVOKED, revoked_at=self._now())
+        self._accounts.uncount_keys(record.account_id, {record.key_hash})
         self._epochs.bump(record.account_id)  # also when it was revoked already: cheap, certain
         # The account's keys come from the by_account index, which is eventually consistent: a
         # key created a moment ago may be missing, so rotate_key does not come through here.
@@ -310,6 +350,7 @@ class AccountAdmin:
             self._edge.set_enabled(account.usage_key_id, True)
         if grace_seconds <= 0:
             self._keys.update(old.key_hash, status=REVOKED, revoked_at=self._now())
+            self._accounts.uncount_keys(old.account_id, {old.key_hash})
         else:
             deadline = self._now() + grace_seconds
             if old.expires_at is None or old.expires_at > deadline:

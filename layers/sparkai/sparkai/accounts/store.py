@@ -26,6 +26,10 @@ from sparkai.dynamo import (
 from sparkai.plans import Limits
 
 LINK_PREFIX = "user#"
+# On the account item: the digests of the account's keys that count against its active-key cap,
+# a string set read consistently (the keys table's by_account index lags) and grown under a
+# size condition, so racing key creations cannot pass the cap (sparkai.accounts.service).
+ACTIVE_KEYS = "active_key_hashes"
 
 
 def item_from_account(account: Account) -> Item:
@@ -106,6 +110,58 @@ class AccountStore(TableStore):
                 raise
             return False
         return True
+
+    # -- the active-key count -----------------------------------------------------------------
+
+    def counted_keys(self, account_id: str) -> set[str] | None:
+        """The key digests counted on the account (None: never counted, an older account)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"account_id": account_id}),
+            ProjectionExpression="#k",
+            ExpressionAttributeNames={"#k": ACTIVE_KEYS},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None or ACTIVE_KEYS not in item:
+            return None
+        return set(item[ACTIVE_KEYS].get("SS", []))
+
+    def count_keys(
+        self, account_id: str, key_hashes: set[str], *, limit: int | None = None
+    ) -> bool:
+        """Count keys on the account; with `limit` (for one key), only while fewer than `limit`
+        are counted (False, and nothing written, when that many are)."""
+        condition = "attribute_exists(account_id)"
+        values: dict[str, Any] = {":h": {"SS": sorted(key_hashes)}}
+        if limit is not None:
+            condition += " AND (attribute_not_exists(#k) OR size(#k) < :max)"
+            values[":max"] = {"N": str(limit)}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account_id}),
+                UpdateExpression="ADD #k :h",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#k": ACTIVE_KEYS},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if not conditional_check_failed(exc):
+                raise
+            return False
+        return True
+
+    def uncount_keys(self, account_id: str, key_hashes: set[str]) -> None:
+        """Stop counting these keys (revoked or expired); absent ones are ignored."""
+        if not key_hashes:
+            return
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item({"account_id": account_id}),
+            UpdateExpression="DELETE #k :h",
+            ExpressionAttributeNames={"#k": ACTIVE_KEYS},
+            ExpressionAttributeValues={":h": {"SS": sorted(key_hashes)}},
+        )
 
     def delete(self, account_id: str) -> None:
         self._client.delete_item(TableName=self._table, Key=to_item({"account_id": account_id}))

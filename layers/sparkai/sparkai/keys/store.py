@@ -103,6 +103,16 @@ class KeyStore(TableStore):
             ConditionExpression="attribute_not_exists(key_hash)",
         )
 
+    def get(self, key_hash: str) -> ApiKeyRecord | None:
+        """The record stored under a digest (consistent read), or None."""
+        item = self._client.get_item(
+            TableName=self._table, Key=to_item({"key_hash": key_hash}), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else record_from_item(item)
+
+    def delete(self, key_hash: str) -> None:
+        self._client.delete_item(TableName=self._table, Key=to_item({"key_hash": key_hash}))
+
     def find_by_key_id(self, key_id: str) -> ApiKeyRecord | None:
         response = self._client.query(
             TableName=self._table,
