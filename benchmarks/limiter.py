@@ -147,8 +147,21 @@ def _overhead() -> None:
     from sparkai.plans import Limits
     from sparkai.usage.ledger import Charge
 
-    principal = Principal("acct", "key", "pro", Limits(90, 75_000), spend_limit_usd=Decimal("100"))
-    for label, usage_table in (("rate limits only", ""), ("+ spend and ledger", "usage")):
+    paid = Principal("acct", "key", "pro", Limits(90, 75_000), spend_limit_usd=Decimal("100"))
+    # A trial: the same write and transaction with its lifetime counter (issue 25).
+    trial = Principal(
+        "acct",
+        "key",
+        "starter",
+        Limits(90, 75_000),
+        spend_limit_usd=Decimal("100"),
+        trial_credit_usd=Decimal("1000000"),
+    )
+    for label, usage_table, principal in (
+        ("rate limits only", "", paid),
+        ("+ spend and ledger", "usage", paid),
+        ("+ spend, ledger and trial credit", "usage", trial),
+    ):
         limiter = DynamoDBRateLimiter("limits", FakeDynamoDB, usage_table=usage_table)
         samples, settles = [], []
         for n in range(5000):
