@@ -45,3 +45,50 @@ def test_tokens_beyond_the_reservation_are_charged_as_a_positive_step() -> None:
 
 def test_an_exact_settle_writes_nothing() -> None:
     assert settle_update("t", _reservation(100), 100, True, NOW, Decimal(0)) is None
+
+
+# -- a trial's lifetime counter (issue 25 §3) ----------------------------------------------------
+
+
+def _placeholders(request: dict[str, object]) -> tuple[set[str], set[str]]:
+    """(:values, #names) the expressions use."""
+    import re
+
+    text = f"{request['UpdateExpression']} {request.get('ConditionExpression', '')}"
+    return set(re.findall(r":\w+", text)), set(re.findall(r"#\w+", text))
+
+
+def test_a_trials_reservation_caps_its_counter_and_never_sets_an_expiry() -> None:
+    from sparkai.keys.records import Principal
+    from sparkai.limits.expressions import reserve_request
+
+    principal = Principal("acct_1", "key_1", "starter", LIMITS, trial_credit_usd=Decimal("5"))
+    # Both shapes (idle and busy budgets): every placeholder is defined once, none collides with
+    # the budgets' own (":tmax" is the tokens budget's; a trial's once shadowed it).
+    for hint in (State(), State(NOW + 1000, NOW + 1000, "2026-11")):
+        request = reserve_request(
+            "t", principal, NOW, hint, Decimal(1000), Decimal(1000), Decimal("0.25"), "2026-11", 0
+        )
+        values, names = _placeholders(request)
+        assert values == set(request["ExpressionAttributeValues"])
+        assert names == set(request["ExpressionAttributeNames"])
+        assert request["ExpressionAttributeValues"][":trial_max"] == {"N": "4.75"}
+        assert "(attribute_not_exists(#ts) OR #ts <= :trial_max)" in request["ConditionExpression"]
+        assert "#ts :cost" in request["UpdateExpression"]
+        assert request["UpdateExpression"].endswith("REMOVE #e")
+        assert ":exp" not in request["ExpressionAttributeValues"]
+
+
+def test_a_trials_settle_corrects_its_counter_without_a_condition() -> None:
+    from dataclasses import replace
+
+    trial = replace(_reservation(600), trial=True)
+    # The month's counter moved on: the fallback settle leaves it, and still corrects the trial.
+    fallback = settle_update("t", trial, 600, True, NOW, Decimal(0), Decimal("-0.004"))
+    assert fallback is not None
+    assert "ConditionExpression" not in fallback.request
+    assert fallback.request["ExpressionAttributeValues"][":dtrial"] == {"N": "-0.004"}
+    assert fallback.trial_delta == Decimal("-0.004")
+    # A paid reservation never touches a trial counter.
+    paid = settle_update("t", _reservation(600), 600, True, NOW, Decimal(0), Decimal("-0.004"))
+    assert paid is None
