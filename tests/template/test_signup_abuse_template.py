@@ -4,6 +4,7 @@ trial credit, key cap and dashboard budget reach the DashboardFunction as settin
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -20,13 +21,13 @@ def test_the_pre_sign_up_trigger_is_wired_to_the_dashboards_pool(
 ) -> None:
     resources = transformed["Resources"]
     pool = resources["DashboardUserPool"]["Properties"]
-    assert pool["LambdaConfig"]["PreSignUp"] == {"Fn::GetAtt": ["PreSignUpFunction", "Arn"]}
-    # Cognito may invoke it, for this pool only.
+    # Cognito calls the published alias (never $LATEST), and may, for this pool only.
+    assert pool["LambdaConfig"]["PreSignUp"] == {"Ref": "PreSignUpFunctionAliaslive"}
     permissions = [
         r["Properties"]
         for r in resources.values()
         if r["Type"] == "AWS::Lambda::Permission"
-        and r["Properties"]["FunctionName"] == {"Ref": "PreSignUpFunction"}
+        and r["Properties"]["FunctionName"] == {"Ref": "PreSignUpFunctionAliaslive"}
     ]
     assert len(permissions) == 1
     assert permissions[0]["Principal"] == "cognito-idp.amazonaws.com"
@@ -44,6 +45,19 @@ def test_the_trigger_has_no_aws_permissions_beyond_its_logs(transformed: dict[st
         "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     ]
     assert function["Timeout"] <= 5  # Cognito waits 5 s for a trigger
+
+
+def test_its_refusals_page_no_one_but_its_throttles_do(transformed: dict[str, Any]) -> None:
+    """Each refused address is a Lambda error of the trigger (Cognito needs the raise): an alarm
+    on its errors would page on every disposable sign-up; throttled, every sign-up fails."""
+    alarmed = {
+        (a["Properties"].get("MetricName"), json.dumps(a["Properties"].get("Dimensions")))
+        for a in transformed["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    function = json.dumps([{"Name": "FunctionName", "Value": {"Ref": "PreSignUpFunction"}}])
+    assert ("Throttles", function) in alarmed
+    assert ("Errors", function) not in alarmed
 
 
 def test_operator_settings_reach_the_functions_by_their_setting_names(
