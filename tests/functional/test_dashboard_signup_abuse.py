@@ -23,6 +23,7 @@ from sparkai_local.aws_server import provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import create_dashboard_app, dashboard_env, spa_config
 from sparkai_local.endpoint import LOCAL_TABLES, client, table_environment
+from tests.functional.test_dashboard_api import session
 from tests.support.fixtures_servers import SageMakerServer
 
 PASSWORD = "correct-horse-42"
@@ -67,7 +68,7 @@ _users = iter(range(10**6))
 def new_user(pool: LocalUserPool, *, verified: bool = True) -> dict[str, str]:
     email = f"trial{next(_users)}-{time.monotonic_ns()}@example.com"
     tokens = sign_up_and_sign_in(pool, email, PASSWORD, verify_email=verified)
-    return {"Authorization": f"Bearer {tokens['IdToken']}"}
+    return session(tokens["IdToken"])
 
 
 # -- a self-service account is a trial ------------------------------------------------------------
