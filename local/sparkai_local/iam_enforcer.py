@@ -61,7 +61,12 @@ _EXPRESSIONS = (
 _NAME = re.compile(r"(?<![.\w#:])(#?[A-Za-z_]\w*)(\s*\()?")
 _KEYWORDS = {"SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN"}
 # The condition keys computed here; a condition on any other key never holds.
-_KNOWN_KEYS = ("dynamodb:attributes", "dynamodb:enclosingoperation", "aws:tagkeys")
+_KNOWN_KEYS = (
+    "dynamodb:attributes",
+    "dynamodb:enclosingoperation",
+    "dynamodb:leadingkeys",
+    "aws:tagkeys",
+)
 _KNOWN_KEY_PREFIXES = ("aws:requesttag/", "aws:resourcetag/")
 
 
@@ -113,6 +118,12 @@ def dynamodb_needs(operation: str, request: Mapping[str, Any], region: str) -> l
         if spec.get("IndexName"):
             resource += "/index/" + spec["IndexName"]
         context = dict(extra)
+        if spec.get("Key"):
+            # dynamodb:LeadingKeys: the partition key's value. Every table here has a one-
+            # attribute key; a composite key would give its sort key's value too (stricter).
+            context["dynamodb:LeadingKeys"] = [
+                str(next(iter(value.values()))) for value in spec["Key"].values()
+            ]
         attributes = dynamodb_attributes(action, spec)
         if attributes is not None:
             context["dynamodb:Attributes"] = attributes

@@ -93,11 +93,11 @@ def test_an_account_from_before_the_count_starts_from_its_keys(moto: None) -> No
     account = admin.create_account("starter").account_id
     for _ in range(CAP):
         admin.create_key(account)
-    # Given the account item without the count (as an account created before it existed)
+    # Given the account item without the count or its mark (as one created before they existed)
     dynamodb.update_item(
         TableName=TABLES["AccountsTable"],
         Key={"account_id": {"S": account}},
-        UpdateExpression="REMOVE active_key_hashes",
+        UpdateExpression="REMOVE active_key_hashes, keys_counted",
     )
     with pytest.raises(ActiveKeyLimitError):
         admin.create_key(account, max_active=CAP)

@@ -23,8 +23,9 @@ from sparkai_local.aws_server import provisioned_server
 from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import create_dashboard_app, dashboard_env, spa_config
 from sparkai_local.endpoint import LOCAL_TABLES, client, table_environment
-from tests.functional.test_dashboard_api import session
+from tests.functional.test_dashboard_api import World, session
 from tests.support.fixtures_servers import SageMakerServer
+from tests.support.function_credentials import signed_as_functions
 
 PASSWORD = "correct-horse-42"
 CHAT = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 16}
@@ -32,18 +33,19 @@ T0 = 1_795_680_000.0
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[tuple[str, LocalUserPool]]:
+def aws() -> Iterator[World]:
+    """Local AWS with each function's IAM role enforced (and each function's access key)."""
     with provisioned_server() as server:
-        yield server.url, create_user_pool(server.url)
+        yield server.url, create_user_pool(server.url), server.functions
 
 
 @pytest.fixture
 def pool(
-    aws: tuple[str, LocalUserPool],
+    aws: World,
     monkeypatch: pytest.MonkeyPatch,
     sagemaker_server: SageMakerServer,
 ) -> LocalUserPool:
-    url, user_pool = aws
+    url, user_pool, _ = aws
     env = {
         "AWS_ENDPOINT_URL_DYNAMODB": url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_server.url,
@@ -57,8 +59,9 @@ def pool(
 
 
 @pytest.fixture
-def api(pool: LocalUserPool) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+def api(pool: LocalUserPool, aws: World) -> Iterator[TestClient]:
+    """The app as the local stack runs it: each route's AWS calls as its function's role."""
+    with signed_as_functions(aws[2], create_app()) as app, TestClient(app) as test_client:
         yield test_client
 
 
@@ -226,9 +229,9 @@ def test_a_user_over_the_dashboard_budget_gets_429_and_others_do_not(
     assert api.get("/v1/dashboard/keys", headers=bob).json()["data"] == []
 
 
-def test_the_dashboard_budget_is_exact_under_concurrency(aws: tuple[str, LocalUserPool]) -> None:
+def test_the_dashboard_budget_is_exact_under_concurrency(aws: World) -> None:
     # 12 workers x 3 attempts at once against 20 a minute, frozen clock: exactly 20 pass.
-    url, _ = aws
+    url, _, _ = aws
     workers, attempts = 12, 3
     start = threading.Barrier(workers)
 
@@ -252,7 +255,7 @@ def test_the_dashboard_budget_is_exact_under_concurrency(aws: tuple[str, LocalUs
 
 
 def test_behind_api_gateway_the_claim_decides_too(
-    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+    pool: LocalUserPool, aws: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """API Gateway's Cognito authorizer passes every claim as a string: "true" is verified,
     "false" (or no claim) is not."""
@@ -264,18 +267,19 @@ def test_behind_api_gateway_the_claim_decides_too(
 
     monkeypatch.setenv("SPARKAI_DASHBOARD_AUTH", "authorizer")
     wiring.reset()
-    handler = Mangum(create_app(), lifespan="off")
-    for verified, status in (("true", 201), ("false", 403), (None, 403)):
-        claims = {
-            "sub": f"gateway-{verified}-{time.monotonic_ns()}",
-            "aud": pool.client_id,
-            "token_use": "id",
-            "email": "gateway@example.com",
-            "iss": pool.issuer,
-        }
-        if verified is not None:
-            claims["email_verified"] = verified
-        event = _gateway_event("/v1/dashboard/keys", "POST", claims)
-        event["body"] = json.dumps({"name": "gw"})
-        answer = handler(event, LambdaContext("Dashboard"))
-        assert answer["statusCode"] == status, (verified, answer["body"])
+    with signed_as_functions(aws[2], create_app()) as app:  # DashboardFunction's role
+        handler = Mangum(app, lifespan="off")
+        for verified, status in (("true", 201), ("false", 403), (None, 403)):
+            claims = {
+                "sub": f"gateway-{verified}-{time.monotonic_ns()}",
+                "aud": pool.client_id,
+                "token_use": "id",
+                "email": "gateway@example.com",
+                "iss": pool.issuer,
+            }
+            if verified is not None:
+                claims["email_verified"] = verified
+            event = _gateway_event("/v1/dashboard/keys", "POST", claims)
+            event["body"] = json.dumps({"name": "gw"})
+            answer = handler(event, LambdaContext("Dashboard"))
+            assert answer["statusCode"] == status, (verified, answer["body"])

@@ -324,6 +324,7 @@ def test_the_dashboard_function_may_do_exactly_what_its_routes_call(
             "AWS_ENDPOINT_URL_DYNAMODB": server.url,
             **table_environment(),
             **dashboard_env(pool, "http://127.0.0.1:3000"),
+            "SPARKAI_MAX_ACTIVE_KEYS": "2",  # so that the cap's refusal runs too (below)
         }.items():
             monkeypatch.setenv(name, value)
         allowed = server.iam.record()
@@ -379,6 +380,9 @@ def test_the_dashboard_function_may_do_exactly_what_its_routes_call(
                 )
             events.unregister("after-call.apigateway.CreateApiKey", after_create)
             call("GET", "/v1/dashboard/keys", "/v1/dashboard/keys")
+            # At the cap, a third key is refused: the key it wrote is deleted (a code path too).
+            refused = api.request("POST", "/v1/dashboard/keys", headers=user, json={})
+            assert refused.status_code == 409, refused.text
             first, second = (k["key"]["id"] for k in keys)
             rotate, revoke = (
                 "/v1/dashboard/keys/{key_id}/rotate",
@@ -420,12 +424,22 @@ def test_the_authorizer_function_may_do_exactly_what_it_calls(
     )
 
 
+def test_the_pre_sign_up_trigger_may_do_nothing_and_calls_nothing(recorder: Recorder) -> None:
+    # Both its paths (a sign-up goes on; a disposable address is refused) read only the event.
+    with deployed("PreSignUpFunction") as handler:
+        assert handler(load_event("presignup/sign-up"))["triggerSource"] == "PreSignUp_SignUp"
+        with pytest.raises(Exception, match="disposable"):
+            handler(load_event("presignup/disposable-domain"))
+    assert granted("PreSignUpFunction") == in_scope(recorder.calls) == set()
+
+
 PAIRED = {  # each function and the test above that pairs its grants with its code paths
     "AuthorizerFunction": test_the_authorizer_function_may_do_exactly_what_it_calls,
     "ChatFunction": test_the_mangum_function_may_do_exactly_what_its_routes_call,
     "GatewayStreamFunction": test_the_gateway_streaming_function_may_do_exactly_what_its_routes_call,
     "ChatStreamFunction": test_the_function_url_function_may_do_exactly_what_its_routes_call,
     "DashboardFunction": test_the_dashboard_function_may_do_exactly_what_its_routes_call,
+    "PreSignUpFunction": test_the_pre_sign_up_trigger_may_do_nothing_and_calls_nothing,
 }
 
 

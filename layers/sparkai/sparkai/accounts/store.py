@@ -30,6 +30,9 @@ LINK_PREFIX = "user#"
 # a string set read consistently (the keys table's by_account index lags) and grown under a
 # size condition, so racing key creations cannot pass the cap (sparkai.accounts.service).
 ACTIVE_KEYS = "active_key_hashes"
+# Set on every account created since the count exists: its keys have all been counted (an absent
+# set is then none). An account without it predates the count, which starts from its keys once.
+KEYS_COUNTED = "keys_counted"
 
 
 def item_from_account(account: Account) -> Item:
@@ -46,6 +49,7 @@ def item_from_account(account: Account) -> Item:
             "spend_limit_usd": account.spend_limit_usd,
             "limits_epoch": account.limits_epoch or None,
             "trial_credit_usd": account.trial_credit_usd,
+            KEYS_COUNTED: True,
         }
     )
 
@@ -118,24 +122,27 @@ class AccountStore(TableStore):
         item = self._client.get_item(
             TableName=self._table,
             Key=to_item({"account_id": account_id}),
-            ProjectionExpression="#k",
-            ExpressionAttributeNames={"#k": ACTIVE_KEYS},
+            ProjectionExpression="#k, #c",
+            ExpressionAttributeNames={"#k": ACTIVE_KEYS, "#c": KEYS_COUNTED},
             ConsistentRead=True,
         ).get("Item")
-        if item is None or ACTIVE_KEYS not in item:
-            return None
-        return set(item[ACTIVE_KEYS].get("SS", []))
+        if item is not None and ACTIVE_KEYS in item:
+            return set(item[ACTIVE_KEYS].get("SS", []))
+        return set() if item is not None and KEYS_COUNTED in item else None
 
     def count_keys(
         self, account_id: str, key_hashes: set[str], *, limit: int | None = None
     ) -> bool:
         """Count keys on the account; with `limit` (for one key), only while fewer than `limit`
-        are counted (False, and nothing written, when that many are)."""
+        are counted, or when it is counted already (a concurrent creation starting the count
+        from the account's keys may have counted it): False, and nothing written, otherwise."""
         condition = "attribute_exists(account_id)"
         values: dict[str, Any] = {":h": {"SS": sorted(key_hashes)}}
         if limit is not None:
-            condition += " AND (attribute_not_exists(#k) OR size(#k) < :max)"
+            (key_hash,) = key_hashes
+            condition += " AND (attribute_not_exists(#k) OR size(#k) < :max OR contains(#k, :mine))"
             values[":max"] = {"N": str(limit)}
+            values[":mine"] = {"S": key_hash}
         try:
             self._client.update_item(
                 TableName=self._table,
