@@ -74,7 +74,7 @@ def test_for_all_values_holds_for_a_subset_and_for_a_missing_key() -> None:
 
 def test_a_condition_on_a_key_not_computed_here_never_holds() -> None:
     assert not condition_holds(
-        {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["a"]}}, {"x": ["a"]}
+        {"ForAllValues:StringEquals": {"dynamodb:Select": ["a"]}}, {"x": ["a"]}
     )
 
 
@@ -100,3 +100,40 @@ def test_deny_wins_and_a_failed_condition_only_skips_its_statement() -> None:
     assert decide([allow_epoch, deny], epoch) == PermissionResult.DENIED
     other_table = Need("dynamodb:UpdateItem", LIMITS + "-2", {"dynamodb:Attributes": []})
     assert decide([allow_epoch], other_table) == PermissionResult.NEUTRAL
+
+
+def test_leading_keys_are_the_items_key_so_a_budget_statement_reaches_only_its_items() -> None:
+    """The dashboard's per-user budget may write its own items, never an account's limiter item
+    (template.yaml DashboardRequestBudget)."""
+    from moto.iam.access_control import PermissionResult
+
+    from sparkai_local.iam_enforcer import decide, dynamodb_needs
+
+    budget = {
+        "Effect": "Allow",
+        "Action": "dynamodb:UpdateItem",
+        "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/limits",
+        "Condition": {
+            "ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["dashboard#*"]},
+            "ForAllValues:StringEquals": {
+                "dynamodb:Attributes": ["account_id", "req_tat", "expires_at"]
+            },
+        },
+    }
+
+    def update(key: str) -> PermissionResult:
+        (need,) = dynamodb_needs(
+            "UpdateItem",
+            {
+                "TableName": "limits",
+                "Key": {"account_id": {"S": key}},
+                "UpdateExpression": "SET #r = :n, #e = :x",
+                "ExpressionAttributeNames": {"#r": "req_tat", "#e": "expires_at"},
+            },
+            "us-east-1",
+        )
+        assert need.context["dynamodb:LeadingKeys"] == [key]
+        return decide([budget], need)
+
+    assert update("dashboard#user-1") == PermissionResult.PERMITTED
+    assert update("acct_0123456789abcdef") == PermissionResult.NEUTRAL
