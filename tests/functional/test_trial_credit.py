@@ -379,3 +379,33 @@ def test_a_trial_costs_no_extra_round_trip(dynamodb: Any, clock: Clock) -> None:
             ("UpdateItem", TABLES["RateLimitsTable"]),
             ("TransactWriteItems", ""),
         ]
+
+
+def test_ending_a_trial_reaches_a_key_the_lagging_index_missed(
+    service: ChatService, dynamodb: Any, clock: Clock
+) -> None:
+    """The trial credit is published with the account's other limits (sparkai.limits.published):
+    a key whose copy the by_account index missed is corrected by the limiter on its next request."""
+    from sparkai.accounts.store import AccountStore
+    from sparkai.auth.authenticator import Authenticator
+    from tests.functional.test_fault_promises import LaggingIndexKeyStore
+
+    store = LaggingIndexKeyStore(TABLES["ApiKeysTable"], lambda: dynamodb)
+    admin = AccountAdmin(
+        accounts=AccountStore(TABLES["AccountsTable"], lambda: dynamodb),
+        keys=store,
+        epochs=KeyEpochs(TABLES["RateLimitsTable"], lambda: dynamodb),
+    )
+    account = admin.create_account("starter", trial_credit_usd=Decimal(0)).account_id
+    store.lag()  # the key below never reaches the index: set-trial cannot update its copy
+    secret = admin.create_key(account).secret
+    principal = Authenticator(store).authenticate(f"Bearer {secret}")
+    assert principal.trial_credit_usd == Decimal(0)
+    with pytest.raises(TrialCreditExhaustedError):
+        service.complete(principal, request())
+    # When the operator ends the trial (a paying customer)
+    admin.set_trial_credit(account, None)
+    # Then the key's stale copy (still a $0 trial) is answered by the account's published limits
+    assert Authenticator(store).authenticate(f"Bearer {secret}").trial_credit_usd == Decimal(0)
+    completed = service.complete(principal, request())
+    assert completed.completion.usage.total_tokens == BOUND + MAX_TOKENS

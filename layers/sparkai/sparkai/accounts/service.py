@@ -118,13 +118,18 @@ class AccountAdmin:
         by_account index lists, so the copies are current again (a key the index misses is
         corrected by the limiter). Then the keys epoch, for keys a process remembers."""
         epoch = self._epochs.publish_limits(
-            account.account_id, account.plan, account.limits, account.spend_limit_usd
+            account.account_id,
+            account.plan,
+            account.limits,
+            account.spend_limit_usd,
+            account.trial_credit_usd,
         )
         copy: dict[str, str | int | Decimal | None] = {
             "plan": account.plan,
             "rpm": account.limits.requests_per_minute,
             "tpm": account.limits.tokens_per_minute,
             "spend_limit_usd": account.spend_limit_usd,
+            "trial_credit_usd": account.trial_credit_usd,
             "limits_epoch": epoch,
         }
         self._accounts.update(account.account_id, **copy)
@@ -144,15 +149,13 @@ class AccountAdmin:
 
     def set_trial_credit(self, account_id: str, credit_usd: Decimal | None) -> Account:
         """Set a trial account's one-off credit (raise it, or grant one), or with None end the
-        trial: the account is then paid, within its monthly spend limit. On the account and every
-        key's copy, as set_budget does. What the trial has spent stays counted (it is lifetime)."""
+        trial: the account is then paid, within its monthly spend limit. Published with the
+        account's other limits, so every key's next request obeys it, as set_budget does. What the
+        trial has spent stays counted (it is lifetime)."""
         _check_amount("a trial credit", credit_usd)
-        account = replace(self.get_account(account_id), trial_credit_usd=credit_usd)
-        self._accounts.update(account_id, trial_credit_usd=credit_usd)
-        for record in self._keys.list_for_account(account_id):
-            self._keys.update(record.key_hash, trial_credit_usd=credit_usd)
-        self._epochs.bump(account_id)
-        return account
+        return self._change_limits(
+            replace(self.get_account(account_id), trial_credit_usd=credit_usd)
+        )
 
     def trial_used(self, account_id: str) -> Decimal:
         """How much of the account's trial credit is gone: settled answers, and requests still

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from sparkai.dynamo import TableStore, Value, conditional_check_failed, to_item
-from sparkai.limits.published import EPOCH, PLAN, RPM, SPEND, TPM
-from sparkai.plans import Limits
 from sparkai.limits.gcra import TRIAL_SPENT
+from sparkai.limits.published import EPOCH, PLAN, RPM, SPEND, TPM, TRIAL
+from sparkai.plans import Limits
 
 if TYPE_CHECKING:
     from sparkai.aws import DynamoDBFactory
@@ -80,7 +80,12 @@ class KeyEpochs(TableStore):
             )
 
     def publish_limits(
-        self, account_id: str, plan: str, limits: Limits, spend_limit_usd: Decimal | None
+        self,
+        account_id: str,
+        plan: str,
+        limits: Limits,
+        spend_limit_usd: Decimal | None,
+        trial_credit_usd: Decimal | None = None,
     ) -> int:
         """Make these the account's limits for every key at once (sparkai.limits.published); the
         new limits epoch, for the account's and the keys' copies."""
@@ -90,6 +95,7 @@ class KeyEpochs(TableStore):
             "#lr": RPM,
             "#lt": TPM,
             "#ls": SPEND,
+            "#lc": TRIAL,
             "#e": "expires_at",
         }
         values: dict[str, Value] = {":one": 1, ":plan": plan, ":tpm": limits.tokens_per_minute}
@@ -101,6 +107,11 @@ class KeyEpochs(TableStore):
         else:
             sets += ", #ls = :spend"
             values[":spend"] = spend_limit_usd
+        if trial_credit_usd is None:
+            removes += ", #lc"
+        else:
+            sets += ", #lc = :trial"
+            values[":trial"] = trial_credit_usd
         response = self._client.update_item(
             TableName=self._table,
             Key=to_item({"account_id": account_id}),

@@ -83,7 +83,10 @@ def reserve_request(
         removes.append("#e")
         names["#ts"] = TRIAL_SPENT
         values[":trial_max"] = to_attr(credit - spend_usd)
-        conditions.append("(attribute_not_exists(#ts) OR #ts <= :trial_max)")
+        if credit >= spend_usd:
+            conditions.append("(attribute_not_exists(#ts) OR #ts <= :trial_max)")
+        else:  # above the credit alone: never admitted; the failure returns the item to decide
+            conditions.append("#ts <= :trial_max")
         adds.append("#ts :cost")
     for attr, tat, inc, tag in (
         ("#r", hint.req_tat, req_inc, "r"),
@@ -113,7 +116,7 @@ def reserve_request(
     names["#le"] = EPOCH
     values[":le"] = to_attr(principal.limits_epoch)
     conditions.append("(attribute_not_exists(#le) OR #le = :le)")
-    if principal.limits_epoch:
+    if principal.limits_epoch and credit is None:  # (a trial's write removes the expiry anyway)
         sets.remove("#e = :exp")
         del names["#e"], values[":exp"]
     if key_epoch is not None:

@@ -101,10 +101,14 @@ class DynamoDBRateLimiter:
                     raise StaleKeyGuess(principal.account_id)
                 # Alone above the limit: no state can make it fit (the hint only words the message).
                 refuse_if_over_budget(principal, spend_usd, hint, spend_month)
-            if principal.trial_credit_usd is not None and spend_usd > principal.trial_credit_usd:
-                if key_epoch is not None:
-                    raise StaleKeyGuess(principal.account_id)
-                refuse_if_over_trial(principal, spend_usd, hint)
+            # Above a trial's credit alone: not refused here, as this copy of the credit may be
+            # stale (a trial ended since); the write's condition fails and the item decides.
+            if (
+                principal.trial_credit_usd is not None
+                and spend_usd > principal.trial_credit_usd
+                and key_epoch is not None
+            ):
+                raise StaleKeyGuess(principal.account_id)
             try:
                 response = self._client_factory().update_item(
                     **reserve_request(

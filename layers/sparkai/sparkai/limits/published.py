@@ -25,6 +25,7 @@ from sparkai.plans import Limits
 
 EPOCH = "limits_epoch"
 PLAN, RPM, TPM, SPEND = "limits_plan", "limits_rpm", "limits_tpm", "limits_spend_usd"
+TRIAL = "limits_trial_usd"  # a trial's one-off credit (absent: a paid account)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class PublishedLimits:
     plan: str
     limits: Limits
     spend_limit_usd: Decimal | None  # None: no monthly limit
+    trial_credit_usd: Decimal | None = None  # None: not a trial
 
 
 def published_of(item: Mapping[str, Mapping[str, Any]] | None) -> PublishedLimits | None:
@@ -41,7 +43,9 @@ def published_of(item: Mapping[str, Mapping[str, Any]] | None) -> PublishedLimit
     rpm, tpm = get_int(item, RPM), get_int(item, TPM)
     if not epoch or plan is None or not rpm or not tpm:
         return None
-    return PublishedLimits(epoch, plan, Limits(rpm, tpm), get_decimal(item, SPEND))
+    return PublishedLimits(
+        epoch, plan, Limits(rpm, tpm), get_decimal(item, SPEND), get_decimal(item, TRIAL)
+    )
 
 
 def with_current_limits(
@@ -55,5 +59,6 @@ def with_current_limits(
         plan=published.plan,
         limits=published.limits,
         spend_limit_usd=published.spend_limit_usd,
+        trial_credit_usd=published.trial_credit_usd,
         limits_epoch=published.epoch,
     )
