@@ -113,6 +113,32 @@ def test_a_budget_cut_stops_every_key_at_once(
         assert refused.json()["error"]["code"] == "insufficient_quota"
 
 
+def test_a_budget_raised_reaches_every_key_at_once(
+    client: TestClient, admin: AccountAdmin, store: KeyStoreRacingAChange
+) -> None:
+    # Given an account whose budget is $0 when its keys are made, raised while they are made
+    account = admin.create_account("pro")
+    admin.set_budget(account.account_id, Decimal(0))
+    listed = admin.create_key(account.account_id)
+    store.lag()
+    hidden = admin.create_key(account.account_id)
+    store.during = lambda: admin.set_budget(account.account_id, Decimal(100))
+    racing = admin.create_key(account.account_id)
+    keys = (listed, hidden, racing)
+    # The raise could not reach two of the keys' copies, which still say $0 ...
+    assert [store.find_by_secret(k.secret).spend_limit_usd for k in keys] == [  # type: ignore[union-attr]
+        Decimal(100),
+        Decimal(0),
+        Decimal(0),
+    ]
+    # ... and still every key is served on its next request, the stale ones first (this process
+    # has not seen the raise): a copy alone above its limit is not refused from the copy, the
+    # item holding the published limits decides
+    for key in (hidden, racing, listed):
+        response = post(client, key)
+        assert response.status_code == 200, response.text
+
+
 def test_a_plan_change_applies_to_every_key_and_costs_one_call_once_seen(
     client: TestClient, admin: AccountAdmin, store: KeyStoreRacingAChange
 ) -> None:

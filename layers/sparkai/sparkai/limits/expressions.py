@@ -111,6 +111,12 @@ def reserve_request(
     else:  # no counter yet, or last month's: this month starts with this request
         conditions.append("(attribute_not_exists(#sm) OR #sm < :m)")
         sets += ["#sm = :m", "#s = :cost"]
+        if limit is not None and spend_usd > limit:
+            # Alone above this copy's limit, which may be stale (a budget raised since, this key's
+            # copy behind the index): a condition that never holds, so the item answers, with its
+            # published limits (LimitsChanged) or a refusal. The same one round trip; no change.
+            values[":smax"] = to_attr(limit - spend_usd)
+            conditions.append("#s <= :smax")
     # Only with the account's current limits (sparkai.limits.published); an item holding published
     # limits never expires, so a current copy of them leaves its expiry alone.
     names["#le"] = EPOCH

@@ -96,17 +96,16 @@ class DynamoDBRateLimiter:
         for _ in range(self._max_attempts):
             # A counter already in a later month (another instance's clock is ahead) is that month.
             spend_month = max(month, hint.spend_month or month)
-            if principal.spend_limit_usd is not None and spend_usd > principal.spend_limit_usd:
-                if key_epoch is not None:  # a remembered limit: only the key's own check decides
-                    raise StaleKeyGuess(principal.account_id)
-                # Alone above the limit: no state can make it fit (the hint only words the message).
-                refuse_if_over_budget(principal, spend_usd, hint, spend_month)
-            # Above a trial's credit alone: not refused here, as this copy of the credit may be
-            # stale (a trial ended since); the write's condition fails and the item decides.
-            if (
-                principal.trial_credit_usd is not None
-                and spend_usd > principal.trial_credit_usd
-                and key_epoch is not None
+            # Above the spend limit or a trial's credit alone: not refused here, as this copy of
+            # the limits may be stale (a budget raised or a trial ended since); the write's
+            # condition fails and the item decides. A remembered key's limits are only a guess:
+            # its own check decides.
+            if key_epoch is not None and (
+                (principal.spend_limit_usd is not None and spend_usd > principal.spend_limit_usd)
+                or (
+                    principal.trial_credit_usd is not None
+                    and spend_usd > principal.trial_credit_usd
+                )
             ):
                 raise StaleKeyGuess(principal.account_id)
             try:
