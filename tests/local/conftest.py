@@ -151,7 +151,12 @@ REFILL_HOURS_AWAY = 3
 
 
 def exhausted_key(stack: RunningStack, rpm: int) -> str:
-    """A key whose account (rpm requests/min) has spent its request budget, and whose budget
+    """A key whose account has spent its request budget, refilled hours from now: exhausted_account."""
+    return exhausted_account(stack, rpm)[1]
+
+
+def exhausted_account(stack: RunningStack, rpm: int) -> tuple[str, str]:
+    """(account id, key) of an account whose account (rpm requests/min) has spent its request budget, and whose budget
     refills hours from now: the next request is a 429 (retry-after 60, the most the limiter says)
     however long the test takes to send it.
 
@@ -175,7 +180,20 @@ def exhausted_key(stack: RunningStack, rpm: int) -> str:
         ConditionExpression="attribute_exists(req_tat)",  # the requests above were counted
         ExpressionAttributeValues={":far": {"N": str(far)}},
     )
-    return key
+    return account_id, key
+
+
+def refill(stack: RunningStack, account_id: str) -> None:
+    """The account's request budget back at once, as if its hours had passed: the limiter item's
+    request arrival time removed. The API process's remembered state is then stale, which its
+    reservation finds out from the item (one conditional write, as after another container's
+    settle)."""
+    client("dynamodb", stack.aws_url).update_item(
+        TableName=LOCAL_TABLES["RateLimitsTable"],
+        Key={"account_id": {"S": account_id}},
+        UpdateExpression="REMOVE req_tat",
+        ConditionExpression="attribute_exists(req_tat)",
+    )
 
 
 def stream_ended(stack: RunningStack, index: int) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,15 @@ import openai
 import pytest
 
 import sparkaistream
-from tests.local.conftest import ROOT, RunningStack, admin_cli, exhausted_key, stream_ended
+from tests.local.conftest import (
+    ROOT,
+    RunningStack,
+    admin_cli,
+    exhausted_account,
+    exhausted_key,
+    refill,
+    stream_ended,
+)
 
 pytestmark = [pytest.mark.local]
 MESSAGES = [{"role": "user", "content": "Hello!"}]
@@ -52,23 +59,19 @@ def limited_key(stack: RunningStack, rpm: int) -> str:
     return admin(stack, "key", "create", account["account_id"])["key"]
 
 
-# 10 requests/min: after a burst of 10 the next one fits only 6 s after the burst began. Only the
-# retry tests use this key, because they need the budget to come back after the retry-after;
-# a test that only needs a 429 takes conftest's exhausted_key, whose refill is hours away.
-RPM = 10
+def refilled_after_its_429(stack: RunningStack) -> tuple[str, Any]:
+    """A key whose request budget is spent, refill hours away (so its next request is a 429 with
+    retry-after 60 however slow the machine), and a response hook that gives the budget back once
+    that 429 has been answered: the client's retry is then admitted, with no race against the
+    clock. Only the retry tests need the budget back; a test that only needs a 429 takes
+    conftest's exhausted_key."""
+    account_id, key = exhausted_account(stack, 1)
 
+    def on_response(response: Any) -> None:
+        if response.status_code == 429:
+            refill(stack, account_id)
 
-def refilling_key(stack: RunningStack) -> str:
-    """A key whose account has just spent its whole request budget, back within seconds."""
-    key = limited_key(stack, RPM)
-    for _ in range(RPM):
-        response = httpx.post(
-            f"{stack.url}/v1/chat",
-            json={"model": "spark-1", "messages": MESSAGES},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        assert response.status_code == 200
-    return key
+    return key, on_response
 
 
 # -- the official openai client ---------------------------------------------------------------------
@@ -149,13 +152,30 @@ def test_openai_retries_honour_retry_after(stack: RunningStack) -> None:
     )  # type: ignore[arg-type]
     assert completion.choices[0].message.content == TEXT
     assert len(sent) == 2 and invocations(stack) == 2
-    # ...and an account at its request limit (429 with retry-after)
-    key = refilling_key(stack)
+    # ...and an account at its request limit (429, retry-after 60), refilled once it has answered
+    key, refill_on_429 = refilled_after_its_429(stack)
     sent.clear()
-    openai_client(stack, key=key, http_client=http_client).chat.completions.create(
-        model="spark-1", messages=MESSAGES
-    )  # type: ignore[arg-type]
-    assert len(sent) == 2
+    limited = openai_client(
+        stack,
+        key=key,
+        http_client=httpx2.Client(
+            event_hooks={
+                "request": [lambda request: sent.append(str(request.url))],
+                "response": [refill_on_429],
+            }
+        ),
+    )
+    waits: list[float] = []
+    chosen = limited._calculate_retry_timeout
+
+    def wait_chosen(*args: Any) -> float:  # record the client's wait, then skip the minute
+        waits.append(chosen(*args))
+        return 0.0
+
+    limited._calculate_retry_timeout = wait_chosen  # type: ignore[method-assign]
+    completion = limited.chat.completions.create(model="spark-1", messages=MESSAGES)  # type: ignore[arg-type]
+    assert completion.choices[0].message.content == TEXT
+    assert len(sent) == 2 and waits == [60.0]  # exactly the server's retry-after
 
 
 def test_openai_passes_an_idempotency_key_and_a_replay_is_not_charged(stack: RunningStack) -> None:
@@ -268,12 +288,12 @@ def test_sdk_retries_503_and_429_honouring_retry_after(stack: RunningStack, fail
     key = stack.key
     if failure == "model":
         script(stack, invoke_error={"code": "ServiceUnavailable", "count": 1})
-    else:
-        key = refilling_key(stack)
+    else:  # a 429 (retry-after 60) whose budget comes back once it has been answered
+        key, refill_on_429 = refilled_after_its_429(stack)
+        http_client.event_hooks["response"].append(refill_on_429)
 
-    def sleep(seconds: float) -> None:  # record the wait the SDK chose, then really wait it out
+    def sleep(seconds: float) -> None:  # record the wait the SDK chose (nothing needs the time)
         slept.append(seconds)
-        time.sleep(seconds)
 
     with sparkaistream.SparkAI(
         api_key=key, base_url=stack.url, http_client=http_client, sleep=sleep
