@@ -348,3 +348,40 @@ def test_a_stalled_model_is_cut_at_the_deadline_with_its_own_error_and_charged(
     (usage,) = json_logs.wait_for("usage")
     assert usage["complete"] is False and usage["completion_tokens"] == 2
     assert_charged_once(api, completion_tokens=2)
+
+
+# What a container sends when it JSON-escapes half of an emoji (ensure_ascii=True, one token
+# of the pair): a lone UTF-16 surrogate, which no UTF-8 body can carry.
+LONE_SURROGATE_EVENT = b'data: {"choices":[{"delta":{"content":"Hi \\ud83d!"}}]}\n\n'
+
+
+def test_a_lone_surrogate_from_the_model_streams_as_a_replacement_character(api: Api) -> None:
+    parts = [
+        LONE_SURROGATE_EVENT,
+        b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n',
+        b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    api.model.backend.set_script("spark-1", Script(raw_parts=parts))
+    with api.stream() as response:
+        assert response.status_code == 200
+        events = read_all(response)
+    assert events[-1] == "[DONE]"
+    chunks = chunks_of(events)
+    assert content(chunks) == "Hi \ufffd!"
+    assert not any("error" in c for c in chunks)
+    assert_charged_once(api, completion_tokens=3)
+
+
+def test_a_lone_surrogate_in_a_buffered_answer_is_a_replacement_character(api: Api) -> None:
+    # The local container json.dumps its answer, so the lone surrogate arrives as `\ud83d`.
+    api.model.backend.set_script("spark-1", Script(chunks=["Hi \ud83d", "!"]))
+    response = httpx.post(
+        f"{api.url}/v1/chat",
+        json={**HELLO, "stream": False},
+        headers={"Authorization": f"Bearer {api.key}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "Hi \ufffd!"
+    assert_charged_once(api, completion_tokens=2)

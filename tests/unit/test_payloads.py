@@ -126,3 +126,24 @@ def test_nothing_after_done_and_crlf_lines() -> None:
 def test_a_malformed_event_is_a_model_error() -> None:
     with pytest.raises(ModelEndpointError):
         decode_all([b"data: {not json}\n\n"])
+
+
+def test_lone_surrogates_become_replacement_characters_buffered_and_streamed() -> None:
+    # `\ud83d` alone (half an emoji, JSON-escaped) and CESU-style bytes (json decodes with
+    # surrogatepass) would make a str no UTF-8 answer can carry.
+    call = (
+        b'"tool_calls":[{"id":"c1","type":"function",'
+        b'"function":{"name":"f","arguments":"{\\"a\\":\\"\\udc00\\"}"}}]'
+    )
+    body = b'{"choices":[{"message":{"content":"Hi \\ud83d \xed\xa0\xbd",' + call + b"}}]}"
+    reply = parse_completion(body)
+    assert reply.content == "Hi \ufffd \ufffd"
+    assert reply.tool_calls[0].arguments == '{"a":"\ufffd"}'
+    assert parse_completion(b'{"generated_text":"x\\ud83d"}').content == "x\ufffd"
+    event = b'data: {"choices":[{"delta":{"content":"\\ud83d!",' + call + b"}}]}\n"
+    (decoded,) = PayloadPartDecoder().feed(event)
+    delta = delta_from_event(decoded)
+    assert delta is not None and delta.content == "\ufffd!"
+    assert delta.tool_calls[0].arguments == '{"a":"\ufffd"}'
+    # A well-formed pair, escaped or not, is one character and stays as it is.
+    assert parse_completion('{"generated_text":"\\ud83d\\ude00 😀"}'.encode()).content == "😀 😀"

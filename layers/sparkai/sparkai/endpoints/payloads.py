@@ -4,6 +4,7 @@ on /invocations, and the shapes they answer with (buffered JSON, SSE, or JSON li
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sparkai.endpoints.container_errors import failed
@@ -17,6 +18,28 @@ from sparkai.endpoints.port import (
     ToolCallDelta,
 )
 from sparkai.errors import ModelEndpointError, SparkAIError
+
+# A UTF-16 surrogate on its own: what `json.loads` makes of a `\ud83d` escape (a container that
+# escapes non-ASCII and cut an emoji's pair between tokens) or of CESU-style bytes (it decodes
+# with surrogatepass). No UTF-8 body can carry one, so it would fail our answer mid-stream.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loads(raw: bytes) -> Any:
+    """Container JSON with every lone surrogate replaced by U+FFFD, as a UTF-8 decoder would:
+    the one place container output becomes text, buffered or streamed, content, tool calls and
+    all, so the client always gets a well-formed answer (billing counts the container's tokens)."""
+    return _mend(json.loads(raw))
+
+
+def _mend(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_mend(k): _mend(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mend(v) for v in value]
+    return value
 
 
 def build_payload(request: GenerationRequest) -> dict[str, Any]:
@@ -172,7 +195,7 @@ def parse_completion(body: bytes) -> ModelReply:
     """A buffered answer: OpenAI chat.completion (TGI/vLLM/LMI messages API) or TGI/LMI
     `generated_text` (with or without TGI `details`)."""
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except ValueError as exc:
         raise ModelEndpointError("The model returned a response that is not JSON.") from exc
     if isinstance(data, list) and data:
@@ -276,7 +299,7 @@ class PayloadPartDecoder:
         elif line.startswith((b"event:", b"id:", b"retry:")):
             return None
         try:
-            event = json.loads(line)
+            event = _loads(line)
         except ValueError as exc:
             raise ModelEndpointError("The model sent a malformed stream event.") from exc
         return event if isinstance(event, dict) else None
