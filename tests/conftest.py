@@ -36,6 +36,7 @@ pytest_plugins = [
     "tests.support.fixtures_servers",
     "tests.support.inflight",
     "tests.support.no_native_model",
+    "tests.support.dashboard_world",
 ]
 
 TABLES = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -19,12 +18,10 @@ from sparkai.api import dashboard as dashboard_routes
 from sparkai.api.app import create_app
 from sparkai.errors import DashboardRateLimitExceededError
 from sparkai.limits.requests import RequestRateLimiter
-from sparkai_local.aws_server import provisioned_server
-from sparkai_local.cognito import LocalUserPool, create_user_pool, sign_up_and_sign_in
-from sparkai_local.dashboard_site import create_dashboard_app, dashboard_env, spa_config
-from sparkai_local.endpoint import LOCAL_TABLES, client, table_environment
-from tests.functional.test_dashboard_api import World, session
-from tests.support.fixtures_servers import SageMakerServer
+from sparkai_local.cognito import LocalUserPool, sign_up_and_sign_in
+from sparkai_local.dashboard_site import create_dashboard_app, spa_config
+from sparkai_local.endpoint import LOCAL_TABLES, client
+from tests.support.dashboard_world import World, session
 from tests.support.function_credentials import signed_as_functions
 
 PASSWORD = "correct-horse-42"
@@ -32,45 +29,12 @@ CHAT = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "ma
 T0 = 1_795_680_000.0
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[World]:
-    """Local AWS with each function's IAM role enforced (and each function's access key)."""
-    with provisioned_server() as server:
-        yield server.url, create_user_pool(server.url), server.functions
-
-
-@pytest.fixture
-def pool(
-    aws: World,
-    monkeypatch: pytest.MonkeyPatch,
-    sagemaker_server: SageMakerServer,
-) -> LocalUserPool:
-    url, user_pool, _ = aws
-    env = {
-        "AWS_ENDPOINT_URL_DYNAMODB": url,
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_server.url,
-        "SPARKAI_AUTH_MODE": "bearer",
-        **table_environment(),
-        **dashboard_env(user_pool, "http://127.0.0.1:3000"),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return user_pool
-
-
-@pytest.fixture
-def api(pool: LocalUserPool, aws: World) -> Iterator[TestClient]:
-    """The app as the local stack runs it: each route's AWS calls as its function's role."""
-    with signed_as_functions(aws[2], create_app()) as app, TestClient(app) as test_client:
-        yield test_client
-
-
 _users = iter(range(10**6))
 
 
-def new_user(pool: LocalUserPool, *, verified: bool = True) -> dict[str, str]:
+def new_user(dashboard_pool: LocalUserPool, *, verified: bool = True) -> dict[str, str]:
     email = f"trial{next(_users)}-{time.monotonic_ns()}@example.com"
-    tokens = sign_up_and_sign_in(pool, email, PASSWORD, verify_email=verified)
+    tokens = sign_up_and_sign_in(dashboard_pool, email, PASSWORD, verify_email=verified)
     return session(tokens["IdToken"])
 
 
@@ -78,59 +42,67 @@ def new_user(pool: LocalUserPool, *, verified: bool = True) -> dict[str, str]:
 
 
 def test_a_new_account_is_a_trial_and_the_dashboard_says_what_is_left(
-    api: TestClient, pool: LocalUserPool
+    dashboard_api: TestClient, dashboard_pool: LocalUserPool
 ) -> None:
-    user = new_user(pool)
-    account = api.get("/v1/dashboard/account", headers=user).json()
+    user = new_user(dashboard_pool)
+    account = dashboard_api.get("/v1/dashboard/account", headers=user).json()
     assert account["trial"] == {"credit_usd": "5", "used_usd": "0", "remaining_usd": "5"}
     assert account["email_verified"] is True
     # A key of the account spends from the credit, and the page shows it.
-    secret = api.post("/v1/dashboard/keys", headers=user, json={"name": "t"}).json()["secret"]
-    answer = api.post("/v1/chat", json=CHAT, headers={"Authorization": f"Bearer {secret}"})
+    secret = dashboard_api.post("/v1/dashboard/keys", headers=user, json={"name": "t"}).json()[
+        "secret"
+    ]
+    answer = dashboard_api.post(
+        "/v1/chat", json=CHAT, headers={"Authorization": f"Bearer {secret}"}
+    )
     assert answer.status_code == 200, answer.text
     cost = Decimal("0.0003") * answer.json()["usage"]["total_tokens"] / 1000
-    trial = api.get("/v1/dashboard/account", headers=user).json()["trial"]
+    trial = dashboard_api.get("/v1/dashboard/account", headers=user).json()["trial"]
     assert Decimal(trial["used_usd"]) == cost
     assert Decimal(trial["remaining_usd"]) == Decimal(5) - cost
 
 
 def test_the_trial_credit_is_the_operators_setting(
-    api: TestClient, pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+    dashboard_api: TestClient, dashboard_pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sparkai import wiring
 
     monkeypatch.setenv("SPARKAI_TRIAL_CREDIT_USD", "none")  # no trial: the old Starter account
     wiring.reset()
-    account = api.get("/v1/dashboard/account", headers=new_user(pool)).json()
+    account = dashboard_api.get("/v1/dashboard/account", headers=new_user(dashboard_pool)).json()
     assert account["trial"] is None and account["spend_limit_usd"] == "100"
 
 
 # -- keys only for a verified address -------------------------------------------------------------
 
 
-def test_an_unverified_address_gets_no_keys(api: TestClient, pool: LocalUserPool) -> None:
-    user = new_user(pool, verified=False)
-    account = api.get("/v1/dashboard/account", headers=user)
+def test_an_unverified_address_gets_no_keys(
+    dashboard_api: TestClient, dashboard_pool: LocalUserPool
+) -> None:
+    user = new_user(dashboard_pool, verified=False)
+    account = dashboard_api.get("/v1/dashboard/account", headers=user)
     assert account.status_code == 200 and account.json()["email_verified"] is False
     for path in ("/v1/dashboard/keys", "/v1/dashboard/keys/key_0000000000000000/rotate"):
-        refused = api.post(path, headers=user, json={"name": "x"})
+        refused = dashboard_api.post(path, headers=user, json={"name": "x"})
         assert refused.status_code == 403, refused.text
         error = refused.json()["error"]
         assert error["code"] == "email_not_verified" and error["type"] == "invalid_request_error"
         assert "Verify your e-mail" in error["message"]
-    assert api.get("/v1/dashboard/keys", headers=user).json()["data"] == []
+    assert dashboard_api.get("/v1/dashboard/keys", headers=user).json()["data"] == []
 
 
-def test_the_local_sign_up_verifies_the_address_as_the_code_would(pool: LocalUserPool) -> None:
+def test_the_local_sign_up_verifies_the_address_as_the_code_would(
+    dashboard_pool: LocalUserPool,
+) -> None:
     # The same user signed up through the local sign-up route (the browser's path) is verified.
-    app = create_dashboard_app(spa_config(pool, "http://127.0.0.1:3000"))
+    app = create_dashboard_app(spa_config(dashboard_pool, "http://127.0.0.1:3000"))
     email = f"local{time.monotonic_ns()}@example.com"
     with TestClient(app) as site:
         answer = site.post(
             "/dashboard/local-sign-up",
             content=json.dumps(
                 {
-                    "ClientId": pool.client_id,
+                    "ClientId": dashboard_pool.client_id,
                     "Username": email,
                     "Password": PASSWORD,
                     "UserAttributes": [{"Name": "email", "Value": email}],
@@ -139,24 +111,24 @@ def test_the_local_sign_up_verifies_the_address_as_the_code_would(pool: LocalUse
             headers={"x-amz-target": "AWSCognitoIdentityProviderService.SignUp"},
         )
     assert answer.status_code == 200, answer.text
-    user = client("cognito-idp", pool.aws_url).admin_get_user(
-        UserPoolId=pool.pool_id, Username=email
+    user = client("cognito-idp", dashboard_pool.aws_url).admin_get_user(
+        UserPoolId=dashboard_pool.pool_id, Username=email
     )
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
     assert user["UserStatus"] == "CONFIRMED" and attributes["email_verified"] == "true"
 
 
 def test_the_local_sign_up_refuses_a_disposable_address_as_the_trigger_does(
-    pool: LocalUserPool,
+    dashboard_pool: LocalUserPool,
 ) -> None:
-    app = create_dashboard_app(spa_config(pool, "http://127.0.0.1:3000"))
+    app = create_dashboard_app(spa_config(dashboard_pool, "http://127.0.0.1:3000"))
     email = f"x{time.monotonic_ns()}@mailinator.com"
     with TestClient(app) as site:
         answer = site.post(
             "/dashboard/local-sign-up",
             content=json.dumps(
                 {
-                    "ClientId": pool.client_id,
+                    "ClientId": dashboard_pool.client_id,
                     "Username": email,
                     "Password": PASSWORD,
                     "UserAttributes": [{"Name": "email", "Value": email}],
@@ -168,8 +140,8 @@ def test_the_local_sign_up_refuses_a_disposable_address_as_the_trigger_does(
     assert answer.json()["__type"] == "UserLambdaValidationException"
     assert answer.json()["message"].startswith("PreSignUp failed with error ")
     assert "mailinator.com" in answer.json()["message"]
-    users = client("cognito-idp", pool.aws_url).list_users(
-        UserPoolId=pool.pool_id, Filter=f'email = "{email}"'
+    users = client("cognito-idp", dashboard_pool.aws_url).list_users(
+        UserPoolId=dashboard_pool.pool_id, Filter=f'email = "{email}"'
     )["Users"]
     assert users == []  # no user was created
 
@@ -178,31 +150,39 @@ def test_the_local_sign_up_refuses_a_disposable_address_as_the_trigger_does(
 
 
 def test_the_21st_active_key_is_refused_until_one_is_revoked(
-    api: TestClient, pool: LocalUserPool
+    dashboard_api: TestClient, dashboard_pool: LocalUserPool
 ) -> None:
-    user = new_user(pool)
+    user = new_user(dashboard_pool)
     keys = []
     for n in range(20):
-        created = api.post("/v1/dashboard/keys", headers=user, json={"name": f"k{n}"})
+        created = dashboard_api.post("/v1/dashboard/keys", headers=user, json={"name": f"k{n}"})
         assert created.status_code == 201, (n, created.text)
         keys.append(created.json()["key"]["id"])
-    refused = api.post("/v1/dashboard/keys", headers=user, json={"name": "k20"})
+    refused = dashboard_api.post("/v1/dashboard/keys", headers=user, json={"name": "k20"})
     assert refused.status_code == 409, refused.text
     error = refused.json()["error"]
     assert error["code"] == "active_key_limit_reached" and error["type"] == "invalid_request_error"
     assert "20" in error["message"] and "Revoke" in error["message"]
-    assert len(api.get("/v1/dashboard/keys", headers=user).json()["data"]) == 20
+    assert len(dashboard_api.get("/v1/dashboard/keys", headers=user).json()["data"]) == 20
     # Revoked keys do not count: revoking one makes room for one.
-    assert api.post(f"/v1/dashboard/keys/{keys[0]}/revoke", headers=user).status_code == 200
-    assert api.post("/v1/dashboard/keys", headers=user, json={"name": "k20"}).status_code == 201
-    assert api.post("/v1/dashboard/keys", headers=user, json={"name": "k21"}).status_code == 409
+    assert (
+        dashboard_api.post(f"/v1/dashboard/keys/{keys[0]}/revoke", headers=user).status_code == 200
+    )
+    assert (
+        dashboard_api.post("/v1/dashboard/keys", headers=user, json={"name": "k20"}).status_code
+        == 201
+    )
+    assert (
+        dashboard_api.post("/v1/dashboard/keys", headers=user, json={"name": "k21"}).status_code
+        == 409
+    )
 
 
 # -- the dashboard's own routes are rate-limited per user ---------------------------------------------
 
 
 def test_a_user_over_the_dashboard_budget_gets_429_and_others_do_not(
-    api: TestClient, pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+    dashboard_api: TestClient, dashboard_pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sparkai import aws as aws_clients
     from sparkai import wiring
@@ -214,11 +194,11 @@ def test_a_user_over_the_dashboard_budget_gets_429_and_others_do_not(
         LOCAL_TABLES["RateLimitsTable"], aws_clients.dynamodb, clock=lambda: T0
     )
     monkeypatch.setattr(dashboard_routes, "get_dashboard_limiter", lambda: limiter)
-    alice, bob = new_user(pool), new_user(pool)
+    alice, bob = new_user(dashboard_pool), new_user(dashboard_pool)
     for _ in range(5):
-        assert api.get("/v1/dashboard/keys", headers=alice).status_code == 200
+        assert dashboard_api.get("/v1/dashboard/keys", headers=alice).status_code == 200
     # When Alice sends a sixth, on any dashboard route
-    refused = api.post("/v1/dashboard/keys", headers=alice, json={"name": "x"})
+    refused = dashboard_api.post("/v1/dashboard/keys", headers=alice, json={"name": "x"})
     # Then it is a 429 in the documented shape, saying when to retry, and nothing was done
     assert refused.status_code == 429, refused.text
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
@@ -226,12 +206,12 @@ def test_a_user_over_the_dashboard_budget_gets_429_and_others_do_not(
     assert "5" in refused.json()["error"]["message"]
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     # And Bob's budget is his own
-    assert api.get("/v1/dashboard/keys", headers=bob).json()["data"] == []
+    assert dashboard_api.get("/v1/dashboard/keys", headers=bob).json()["data"] == []
 
 
-def test_the_dashboard_budget_is_exact_under_concurrency(aws: World) -> None:
+def test_the_dashboard_budget_is_exact_under_concurrency(dashboard_aws: World) -> None:
     # 12 workers x 3 attempts at once against 20 a minute, frozen clock: exactly 20 pass.
-    url, _, _ = aws
+    url, _, _ = dashboard_aws
     workers, attempts = 12, 3
     start = threading.Barrier(workers)
 
@@ -255,7 +235,7 @@ def test_the_dashboard_budget_is_exact_under_concurrency(aws: World) -> None:
 
 
 def test_behind_api_gateway_the_claim_decides_too(
-    pool: LocalUserPool, aws: World, monkeypatch: pytest.MonkeyPatch
+    dashboard_pool: LocalUserPool, dashboard_aws: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """API Gateway's Cognito authorizer passes every claim as a string: "true" is verified,
     "false" (or no claim) is not."""
@@ -267,15 +247,15 @@ def test_behind_api_gateway_the_claim_decides_too(
 
     monkeypatch.setenv("SPARKAI_DASHBOARD_AUTH", "authorizer")
     wiring.reset()
-    with signed_as_functions(aws[2], create_app()) as app:  # DashboardFunction's role
+    with signed_as_functions(dashboard_aws[2], create_app()) as app:  # DashboardFunction's role
         handler = Mangum(app, lifespan="off")
         for verified, status in (("true", 201), ("false", 403), (None, 403)):
             claims = {
                 "sub": f"gateway-{verified}-{time.monotonic_ns()}",
-                "aud": pool.client_id,
+                "aud": dashboard_pool.client_id,
                 "token_use": "id",
                 "email": "gateway@example.com",
-                "iss": pool.issuer,
+                "iss": dashboard_pool.issuer,
             }
             if verified is not None:
                 claims["email_verified"] = verified
