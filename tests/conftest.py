@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.support.inflight",
     "tests.support.no_native_model",
     "tests.support.dashboard_world",
+    "tests.support.chat_server",
 ]
 
 TABLES = {

@@ -8,19 +8,14 @@ GET /v1/usage."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from sparkai.api.app import create_app
 from sparkai_local.sagemaker import Script
-from tests.conftest import JsonLogs, KeyFactory
-from tests.functional.test_streaming import Api, chunks_of, content, data_lines
-from tests.support.fixtures_servers import SageMakerServer
-from tests.support.servers import serve
+from tests.conftest import JsonLogs
+from tests.functional.test_streaming import chunks_of, content, data_lines
+from tests.support.chat_server import ChatApi
 
 PROMPT_TOKENS = 24  # the scripted model's count of the prompt
 # "😀" and "𠜎" (a rare CJK character, 4 UTF-8 bytes) each take two tokens: the first one ends
@@ -28,31 +23,18 @@ PROMPT_TOKENS = 24  # the scripted model's count of the prompt
 EMOJI = Script(chunks=["", "😀", "", "𠜎", "", "😀", " ok", "!"], tokens=[1] * 8)
 
 
-@pytest.fixture
-def api(
-    dynamodb: Any,
-    make_key: KeyFactory,
-    sagemaker_server: SageMakerServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Api]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
-    key = make_key("pro")
-    with serve(create_app()) as url:
-        yield Api(url, key.secret, key.record.account_id, sagemaker_server, dynamodb)
-
-
-def usage_totals(api: Api) -> dict[str, Any]:
+def usage_totals(chat_api: ChatApi) -> dict[str, Any]:
     """GET /v1/usage's totals, once checked against the month's spend counter: the worst-case
     reservation came back down to exactly the cost charged."""
-    usage, spend = api.charged()
+    usage, spend = chat_api.charged()
     totals: dict[str, Any] = usage["totals"]
     assert Decimal(totals["cost_usd"]) == spend
     return totals
 
 
-def leave_after(api: Api, pieces: int) -> list[dict[str, Any]]:
+def leave_after(chat_api: ChatApi, pieces: int) -> list[dict[str, Any]]:
     """Read the role chunk and `pieces` content chunks, then close the connection."""
-    with api.stream() as response:
+    with chat_api.stream() as response:
         assert response.status_code == 200
         lines = data_lines(response.iter_lines())
         return [json.loads(next(lines)) for _ in range(1 + pieces)]
@@ -65,16 +47,16 @@ def settled(json_logs: JsonLogs) -> dict[str, Any]:
 
 
 def test_multibyte_text_cut_mid_stream_is_billed_the_models_count(
-    api: Api, json_logs: JsonLogs
+    chat_api: ChatApi, json_logs: JsonLogs
 ) -> None:
     # Given a model held after its fourth token, which completes "𠜎" (two pieces sent, 4 tokens)
-    api.model.backend.set_script("spark-1", replace(EMOJI, gate_after=4))
-    received = leave_after(api, 2)
+    chat_api.model.backend.set_script("spark-1", replace(EMOJI, gate_after=4))
+    received = leave_after(chat_api, 2)
     # When the client leaves there
     assert content(received) == "😀𠜎"
     assert settled(json_logs)["complete"] is False
     # Then the account pays the four tokens the model generated, not one per piece (2)
-    totals = usage_totals(api)
+    totals = usage_totals(chat_api)
     assert (totals["requests"], totals["prompt_tokens"], totals["completion_tokens"]) == (
         1,
         PROMPT_TOKENS,
@@ -83,62 +65,64 @@ def test_multibyte_text_cut_mid_stream_is_billed_the_models_count(
 
 
 def test_merged_chunks_cut_mid_stream_are_billed_every_token_in_them(
-    api: Api, json_logs: JsonLogs
+    chat_api: ChatApi, json_logs: JsonLogs
 ) -> None:
     # Given a model under load that sends several tokens per chunk
-    api.model.backend.set_script(
+    chat_api.model.backend.set_script(
         "spark-1",
         Script(
             chunks=["Hello there, how", " are you", " doing today?"], tokens=[4, 2, 3], gate_after=2
         ),
     )
-    received = leave_after(api, 2)
+    received = leave_after(chat_api, 2)
     assert content(received) == "Hello there, how are you"
     settled(json_logs)
-    totals = usage_totals(api)
+    totals = usage_totals(chat_api)
     assert (totals["prompt_tokens"], totals["completion_tokens"]) == (PROMPT_TOKENS, 6)
 
 
 def test_a_model_error_after_some_tokens_bills_the_tokens_it_generated(
-    api: Api, json_logs: JsonLogs
+    chat_api: ChatApi, json_logs: JsonLogs
 ) -> None:
     # Given a model that fails after five chunks (six tokens: "", "😀", "", "𠜎", "", then fails)
-    api.model.backend.set_script(
+    chat_api.model.backend.set_script(
         "spark-1",
         Script(chunks=EMOJI.chunks, tokens=[1, 1, 1, 1, 2, 1, 1, 1], fail_after=5),
     )
-    with api.stream() as response:
+    with chat_api.stream() as response:
         events = list(data_lines(response.iter_lines()))
     assert json.loads(events[-1])["error"]["code"] == "model_error"
     assert content(chunks_of(events[:-1])) == "😀𠜎"
     settled(json_logs)
-    totals = usage_totals(api)
+    totals = usage_totals(chat_api)
     assert (totals["prompt_tokens"], totals["completion_tokens"]) == (PROMPT_TOKENS, 6)
 
 
 def test_without_the_models_count_an_early_end_is_billed_one_token_per_byte_sent(
-    api: Api, json_logs: JsonLogs
+    chat_api: ChatApi, json_logs: JsonLogs
 ) -> None:
     # Given a container that sends no usage at all, cut after "😀𠜎" (8 UTF-8 bytes, 4 tokens)
-    api.model.backend.set_script(
+    chat_api.model.backend.set_script(
         "spark-1",
         replace(EMOJI, include_usage=False, gate_after=4),
     )
-    received = leave_after(api, 2)
+    received = leave_after(chat_api, 2)
     assert content(received) == "😀𠜎"
     record = settled(json_logs)
     # Then the bill is the documented upper bound: never below the tokens generated (4) or the
     # pieces (2), and the prompt is the estimate (no count came from the model).
-    totals = usage_totals(api)
+    totals = usage_totals(chat_api)
     assert totals["completion_tokens"] == len("😀𠜎".encode()) == 8
     assert totals["prompt_tokens"] == record["prompt_tokens"] > 0
 
 
-def test_a_complete_stream_is_billed_the_models_final_count(api: Api, json_logs: JsonLogs) -> None:
+def test_a_complete_stream_is_billed_the_models_final_count(
+    chat_api: ChatApi, json_logs: JsonLogs
+) -> None:
     # The running count does not change what a complete answer costs, and the ledger still
     # equals the usage the API returned.
-    api.model.backend.set_script("spark-1", EMOJI)
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", EMOJI)
+    with chat_api.stream() as response:
         chunks = chunks_of(list(data_lines(response.iter_lines())))
     returned = chunks[-1]["usage"]
     assert returned == {
@@ -148,17 +132,17 @@ def test_a_complete_stream_is_billed_the_models_final_count(api: Api, json_logs:
     }
     assert all("usage" not in c for c in chunks[:-1])  # the running counts stay between us
     settled(json_logs)  # the settle runs once [DONE] is out
-    totals = usage_totals(api)
+    totals = usage_totals(chat_api)
     assert (totals["prompt_tokens"], totals["completion_tokens"]) == (PROMPT_TOKENS, 8)
 
 
 def test_tool_call_arguments_cut_without_the_models_count_are_billed_by_their_bytes(
-    api: Api, json_logs: JsonLogs
+    chat_api: ChatApi, json_logs: JsonLogs
 ) -> None:
     # Given a container with no usage streaming one call: its head (name), then 8-character
     # pieces of the arguments; held after the head and two pieces
     arguments = '{"city": "Zürich", "unit": "celsius"}'
-    api.model.backend.set_script(
+    chat_api.model.backend.set_script(
         "spark-1",
         Script(
             chunks=[],
@@ -167,7 +151,7 @@ def test_tool_call_arguments_cut_without_the_models_count_are_billed_by_their_by
             gate_after=3,
         ),
     )
-    received = leave_after(api, 3)
+    received = leave_after(chat_api, 3)
     sent = "".join(
         c["choices"][0]["delta"]["tool_calls"][0]["function"].get("name", "")
         + c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
@@ -176,4 +160,4 @@ def test_tool_call_arguments_cut_without_the_models_count_are_billed_by_their_by
     assert sent == "get_weather" + arguments[:16]  # '{"city": "Zürich': 16 characters, 17 bytes
     settled(json_logs)
     # Then the name and argument bytes sent are billed, never just one token per piece (3)
-    assert usage_totals(api)["completion_tokens"] == len(sent.encode()) == 28
+    assert usage_totals(chat_api)["completion_tokens"] == len(sent.encode()) == 28

@@ -8,23 +8,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from sparkai.api.app import create_app
+from sparkai.accounts.service import CreatedKey
 from sparkai.catalog import MODELS
 from sparkai.chat.tokens import prompt_token_bound
 from sparkai.plans import Limits
 from sparkai_local.sagemaker import Script
 from sparkai_local.sagemaker.scripted import InvokeError
 from tests.conftest import KeyFactory
-from tests.functional.test_streaming import Api
-from tests.support.fixtures_servers import SageMakerServer
-from tests.support.servers import serve
+from tests.support.chat_server import ChatApi
 
 MAX_BODY = 1_048_576
 MESSAGE = {"role": "user", "content": "a"}
@@ -39,22 +37,15 @@ def one_byte_messages() -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(
-    dynamodb: Any,
-    make_key: KeyFactory,
-    sagemaker_server: SageMakerServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Api]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
-    # An Enterprise account whose minute budget takes the prompt's estimate, with $0.01 left.
+def budgeted_api(chat_api_for: Callable[[CreatedKey], ChatApi], make_key: KeyFactory) -> ChatApi:
+    """An Enterprise account whose minute budget takes the prompt's estimate, with $0.01 left."""
     key = make_key("enterprise", limits=Limits(100, 1_000_000))
     make_key.admin.set_budget(key.record.account_id, Decimal("0.01"))
-    with serve(create_app()) as url:
-        yield Api(url, key.secret, key.record.account_id, sagemaker_server, dynamodb)
+    return chat_api_for(key)
 
 
 def test_the_bound_of_a_megabyte_of_one_byte_messages_holds_and_the_spend_reserved_fits_the_window(
-    api: Api,
+    budgeted_api: ChatApi,
 ) -> None:
     body = one_byte_messages()
     raw = json.dumps(body).encode()
@@ -67,7 +58,7 @@ def test_the_bound_of_a_megabyte_of_one_byte_messages_holds_and_the_spend_reserv
     price = MODELS["spark-1"].price_per_1k_tokens
     assert price * (bound + 16) / 1000 > Decimal("0.01")  # more than the account has left
     # Given the model refuses the prompt, as vLLM does one longer than its window (16,384)
-    api.model.backend.set_script(
+    budgeted_api.model.backend.set_script(
         "spark-1",
         Script(
             invoke_error=InvokeError(
@@ -79,18 +70,20 @@ def test_the_bound_of_a_megabyte_of_one_byte_messages_holds_and_the_spend_reserv
     )
     # When the client sends it through the Function URL (bearer key, stream: false)
     response = httpx.post(
-        f"{api.url}/v1/chat",
+        f"{budgeted_api.url}/v1/chat",
         content=raw,
-        headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {budgeted_api.key}", "Content-Type": "application/json"},
         timeout=60,
     )
     # Then the reservation (at most the window: 16,384 tokens, $0.0049) fit the $0.01 left, the
     # model was asked, and its refusal is the answer; nothing is charged.
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "context_length_exceeded"
-    assert api.model.backend.invocations == {"spark-1": 1}
+    assert budgeted_api.model.backend.invocations == {"spark-1": 1}
     usage = httpx.get(
-        f"{api.url}/v1/usage", headers={"Authorization": f"Bearer {api.key}"}, timeout=30
+        f"{budgeted_api.url}/v1/usage",
+        headers={"Authorization": f"Bearer {budgeted_api.key}"},
+        timeout=30,
     ).json()
     assert usage["totals"]["requests"] == 0 and usage["month_to_date_usd"] == "0"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,65 +17,19 @@ from sparkai.catalog import MODELS
 from sparkai_local.sagemaker import Script
 from sparkai_local.sagemaker.scripted import InvokeError
 from tests.conftest import JsonLogs, KeyFactory
+from tests.support.chat_server import HELLO, ChatApi
 from tests.support.events import EXAMPLE_KEY, load_event
 from tests.support.fixtures_servers import SageMakerServer
 from tests.support.lambda_harness import invoke
-from tests.support.ledger import spend_counter
 from tests.support.servers import serve
 
-HELLO = {
-    "model": "spark-1",
-    "messages": [{"role": "user", "content": "Hello, how are you?"}],
-    "stream": True,
-}
 TEXT = "Hello! I'm doing great. How can I help you today?"
 
 
-@dataclass
-class Api:
-    url: str
-    key: str
-    account_id: str
-    model: SageMakerServer
-    dynamodb: Any
-
-    def charged(self) -> tuple[dict[str, Any], Decimal]:
-        """What the account was charged, where the money is kept: its ledger as GET /v1/usage
-        reports it, and the month's spend on its limiter item (what a spend limit checks)."""
-        usage = httpx.get(
-            f"{self.url}/v1/usage", headers={"Authorization": f"Bearer {self.key}"}, timeout=30
-        )
-        assert usage.status_code == 200, usage.text
-        return usage.json(), spend_counter(self.dynamodb, self.account_id)
-
-    def stream(self, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return httpx.stream(
-            "POST",
-            f"{self.url}/v1/chat",
-            json=body or HELLO,
-            headers={"Authorization": f"Bearer {self.key}"},
-            timeout=30,
-            **kwargs,
-        )
-
-
-@pytest.fixture
-def api(
-    dynamodb: Any,
-    make_key: KeyFactory,
-    sagemaker_server: SageMakerServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Api]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker_server.url)
-    key = make_key("pro")
-    with serve(create_app()) as url:
-        yield Api(url, key.secret, key.record.account_id, sagemaker_server, dynamodb)
-
-
-def assert_charged_once(api: Api, completion_tokens: int) -> None:
+def assert_charged_once(chat_api: ChatApi, completion_tokens: int) -> None:
     """One request in the ledger with `completion_tokens` and a prompt, at spark-1's price, and
     the month's spend counter settled to exactly that cost."""
-    usage, spend = api.charged()
+    usage, spend = chat_api.charged()
     (row,) = usage["data"]
     assert (row["model"], row["requests"]) == ("spark-1", 1)
     assert row["completion_tokens"] == completion_tokens and row["prompt_tokens"] > 0
@@ -109,9 +62,9 @@ def usage_records(logs: JsonLogs) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("style", ["tgi", "lmi"])
-def test_events_arrive_in_openai_order(api: Api, style: str) -> None:
-    api.model.backend.set_script("spark-1", Script(style=style))
-    with api.stream() as response:
+def test_events_arrive_in_openai_order(chat_api: ChatApi, style: str) -> None:
+    chat_api.model.backend.set_script("spark-1", Script(style=style))
+    with chat_api.stream() as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
@@ -132,9 +85,11 @@ def test_events_arrive_in_openai_order(api: Api, style: str) -> None:
     assert chunks[-1]["usage"] == {"prompt_tokens": 24, "completion_tokens": 10, "total_tokens": 34}
 
 
-def test_without_container_usage_the_service_counts(api: Api) -> None:
-    api.model.backend.set_script("spark-1", Script(include_usage=False, chunks=["a", "b", "c"]))
-    with api.stream() as response:
+def test_without_container_usage_the_service_counts(chat_api: ChatApi) -> None:
+    chat_api.model.backend.set_script(
+        "spark-1", Script(include_usage=False, chunks=["a", "b", "c"])
+    )
+    with chat_api.stream() as response:
         chunks = chunks_of(read_all(response))
     usage = chunks[-1]["usage"]
     assert usage["completion_tokens"] == 3
@@ -142,10 +97,10 @@ def test_without_container_usage_the_service_counts(api: Api) -> None:
 
 
 def test_a_failure_mid_stream_is_one_error_event_then_the_end(
-    api: Api, json_logs: JsonLogs
+    chat_api: ChatApi, json_logs: JsonLogs
 ) -> None:
-    api.model.backend.set_script("spark-1", Script(fail_after=3))
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", Script(fail_after=3))
+    with chat_api.stream() as response:
         assert response.status_code == 200  # the first bytes were already sent
         events = read_all(response)
     assert "[DONE]" not in events
@@ -157,7 +112,7 @@ def test_a_failure_mid_stream_is_one_error_event_then_the_end(
     assert (
         usage["complete"] is False and usage["completion_tokens"] == 3
     )  # what was produced is counted
-    assert_charged_once(api, completion_tokens=3)  # and is in the ledger and the spend
+    assert_charged_once(chat_api, completion_tokens=3)  # and is in the ledger and the spend
 
 
 @pytest.mark.parametrize(
@@ -185,10 +140,10 @@ def test_a_failure_mid_stream_is_one_error_event_then_the_end(
     ],
 )
 def test_failures_before_the_first_byte_are_ordinary_http_errors(
-    api: Api, script: Script, status: int, code: str, json_logs: JsonLogs
+    chat_api: ChatApi, script: Script, status: int, code: str, json_logs: JsonLogs
 ) -> None:
-    api.model.backend.set_script("spark-1", script)
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", script)
+    with chat_api.stream() as response:
         response.read()
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
@@ -199,40 +154,40 @@ def test_failures_before_the_first_byte_are_ordinary_http_errors(
         (usage,) = usage_records(json_logs)
         assert usage["completion_tokens"] == 0 and usage["prompt_tokens"] > 0
         assert usage["complete"] is False
-        assert_charged_once(api, completion_tokens=0)
+        assert_charged_once(chat_api, completion_tokens=0)
     else:  # the endpoint never ran it (unavailable) or refused the prompt: nothing is charged
         assert usage_records(json_logs) == []
-        ledger, spend = api.charged()
+        ledger, spend = chat_api.charged()
         assert (ledger["data"], spend) == ([], Decimal(0))  # the reservation came back whole
 
 
-def test_the_first_chunk_arrives_while_the_model_is_still_generating(api: Api) -> None:
+def test_the_first_chunk_arrives_while_the_model_is_still_generating(chat_api: ChatApi) -> None:
     # Given a model that stops after its first piece until the test lets it go on
-    api.model.backend.set_script("spark-1", Script(gate_after=1))
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", Script(gate_after=1))
+    with chat_api.stream() as response:
         lines = data_lines(response.iter_lines())
         role, first = json.loads(next(lines)), json.loads(next(lines))
         # Then the client already holds the first words while the model is still held back
-        record = api.model.backend.wait_for_stream()
+        record = chat_api.model.backend.wait_for_stream()
         assert record.at_gate.wait(10)
         assert role["choices"][0]["delta"]["role"] == "assistant"
         assert first["choices"][0]["delta"]["content"] == "Hello!"
         assert record.waiting_at_gate and not record.completed
-        api.model.backend.release()
+        chat_api.model.backend.release()
         rest = list(lines)
     assert rest[-1] == "[DONE]"
     assert content(chunks_of(rest)) == TEXT.removeprefix("Hello!")
 
 
 def test_a_client_that_leaves_closes_the_model_stream_and_is_charged_for_what_it_got(
-    api: Api, json_logs: JsonLogs
+    chat_api: ChatApi, json_logs: JsonLogs
 ) -> None:
-    api.model.backend.set_script("spark-1", Script(gate_after=2))
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", Script(gate_after=2))
+    with chat_api.stream() as response:
         lines = data_lines(response.iter_lines())
         received = [json.loads(next(lines)) for _ in range(3)]  # role + two pieces
     # The client is gone (the connection closed) while the model was held after two pieces.
-    record = api.model.backend.wait_for_stream()
+    record = chat_api.model.backend.wait_for_stream()
     assert record.finished.wait(10), "the model stream was not closed"
     assert record.closed_early and not record.completed
     assert record.chunks_emitted == 2
@@ -242,10 +197,10 @@ def test_a_client_that_leaves_closes_the_model_stream_and_is_charged_for_what_it
     assert usage[0]["complete"] is False and usage[0]["streamed"] is True
     assert usage[0]["completion_tokens"] == 2
     # The ledger and the spend hold it (GET /v1/usage waits for a settle still running)
-    assert_charged_once(api, completion_tokens=2)
+    assert_charged_once(chat_api, completion_tokens=2)
 
 
-def test_parts_split_anywhere_still_decode(api: Api) -> None:
+def test_parts_split_anywhere_still_decode(chat_api: ChatApi) -> None:
     parts = [
         b'data: {"choices":[{"delta":{"content":"Gr',
         b"\xc3",
@@ -255,30 +210,30 @@ def test_parts_split_anywhere_still_decode(api: Api) -> None:
         b'data: {"choices":[{"delta":{},"finish_reason":"length"}]}\n\ndata: [DO',
         b"NE]\n\n",
     ]
-    api.model.backend.set_script("spark-1", Script(raw_parts=parts))
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", Script(raw_parts=parts))
+    with chat_api.stream() as response:
         chunks = chunks_of(read_all(response))
     assert content(chunks) == "Grüße"
     assert chunks[-2]["choices"][0]["finish_reason"] == "length"
 
 
-def test_stream_false_on_the_stream_url_is_ordinary_json(api: Api) -> None:
+def test_stream_false_on_the_stream_url_is_ordinary_json(chat_api: ChatApi) -> None:
     response = httpx.post(
-        f"{api.url}/v1/chat",
+        f"{chat_api.url}/v1/chat",
         json={**HELLO, "stream": False},
-        headers={"Authorization": f"Bearer {api.key}"},
+        headers={"Authorization": f"Bearer {chat_api.key}"},
     )
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == TEXT
 
 
-def test_openai_path_sends_usage_only_when_asked(api: Api) -> None:
+def test_openai_path_sends_usage_only_when_asked(chat_api: ChatApi) -> None:
     def usage_chunks(body: dict[str, Any]) -> int:
         with httpx.stream(
             "POST",
-            f"{api.url}/v1/chat/completions",
+            f"{chat_api.url}/v1/chat/completions",
             json=body,
-            headers={"Authorization": f"Bearer {api.key}"},
+            headers={"Authorization": f"Bearer {chat_api.key}"},
         ) as response:
             return sum(1 for c in chunks_of(read_all(response)) if "usage" in c)
 
@@ -331,14 +286,14 @@ def test_the_buffered_api_gateway_path_returns_the_same_events_in_one_body(
 
 
 def test_a_stalled_model_is_cut_at_the_deadline_with_its_own_error_and_charged(
-    api: Api, json_logs: JsonLogs, monkeypatch: pytest.MonkeyPatch
+    chat_api: ChatApi, json_logs: JsonLogs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a model that sends two pieces and then stalls (held at a gate it never passes), and a
     # stream deadline: only the deadline's watchdog can end this stream
     monkeypatch.setenv("SPARKAI_STREAM_DEADLINE_SECONDS", "1")
     wiring.reset()
-    api.model.backend.set_script("spark-1", Script(gate_after=2))
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", Script(gate_after=2))
+    with chat_api.stream() as response:
         events = read_all(response)
     # Then the client sees the two pieces and one deadline error event (not an internal error)
     assert "[DONE]" not in events
@@ -347,7 +302,7 @@ def test_a_stalled_model_is_cut_at_the_deadline_with_its_own_error_and_charged(
     # And what was sent is charged, once
     (usage,) = json_logs.wait_for("usage")
     assert usage["complete"] is False and usage["completion_tokens"] == 2
-    assert_charged_once(api, completion_tokens=2)
+    assert_charged_once(chat_api, completion_tokens=2)
 
 
 # What a container sends when it JSON-escapes half of an emoji (ensure_ascii=True, one token
@@ -355,33 +310,37 @@ def test_a_stalled_model_is_cut_at_the_deadline_with_its_own_error_and_charged(
 LONE_SURROGATE_EVENT = b'data: {"choices":[{"delta":{"content":"Hi \\ud83d!"}}]}\n\n'
 
 
-def test_a_lone_surrogate_from_the_model_streams_as_a_replacement_character(api: Api) -> None:
+def test_a_lone_surrogate_from_the_model_streams_as_a_replacement_character(
+    chat_api: ChatApi,
+) -> None:
     parts = [
         LONE_SURROGATE_EVENT,
         b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n',
         b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\n',
         b"data: [DONE]\n\n",
     ]
-    api.model.backend.set_script("spark-1", Script(raw_parts=parts))
-    with api.stream() as response:
+    chat_api.model.backend.set_script("spark-1", Script(raw_parts=parts))
+    with chat_api.stream() as response:
         assert response.status_code == 200
         events = read_all(response)
     assert events[-1] == "[DONE]"
     chunks = chunks_of(events)
     assert content(chunks) == "Hi \ufffd!"
     assert not any("error" in c for c in chunks)
-    assert_charged_once(api, completion_tokens=3)
+    assert_charged_once(chat_api, completion_tokens=3)
 
 
-def test_a_lone_surrogate_in_a_buffered_answer_is_a_replacement_character(api: Api) -> None:
+def test_a_lone_surrogate_in_a_buffered_answer_is_a_replacement_character(
+    chat_api: ChatApi,
+) -> None:
     # The local container json.dumps its answer, so the lone surrogate arrives as `\ud83d`.
-    api.model.backend.set_script("spark-1", Script(chunks=["Hi \ud83d", "!"]))
+    chat_api.model.backend.set_script("spark-1", Script(chunks=["Hi \ud83d", "!"]))
     response = httpx.post(
-        f"{api.url}/v1/chat",
+        f"{chat_api.url}/v1/chat",
         json={**HELLO, "stream": False},
-        headers={"Authorization": f"Bearer {api.key}"},
+        headers={"Authorization": f"Bearer {chat_api.key}"},
         timeout=30,
     )
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "Hi \ufffd!"
-    assert_charged_once(api, completion_tokens=2)
+    assert_charged_once(chat_api, completion_tokens=2)
