@@ -65,7 +65,7 @@ def principal_from_request_context(request_context: dict[str, Any]) -> Principal
     return principal_from_authorizer({"requestContext": request_context})
 
 
-def spend_limit_from_context(value: Any) -> Decimal | None:
+def usd_from_context(value: Any) -> Decimal | None:
     """The authorizer's "spend_limit_usd" or "trial_credit_usd" (a decimal string; "" or absent
     = no limit)."""
     if value in (None, ""):
@@ -87,8 +87,8 @@ def principal_from_authorizer(event: dict[str, Any] | None) -> Principal:
             plan=str(context["plan"]),
             limits=Limits(int(context["rpm"]), int(context["tpm"])),
             key_hash=str(context.get("key_hash", "")),
-            spend_limit_usd=spend_limit_from_context(context.get("spend_limit_usd")),
-            trial_credit_usd=spend_limit_from_context(context.get("trial_credit_usd")),
+            spend_limit_usd=usd_from_context(context.get("spend_limit_usd")),
+            trial_credit_usd=usd_from_context(context.get("trial_credit_usd")),
             key_prefix=str(context.get("key_prefix", "")),
             limits_epoch=int(context.get("limits_epoch") or 0),
         )
