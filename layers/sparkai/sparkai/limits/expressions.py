@@ -64,12 +64,9 @@ def reserve_request(
     names = {
         "#r": "req_tat",
         "#t": "tok_tat",
-        "#e": "expires_at",
         "#sm": "spend_month",
         "#s": "spend_usd",
     }
-    # The spend counter must outlive its month, whatever the budgets' own refill time.
-    expires = max(math.ceil(now / 1000) + 60 + _TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S)
     values = to_item({":now": now, ":m": spend_month, ":cost": spend_usd})
     conditions: list[str] = []
     sets: list[str] = []
@@ -77,9 +74,17 @@ def reserve_request(
     removes: list[str] = []
     credit = principal.trial_credit_usd
     if credit is None:
-        values[":exp"] = to_attr(expires)
-        sets.append("#e = :exp")
+        # An item holding published limits never expires (sparkai.limits.published), so a copy
+        # of them (a limits epoch) leaves its expiry alone.
+        if not principal.limits_epoch:
+            # The spend counter must outlive its month, whatever the budgets' own refill time.
+            expires = max(
+                math.ceil(now / 1000) + 60 + _TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S
+            )
+            names["#e"], values[":exp"] = "expires_at", to_attr(expires)
+            sets.append("#e = :exp")
     else:  # a trial: its lifetime counter lives on this item, which must never expire
+        names["#e"] = "expires_at"
         removes.append("#e")
         names["#ts"] = TRIAL_SPENT
         values[":trial_max"] = to_attr(credit - spend_usd)
@@ -117,14 +122,10 @@ def reserve_request(
             # published limits (LimitsChanged) or a refusal. The same one round trip; no change.
             values[":smax"] = to_attr(limit - spend_usd)
             conditions.append("#s <= :smax")
-    # Only with the account's current limits (sparkai.limits.published); an item holding published
-    # limits never expires, so a current copy of them leaves its expiry alone.
+    # Only with the account's current limits (sparkai.limits.published).
     names["#le"] = EPOCH
     values[":le"] = to_attr(principal.limits_epoch)
     conditions.append("(attribute_not_exists(#le) OR #le = :le)")
-    if principal.limits_epoch and credit is None:  # (a trial's write removes the expiry anyway)
-        sets.remove("#e = :exp")
-        del names["#e"], values[":exp"]
     if key_epoch is not None:
         names["#ke"] = "keys_epoch"
         values[":ke"] = to_attr(key_epoch)
