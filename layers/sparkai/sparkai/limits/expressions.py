@@ -27,11 +27,10 @@ from typing import Any
 
 from sparkai.dynamo import Item, to_attr, to_item
 from sparkai.keys.records import Principal
-from sparkai.limits.gcra import TRIAL_SPENT, WINDOW_MS, State, increment, unelapsed
+from sparkai.limits.gcra import TRIAL_SPENT, TTL_MARGIN_S, WINDOW_MS, State, increment, unelapsed
 from sparkai.limits.port import Reservation
 from sparkai.limits.published import EPOCH
 
-_TTL_MARGIN_S = 120
 _MONTH_TTL_MARGIN_S = 7 * 24 * 3600  # the spend counter outlives its month by a week
 
 
@@ -79,7 +78,7 @@ def reserve_request(
         if not principal.limits_epoch:
             # The spend counter must outlive its month, whatever the budgets' own refill time.
             expires = max(
-                math.ceil(now / 1000) + 60 + _TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S
+                math.ceil(now / 1000) + 60 + TTL_MARGIN_S, month_end + _MONTH_TTL_MARGIN_S
             )
             names["#e"], values[":exp"] = "expires_at", to_attr(expires)
             sets.append("#e = :exp")

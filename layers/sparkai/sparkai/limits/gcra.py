@@ -31,6 +31,8 @@ from sparkai.plans import Limits, plan_name
 from sparkai.usage.pricing import usd
 
 WINDOW_MS = Decimal(60_000)
+# A budget item outlives its window by this much before DynamoDB's TTL may remove it.
+TTL_MARGIN_S = 120
 # The limiter item's attribute holding what a trial account has used or reserved of its credit.
 TRIAL_SPENT = "trial_spent_usd"
 QUANTUM = Decimal("0.000001")  # tat precision: a nanosecond, exact in DynamoDB's 38 digits

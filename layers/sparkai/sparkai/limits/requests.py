@@ -19,13 +19,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sparkai.dynamo import conditional_check_failed, get_decimal, to_item
 from sparkai.errors import DashboardRateLimitExceededError, LimiterUnavailableError
-from sparkai.limits.gcra import QUANTUM, WINDOW_MS, increment, wait_seconds
+from sparkai.limits.gcra import QUANTUM, TTL_MARGIN_S, WINDOW_MS, increment, wait_seconds
 from sparkai.observability import logger
 
 if TYPE_CHECKING:
     from sparkai.aws import DynamoDBFactory
 
-_TTL_MARGIN_S = 120
 _MAX_HINTS = 10_000
 
 
@@ -91,7 +90,7 @@ class RequestRateLimiter:
 def _admit_request(
     table: str, subject: str, now: Decimal, tat: Decimal | None, inc: Decimal
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {":now": now, ":exp": math.ceil(now / 1000) + 60 + _TTL_MARGIN_S}
+    values: dict[str, Any] = {":now": now, ":exp": math.ceil(now / 1000) + 60 + TTL_MARGIN_S}
     if tat is not None and tat > now:  # busy: advance relative to the stored value
         values |= {":inc": inc, ":max": now + WINDOW_MS - inc}
         condition, update = "#r > :now AND #r <= :max", "SET #r = #r + :inc, #e = :exp"
