@@ -187,16 +187,13 @@ class ProvisionedServer(LocalAwsServer):
 
 
 @contextmanager
-def provisioned_server(
-    *, enforce_iam: bool = True, transformed: dict[str, Any] | None = None
-) -> Iterator[ProvisionedServer]:
+def provisioned_server(*, enforce_iam: bool = True) -> Iterator[ProvisionedServer]:
     """A local AWS endpoint in this process with the template's tables and usage plans, and an
-    IAM user per function (what tests and benchmarks run against), stopped on the way out.
-    `transformed`: the SAM-transformed template whose roles to give them (default: template.yaml's)."""
+    IAM user per function (what tests and benchmarks run against), stopped on the way out."""
     server = ProvisionedServer(enforce_iam=enforce_iam).start()
     try:
         provision(server.url)
-        server.functions = provision_function_roles(server.url, transformed) if enforce_iam else {}
+        server.functions = provision_function_roles(server.url) if enforce_iam else {}
         yield server
     finally:
         server.stop()

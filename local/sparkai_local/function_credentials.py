@@ -37,9 +37,9 @@ def _route_pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
 
 
-def function_routes(template: Mapping[str, Any] | None = None) -> list[tuple[re.Pattern[str], str]]:
+def function_routes() -> list[tuple[re.Pattern[str], str]]:
     """(path pattern, function) for the routed functions' API events in template.yaml."""
-    resources = (template or load_template())["Resources"]
+    resources = load_template()["Resources"]
     routes = []
     for function in ROUTED_FUNCTIONS:
         for event in resources[function]["Properties"].get("Events", {}).values():

@@ -171,11 +171,9 @@ def local_usage_plan_refs(aws_url: str) -> dict[str, str]:
     }
 
 
-def provision_function_roles(
-    aws_url: str, transformed: dict[str, Any] | None = None
-) -> dict[str, FunctionCredentials]:
+def provision_function_roles(aws_url: str) -> dict[str, FunctionCredentials]:
     """An IAM user per function, with its role's policies, and an access key each."""
-    transformed = transformed if transformed is not None else transformed_template()
+    transformed = transformed_template()
     world = LocalWorld(transformed, local_usage_plan_refs(aws_url))
     iam = client("iam", aws_url)
     credentials = {}

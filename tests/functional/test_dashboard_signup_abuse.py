@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -91,18 +92,15 @@ def test_an_unverified_address_gets_no_keys(
     assert dashboard_api.get("/v1/dashboard/keys", headers=user).json()["data"] == []
 
 
-def test_the_local_sign_up_verifies_the_address_as_the_code_would(
-    dashboard_pool: LocalUserPool,
-) -> None:
-    # The same user signed up through the local sign-up route (the browser's path) is verified.
-    app = create_dashboard_app(spa_config(dashboard_pool, "http://127.0.0.1:3000"))
-    email = f"local{time.monotonic_ns()}@example.com"
+def _local_sign_up(pool: LocalUserPool, email: str) -> httpx.Response:
+    """The browser's SignUp call through the local dashboard's sign-up route."""
+    app = create_dashboard_app(spa_config(pool, "http://127.0.0.1:3000"))
     with TestClient(app) as site:
-        answer = site.post(
+        return site.post(
             "/dashboard/local-sign-up",
             content=json.dumps(
                 {
-                    "ClientId": dashboard_pool.client_id,
+                    "ClientId": pool.client_id,
                     "Username": email,
                     "Password": PASSWORD,
                     "UserAttributes": [{"Name": "email", "Value": email}],
@@ -110,6 +108,14 @@ def test_the_local_sign_up_verifies_the_address_as_the_code_would(
             ),
             headers={"x-amz-target": "AWSCognitoIdentityProviderService.SignUp"},
         )
+
+
+def test_the_local_sign_up_verifies_the_address_as_the_code_would(
+    dashboard_pool: LocalUserPool,
+) -> None:
+    # The same user signed up through the local sign-up route (the browser's path) is verified.
+    email = f"local{time.monotonic_ns()}@example.com"
+    answer = _local_sign_up(dashboard_pool, email)
     assert answer.status_code == 200, answer.text
     user = client("cognito-idp", dashboard_pool.aws_url).admin_get_user(
         UserPoolId=dashboard_pool.pool_id, Username=email
@@ -121,21 +127,8 @@ def test_the_local_sign_up_verifies_the_address_as_the_code_would(
 def test_the_local_sign_up_refuses_a_disposable_address_as_the_trigger_does(
     dashboard_pool: LocalUserPool,
 ) -> None:
-    app = create_dashboard_app(spa_config(dashboard_pool, "http://127.0.0.1:3000"))
     email = f"x{time.monotonic_ns()}@mailinator.com"
-    with TestClient(app) as site:
-        answer = site.post(
-            "/dashboard/local-sign-up",
-            content=json.dumps(
-                {
-                    "ClientId": dashboard_pool.client_id,
-                    "Username": email,
-                    "Password": PASSWORD,
-                    "UserAttributes": [{"Name": "email", "Value": email}],
-                }
-            ),
-            headers={"x-amz-target": "AWSCognitoIdentityProviderService.SignUp"},
-        )
+    answer = _local_sign_up(dashboard_pool, email)
     assert answer.status_code == 400
     assert answer.json()["__type"] == "UserLambdaValidationException"
     assert answer.json()["message"].startswith("PreSignUp failed with error ")
