@@ -22,12 +22,12 @@ from sparkai.limits.requests import RequestRateLimiter
 from sparkai_local.cognito import LocalUserPool, sign_up_and_sign_in
 from sparkai_local.dashboard_site import create_dashboard_app, spa_config
 from sparkai_local.endpoint import LOCAL_TABLES, client
+from tests.support.clock import T0
 from tests.support.dashboard_world import World, session
 from tests.support.function_credentials import signed_as_functions
 
 PASSWORD = "correct-horse-42"
 CHAT = {"model": "spark-1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 16}
-T0 = 1_795_680_000.0
 
 
 _users = iter(range(10**6))

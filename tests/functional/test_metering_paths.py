@@ -30,10 +30,9 @@ from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from tests.conftest import TABLES, KeyFactory, queue_sagemaker_results
 from tests.functional.test_chat_handler import TGI_ANSWER
-from tests.support.clock import Clock
+from tests.support.clock import T0, Clock
 from tests.support.ledger import ledger_rows, ledger_totals, spend_counter
 
-T0 = 1_795_680_000.0  # 2026-11-26 08:00 UTC
 PRINCIPAL = Principal("acct_m", "key_m", "pro", Limits(90, 75_000), spend_limit_usd=Decimal("10"))
 
 

@@ -13,10 +13,9 @@ from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from tests.conftest import REGION, TABLES
-from tests.support.clock import Clock
+from tests.support.clock import T0, Clock
 
 STARTER = Limits(30, 15_000)
-T0 = 1_795_680_000.0  # a fixed instant; the limiter only ever sees the fake clock
 
 
 def principal(

@@ -20,8 +20,8 @@ from sparkai.plans import Limits
 from sparkai_local.aws_server import provisioned_server
 from sparkai_local.endpoint import LOCAL_TABLES
 from sparkai_local.function_credentials import FUNCTION_URL
+from tests.support.clock import T0
 
-T0 = 1_795_680_000.0
 LIMIT = 25
 
 

@@ -9,8 +9,7 @@ from sparkai.keys.records import Principal
 from sparkai.limits.limiter import DynamoDBRateLimiter
 from sparkai.plans import Limits
 from tests.conftest import REGION, TABLES
-
-T0 = 1_795_680_000.0
+from tests.support.clock import T0
 
 
 def test_a_fully_refunded_request_leaves_a_guess_the_next_reserve_needs_no_retry_for(
