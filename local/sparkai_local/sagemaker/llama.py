@@ -355,7 +355,8 @@ class LlamaBackend:
         model = self.model_for(endpoint_name)
         plan = structured.plan_for(request)
         prompt: list[int] | None = None
-        if plan is not None and (plan.tools or plan.parses_calls or _has_tool_history(messages)):
+        # parses_calls needs tools, so plan.tools covers it.
+        if plan is not None and (plan.tools or structured.has_tool_history(request)):
             prompt = model.structured_prompt(messages, plan.tools)
             prompt_tokens = len(prompt)
         else:
@@ -446,10 +447,6 @@ class LlamaBackend:
                 chunks.close()
         finally:
             model.lock.release()
-
-
-def _has_tool_history(messages: list[dict[str, Any]]) -> bool:
-    return any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)
 
 
 def _answer_events(text: str, finish_reason: str) -> tuple[list[structured.Event], str]:
