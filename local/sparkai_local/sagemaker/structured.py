@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -246,7 +246,6 @@ class ToolCallParser:
     _depth: int = 0
     _in_string: bool = False
     _escaped: bool = False
-    _started: bool = field(default=False)
 
     def __post_init__(self) -> None:
         if not self.enabled:
