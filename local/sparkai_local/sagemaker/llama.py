@@ -309,12 +309,11 @@ class LlamaBackend:
     ) -> Iterator[dict[str, Any]]:
         record = self.recorder.stream_started(endpoint_name)
         chunk_id = containers.completion_id()
-        raw_text: list[str] = []  # what _with_tool_calls parsed (the count is the model's own)
         sampled = 0
         try:
             # closing(): when the server closes us, llama must stop now, not when collected.
             with closing(self._generate(model, options, disconnected)) as generated:
-                chunks = _with_tool_calls(generated, model.name, raw_text) if calls else generated
+                chunks = _with_tool_calls(generated, model.name) if calls else generated
                 for chunk in chunks:
                     chunk["id"] = chunk_id
                     # Read while the generator holds the model's lock (the next request resets it).
@@ -356,7 +355,8 @@ class LlamaBackend:
         model = self.model_for(endpoint_name)
         plan = structured.plan_for(request)
         prompt: list[int] | None = None
-        if plan is not None and (plan.tools or plan.parses_calls or _has_tool_history(messages)):
+        # parses_calls needs tools, so plan.tools covers it.
+        if plan is not None and (plan.tools or structured.has_tool_history(request)):
             prompt = model.structured_prompt(messages, plan.tools)
             prompt_tokens = len(prompt)
         else:
@@ -449,10 +449,6 @@ class LlamaBackend:
             model.lock.release()
 
 
-def _has_tool_history(messages: list[dict[str, Any]]) -> bool:
-    return any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)
-
-
 def _answer_events(text: str, finish_reason: str) -> tuple[list[structured.Event], str]:
     parser = structured.ToolCallParser(enabled=True)
     events: list[structured.Event] = []
@@ -463,20 +459,15 @@ def _answer_events(text: str, finish_reason: str) -> tuple[list[structured.Event
     return events, finish
 
 
-def _with_tool_calls(
-    chunks: Iterator[dict[str, Any]], model_name: str, pieces: list[str]
-) -> Iterator[dict[str, Any]]:
+def _with_tool_calls(chunks: Iterator[dict[str, Any]], model_name: str) -> Iterator[dict[str, Any]]:
     """llama's text chunks as vLLM's hermes parser streams them: content, or delta.tool_calls
-    (id and name, then the arguments in pieces), and finish_reason tool_calls. `pieces` gets the
-    raw text (for the completion token count)."""
+    (id and name, then the arguments in pieces), and finish_reason tool_calls."""
     parser = structured.ToolCallParser(enabled=True)
 
     def texts() -> Iterator[tuple[str, str | None]]:
         for chunk in chunks:
             choice = chunk["choices"][0]
-            content = choice["delta"].get("content") or ""
-            pieces.append(content)
-            yield content, choice["finish_reason"]
+            yield choice["delta"].get("content") or "", choice["finish_reason"]
 
     for events, finish_reason in structured.chunk_events(texts(), parser):
         for event in events:

@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -77,8 +77,7 @@ def plan_for(request: dict[str, Any]) -> Plan | None:
     tools = [t for t in request.get("tools") or [] if isinstance(t, dict) and t.get("function")]
     choice = request.get("tool_choice")
     format_ = request.get("response_format") or {}
-    history = any(m.get("role") == "tool" or m.get("tool_calls") for m in request["messages"])
-    if not tools and format_.get("type") in (None, "text") and not history:
+    if not tools and format_.get("type") in (None, "text") and not has_tool_history(request):
         return None
     if choice == "none":
         tools_in_play: list[dict[str, Any]] = []
@@ -101,6 +100,11 @@ def plan_for(request: dict[str, Any]) -> Plan | None:
         grammar=grammar,
         parses_calls=bool(tools_in_play),
     )
+
+
+def has_tool_history(request: dict[str, Any]) -> bool:
+    """Whether the conversation holds tool calls or results (only the tools template renders them)."""
+    return any(m.get("role") == "tool" or m.get("tool_calls") for m in request["messages"])
 
 
 def _answer_schema(format_: dict[str, Any]) -> dict[str, Any] | None:
@@ -242,7 +246,6 @@ class ToolCallParser:
     _depth: int = 0
     _in_string: bool = False
     _escaped: bool = False
-    _started: bool = field(default=False)
 
     def __post_init__(self) -> None:
         if not self.enabled:

@@ -12,12 +12,11 @@ from sparkai.chat.structured import (
     FunctionCall,
     ToolCallOut,
     ToolChoice,
-    response_format,
     schema_instruction,
     tools_prompt_text,
 )
 from sparkai.chat.tokens import prompt_token_bound
-from sparkai.endpoints.port import FunctionTool, Message, ToolCall
+from sparkai.endpoints.port import FunctionTool, Message, ResponseFormat, ToolCall
 
 
 def new_tool_call_id() -> str:
@@ -44,11 +43,10 @@ def choice_mode(choice: ToolChoice | None) -> str | None:
     return "required"  # a named function: a call is required, and it is that one
 
 
-def model_conversation(request: ChatRequest) -> tuple[Message, ...]:
+def model_conversation(request: ChatRequest, format_: ResponseFormat | None) -> tuple[Message, ...]:
     """The messages the model is sent: the client's, and for a structured answer the schema
     instruction in the system message (first, merged with the client's own if it sent one)."""
     messages = [m.as_message() for m in request.messages]
-    format_ = response_format(request.response_format)
     if format_ is None:
         return tuple(messages)
     instruction = schema_instruction(format_)

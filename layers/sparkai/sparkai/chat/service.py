@@ -25,11 +25,13 @@ from sparkai.chat.structured import function_tools, response_format
 from sparkai.chat.tokens import TokenCounter
 from sparkai.chat.usage import UsageRecord, UsageRecorder
 from sparkai.endpoints.port import (
+    FunctionTool,
     GenerationRequest,
     Message,
     ModelDelta,
     ModelEndpoint,
     ModelStream,
+    ResponseFormat,
     TokenUsage,
 )
 from sparkai.errors import (
@@ -77,6 +79,8 @@ class _Prepared:
     max_tokens: int
     conversation: tuple[Message, ...]  # what the model is sent, with any schema instruction
     prompt_bound: int  # the most the prompt can be billed (its upper bound, within the window)
+    tools: tuple[FunctionTool, ...]  # converted once: counted in the prompt and sent to the model
+    response_format: ResponseFormat | None
 
 
 @dataclass(frozen=True)
@@ -259,8 +263,10 @@ class ChatService:
 
     def _prepare(self, principal: Principal, request: ChatRequest) -> _Prepared:
         model = MODELS[request.model]
-        conversation = model_conversation(request)
-        messages, bound = prompt_texts(conversation, function_tools(request.tools))
+        tools = function_tools(request.tools)
+        format_ = response_format(request.response_format)
+        conversation = model_conversation(request, format_)
+        messages, bound = prompt_texts(conversation, tools)
         prompt = self._tokens.count_messages(messages)
         budget = principal.limits.tokens_per_minute
         plan = plan_name(principal.plan)
@@ -281,7 +287,14 @@ class ChatService:
         # spend limit, for more. A 1 MiB body of one-byte messages bounds at ~400,000 tokens.
         window = model.context_length - max_tokens
         return _Prepared(
-            model, messages, min(prompt, window), max_tokens, conversation, min(bound, window)
+            model,
+            messages,
+            min(prompt, window),
+            max_tokens,
+            conversation,
+            min(bound, window),
+            tools,
+            format_,
         )
 
     @staticmethod
@@ -296,11 +309,11 @@ class ChatService:
             top_p=request.top_p,
             stop=tuple(request.stop_sequences),
             stream=stream,
-            tools=function_tools(request.tools),
+            tools=prepared.tools,
             tool_choice=choice_mode(choice),
             tool_choice_function=None if isinstance(choice, str | None) else choice.function.name,
             parallel_tool_calls=request.parallel_tool_calls,
-            response_format=response_format(request.response_format),
+            response_format=prepared.response_format,
             seed=request.seed,
             presence_penalty=request.presence_penalty,
             frequency_penalty=request.frequency_penalty,
